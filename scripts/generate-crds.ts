@@ -2,12 +2,12 @@
  * Writes crds/ from the zod schemas in src/api. `--check` fails when crds/ is stale, which
  * is how CI keeps the generated YAML honest.
  */
-import { readFile, writeFile, mkdir } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { RESOURCES } from "../src/api/resources.js";
-import { toCrd } from "../src/api/crd.js";
 import { GROUP } from "../src/api/common.js";
+import { toCrd } from "../src/api/crd.js";
+import { RESOURCES } from "../src/api/resources.js";
 
 const check = process.argv.includes("--check");
 const outDir = join(import.meta.dirname, "..", "crds");

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { QUANTITY_PATTERN, isQuantity } from "./quantity.js";
+import { isQuantity, QUANTITY_PATTERN } from "./quantity.js";
 
 export const GROUP = "kubevisor.io";
 export const VERSION = "v1alpha1";

@@ -17,8 +17,12 @@ export const VirtualMachineMigrationSpec = z.object({
     .min(1)
     .max(253)
     .describe("Name of the VirtualMachine to move, in the same namespace")
-    .meta({ "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "vmName is immutable" }] }),
-  bandwidth: Quantity.optional().describe("Bandwidth cap per second, e.g. 1Gi; unlimited when unset"),
+    .meta({
+      "x-kubernetes-validations": [{ rule: "self == oldSelf", message: "vmName is immutable" }],
+    }),
+  bandwidth: Quantity.optional().describe(
+    "Bandwidth cap per second, e.g. 1Gi; unlimited when unset",
+  ),
   completionTimeoutPerGiB: z
     .number()
     .int()

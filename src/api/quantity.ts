@@ -8,7 +8,17 @@ export const QUANTITY_PATTERN =
 const quantityRe = new RegExp(QUANTITY_PATTERN);
 
 const BINARY: Record<string, number> = { Ki: 1, Mi: 2, Gi: 3, Ti: 4, Pi: 5, Ei: 6 };
-const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 };
+const DECIMAL: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+};
 
 export function isQuantity(value: string | number): boolean {
   if (typeof value === "number") return Number.isFinite(value);

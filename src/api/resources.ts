@@ -51,5 +51,8 @@ export const VirtualMachineMigrationResource = {
   ],
 } as const satisfies ResourceDefinition;
 
-export const RESOURCES: ResourceDefinition[] = [VirtualMachineResource, VirtualMachineMigrationResource];
+export const RESOURCES: ResourceDefinition[] = [
+  VirtualMachineResource,
+  VirtualMachineMigrationResource,
+];
 export { GROUP, VERSION };

@@ -20,7 +20,11 @@ export const VirtualMachinePhase = z.enum([
 
 const ContainerDisk = z.object({
   image: z.string().min(1).describe("Image holding the disk file"),
-  path: z.string().min(1).default("/disk/disk.img").describe("Path of the disk file inside the image"),
+  path: z
+    .string()
+    .min(1)
+    .default("/disk/disk.img")
+    .describe("Path of the disk file inside the image"),
 });
 
 const DiskSourceNames = ["containerDisk", "persistentVolumeClaim", "emptyDisk", "cloudInitNoCloud"];
@@ -110,7 +114,10 @@ export const VirtualMachineSpec = z.object({
     })
     .meta({
       "x-kubernetes-validations": [
-        { rule: "self.all(d, self.exists_one(e, e.name == d.name))", message: "disk names must be unique" },
+        {
+          rule: "self.all(d, self.exists_one(e, e.name == d.name))",
+          message: "disk names must be unique",
+        },
       ],
     }),
   network: z.object({ ports: z.array(Port).max(64).default([]) }).default({ ports: [] }),

@@ -1,5 +1,6 @@
 export * from "./common.js";
 export * from "./migration.js";
 export * from "./quantity.js";
+export * from "./launcher.js";
 export * from "./resources.js";
 export * from "./virtualmachine.js";

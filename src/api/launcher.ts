@@ -17,6 +17,11 @@ export const ANNOTATION_VM_SPEC = `${GROUP}/vm-spec`;
 export const ANNOTATION_MIGRATION_TARGET = `${GROUP}/migration-target`;
 
 export const LAUNCHER_PORT = 8443;
+/**
+ * Plain-HTTP port serving only GET /healthz and GET /readyz on the pod IP: kubelet probes
+ * cannot present the client certificate the mutual-TLS API on LAUNCHER_PORT demands.
+ */
+export const LAUNCHER_PROBE_PORT = 8444;
 export const LAUNCHER_CONTAINER = "launcher";
 export const LAUNCHER_SPEC_DIR = "/var/run/kubevisor/vm";
 export const LAUNCHER_SPEC_FILE = "vm.json";

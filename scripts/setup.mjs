@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+// Brings a fresh clone to the point where the TypeScript tooling can take over: Debian
+// packages, then node_modules. Plain Node with no dependencies, because it runs before
+// `npm ci`. Everything after this (Kubernetes binaries, Helm, the test guest) is built by
+// the TypeScript scripts it hands over to, cached outside the repository.
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(import.meta.dirname, "..");
+
+/** Debian packages the project runs: QEMU and its disk tool, the sandbox, the guest's parts. */
+const DEBIAN_PACKAGES = [
+  "qemu-system-x86",
+  "qemu-utils",
+  "bubblewrap",
+  "busybox-static",
+  "cpio",
+  "genisoimage",
+];
+
+function missingPackages() {
+  return DEBIAN_PACKAGES.filter((pkg) => {
+    const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
+    return !r.stdout.includes("install ok installed");
+  });
+}
+
+function run(cmd, args) {
+  console.log(`setup: ${cmd} ${args.join(" ")}`);
+  execFileSync(cmd, args, { stdio: "inherit", cwd: root, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+}
+
+const missing = missingPackages();
+if (missing.length > 0) {
+  if (process.getuid?.() !== 0) {
+    console.error(`setup: missing Debian packages: ${missing.join(" ")}\n  run: sudo apt-get update && sudo apt-get install -y ${missing.join(" ")}`);
+    process.exit(1);
+  }
+  run("apt-get", ["update", "-qq"]);
+  run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]);
+}
+
+for (const tool of ["go", "kubectl"]) {
+  if (spawnSync(tool, ["version"], { stdio: "ignore" }).error) {
+    console.error(`setup: ${tool} is not on PATH; Kubevisor builds Kubernetes with Go and drives it with kubectl`);
+    process.exit(1);
+  }
+}
+
+// Reinstall node_modules whenever package-lock.json changed since the last install.
+const lockHash = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+const stamp = join(root, "node_modules", ".kubevisor-lock-hash");
+if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+  writeFileSync(stamp, lockHash);
+}

@@ -1,0 +1,147 @@
+import { spawn } from "node:child_process";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+
+/** Is a process with this pid alive (and ours to signal)? Zombies count as alive. */
+export function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+/** `/proc/<pid>/stat` → state letter and process group; the comm field may contain spaces. */
+export function parseStat(stat: string): { state: string; pgrp: number } | undefined {
+  const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const pgrp = Number(rest[2]);
+  return rest[0] && Number.isInteger(pgrp) ? { state: rest[0], pgrp } : undefined;
+}
+
+/**
+ * Pids still running in process group `pgid`. Zombies are left out: once orphaned they are
+ * reaped by init, which in some containers never happens, and they hold nothing anyway.
+ */
+export function groupMembers(pgid: number): number[] {
+  const members: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited while we looked
+    }
+    const s = parseStat(stat);
+    if (s && s.pgrp === pgid && s.state !== "Z" && s.state !== "X") members.push(Number(entry));
+  }
+  return members;
+}
+
+export function groupAlive(pgid: number): boolean {
+  return groupMembers(pgid).length > 0;
+}
+
+/** The command line of a live process, or undefined if it is gone. */
+export function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+export function readPidFile(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The pid in `pidFile` if that process is still the one we started: alive and its command
+ * line mentions `marker` (the cluster's state directory, which every component's flags
+ * contain). A pid the kernel has since given to an unrelated process is stale.
+ */
+export function ownedPid(pidFile: string, marker: string): number | undefined {
+  const pid = readPidFile(pidFile);
+  if (pid === undefined) return undefined;
+  const args = cmdline(pid);
+  return args?.some((a) => a.includes(marker)) ? pid : undefined;
+}
+
+export interface DaemonSpec {
+  bin: string;
+  args: string[];
+  logFile: string;
+  pidFile: string;
+}
+
+/**
+ * Starts a process that outlives us: its own session and process group (so stopping it can
+ * signal the whole group), output appended to a log file, pid written to a pid file.
+ */
+export function spawnDaemon(spec: DaemonSpec): number {
+  mkdirSync(dirname(spec.logFile), { recursive: true });
+  mkdirSync(dirname(spec.pidFile), { recursive: true });
+  const fd = openSync(spec.logFile, "a");
+  try {
+    writeFileSync(fd, `\n--- ${new Date().toISOString()} ${spec.bin} ${spec.args.join(" ")}\n`);
+    const child = spawn(spec.bin, spec.args, {
+      detached: true,
+      stdio: ["ignore", fd, fd],
+    });
+    if (child.pid === undefined) throw new Error(`could not start ${spec.bin}`);
+    child.unref();
+    writeFileSync(spec.pidFile, `${child.pid}\n`);
+    return child.pid;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Stops a process group: SIGTERM, then SIGKILL after `graceMs`, then waits until no member
+ * is left. Resolves true if it had to kill.
+ */
+export async function stopGroup(pgid: number, graceMs = 10_000): Promise<boolean> {
+  const signal = (s: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, s);
+    } catch {
+      // Already gone.
+    }
+  };
+  const waitGone = async (ms: number) => {
+    const deadline = Date.now() + ms;
+    while (groupAlive(pgid)) {
+      if (Date.now() > deadline) return false;
+      await sleep(50);
+    }
+    return true;
+  };
+  signal("SIGTERM");
+  if (await waitGone(graceMs)) return false;
+  signal("SIGKILL");
+  if (!(await waitGone(5_000))) {
+    throw new Error(`process group ${pgid} survived SIGKILL`);
+  }
+  return true;
+}
+
+export function removeFile(path: string): void {
+  rmSync(path, { force: true });
+}

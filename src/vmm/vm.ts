@@ -1,0 +1,292 @@
+import { EventEmitter } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type Logger, logger } from "../util/log.js";
+import { buildQemuArgs } from "./cmdline.js";
+import type { Accelerator, GuestConfig } from "./config.js";
+import { SerialConsole } from "./console.js";
+import { DEFAULT_QEMU_BINARY, type ProcessExit, QemuProcess } from "./process.js";
+import { QmpClient, type QmpEvent } from "./qmp.js";
+
+/** When a started guest counts as up: a line on its console, or QEMU resuming its vCPUs. */
+export type Readiness = { kind: "marker"; marker: string | RegExp } | { kind: "resume" };
+
+export interface VmOptions {
+  config: GuestConfig;
+  accel: Accelerator;
+  /** Default: `resume` (any guest). The test guest uses its boot marker. */
+  readiness?: Readiness;
+  /** Deadline from process start to ready; QEMU is killed when it passes. Default 60 s. */
+  bootTimeoutMs?: number;
+  qemuBinary?: string;
+  /** Where the QMP and serial sockets live; default a fresh private temp dir, removed on exit. */
+  runDir?: string;
+  exitOnReboot?: boolean;
+  consoleBufferBytes?: number;
+  log?: Logger;
+}
+
+/** Why QEMU exited: the guest powered off, we asked it to stop, we killed it, or it died. */
+export type ExitReason = "guest-shutdown" | "host-shutdown" | "killed" | "unexpected";
+
+export interface ExitStatus extends ProcessExit {
+  reason: ExitReason;
+  /** QEMU's SHUTDOWN event reason (e.g. guest-shutdown, host-qmp-quit), when it sent one. */
+  shutdownReason?: string;
+}
+
+/** QEMU exited while we still expected it to run (bad spec, crash, killed from outside). */
+export class QemuExitedError extends Error {
+  constructor(
+    readonly status: ExitStatus,
+    context: string,
+  ) {
+    super(
+      `QEMU exited ${context} (${status.signal ? `signal ${status.signal}` : `code ${status.code}`}): ${status.stderr || "no stderr"}`,
+    );
+    this.name = "QemuExitedError";
+  }
+}
+
+export class BootTimeoutError extends Error {
+  constructor(
+    readonly timeoutMs: number,
+    readonly consoleTail: string,
+    readonly stderr: string,
+  ) {
+    super(`guest not ready within ${timeoutMs} ms; console tail: ${JSON.stringify(consoleTail)}`);
+    this.name = "BootTimeoutError";
+  }
+}
+
+const QUIT_GRACE_MS = 5_000;
+
+/**
+ * One running QEMU: spawn, QMP, serial console and lifecycle. Emits `exit` (ExitStatus)
+ * exactly once; an `unexpected` exit is also logged at error level with QEMU's stderr.
+ */
+export class Vm extends EventEmitter {
+  readonly argv: string[];
+  readonly exited: Promise<ExitStatus>;
+  /** Milliseconds from spawning QEMU until the readiness condition held. */
+  bootMs: number | undefined;
+  private expectExit = false;
+  private killed = false;
+  private shutdownEvent: QmpEvent | undefined;
+  private _qmp: QmpClient | undefined;
+  private _console: SerialConsole | undefined;
+  private consoleBufferBytes: number | undefined;
+
+  private constructor(
+    readonly accel: Accelerator,
+    readonly runDir: string,
+    private readonly proc: QemuProcess,
+    argv: string[],
+    private readonly log: Logger,
+    ownsRunDir: boolean,
+  ) {
+    super();
+    this.argv = argv;
+    this.exited = proc.exited.then((p) => {
+      const status: ExitStatus = {
+        ...p,
+        reason: this.exitReason(),
+        shutdownReason: this.shutdownEvent?.data.reason as string | undefined,
+      };
+      this._qmp?.close();
+      this._console?.close();
+      if (ownsRunDir) rmSync(runDir, { recursive: true, force: true });
+      if (status.reason === "unexpected") {
+        log.error({ code: p.code, signal: p.signal, stderr: p.stderr }, "QEMU exited unexpectedly");
+      } else {
+        log.info({ code: p.code, reason: status.reason }, "QEMU exited");
+      }
+      this.emit("exit", status);
+      return status;
+    });
+  }
+
+  private exitReason(): ExitReason {
+    if (this.killed) return "killed";
+    if (this.shutdownEvent?.data.guest === true) return "guest-shutdown";
+    if (this.expectExit || this.shutdownEvent) return "host-shutdown";
+    return "unexpected";
+  }
+
+  get pid(): number {
+    return this.proc.pid;
+  }
+
+  get qmp(): QmpClient {
+    if (!this._qmp) throw new Error("QMP not connected yet");
+    return this._qmp;
+  }
+
+  get console(): SerialConsole {
+    if (!this._console) throw new Error("console not connected yet");
+    return this._console;
+  }
+
+  get hasExited(): boolean {
+    return this.proc.hasExited;
+  }
+
+  /** Boot a guest and resolve once it is ready; on any failure QEMU is gone when this rejects. */
+  static async start(opts: VmOptions): Promise<Vm> {
+    const vm = Vm.spawn(opts, false);
+    const timeoutMs = opts.bootTimeoutMs ?? 60_000;
+    const t0 = Date.now();
+    try {
+      await vm.attach(timeoutMs);
+      const readiness = opts.readiness ?? { kind: "resume" };
+      const ready: Promise<unknown> =
+        readiness.kind === "marker"
+          ? vm.console.waitFor(readiness.marker, { timeoutMs: timeoutMs - (Date.now() - t0) })
+          : vm.qmp.waitForEvent("RESUME", { timeoutMs: timeoutMs - (Date.now() - t0) });
+      ready.catch(() => {}); // observed below through the race
+      // QEMU was started with -S: vCPUs run only now that the console is attached.
+      await vm.untilExit(vm.qmp.execute("cont"), "before the guest started");
+      try {
+        await vm.untilExit(ready, "during boot");
+      } catch (err) {
+        if (vm.hasExited) throw err;
+        const tail = vm.console.recent().toString("latin1").slice(-2000);
+        const status = await vm.kill();
+        throw new BootTimeoutError(timeoutMs, tail, status.stderr);
+      }
+      vm.bootMs = Date.now() - t0;
+      vm.log.info({ bootMs: vm.bootMs, accel: vm.accel }, "guest ready");
+      return vm;
+    } catch (err) {
+      await vm.kill();
+      throw err;
+    }
+  }
+
+  /** Start QEMU waiting for an incoming migration; see `acceptMigration`. */
+  static async startIncoming(opts: VmOptions): Promise<Vm> {
+    const vm = Vm.spawn(opts, true);
+    try {
+      await vm.attach(opts.bootTimeoutMs ?? 60_000);
+      return vm;
+    } catch (err) {
+      await vm.kill();
+      throw err;
+    }
+  }
+
+  private static spawn(opts: VmOptions, incoming: boolean): Vm {
+    const ownsRunDir = !opts.runDir;
+    const runDir = opts.runDir ?? mkdtempSync(join(tmpdir(), "kv-vm-"));
+    const argv = buildQemuArgs(opts.config, {
+      accel: opts.accel,
+      qmpSocket: join(runDir, "qmp.sock"),
+      serialSocket: join(runDir, "serial.sock"),
+      startPaused: !incoming,
+      incoming,
+      exitOnReboot: opts.exitOnReboot ?? false,
+    });
+    const proc = new QemuProcess(opts.qemuBinary ?? DEFAULT_QEMU_BINARY, argv);
+    const log = (opts.log ?? logger("vmm")).child({ vm: opts.config.name, qemuPid: proc.pid });
+    log.info({ accel: opts.accel, machine: opts.config.machine, incoming }, "QEMU started");
+    const vm = new Vm(opts.accel, runDir, proc, argv, log, ownsRunDir);
+    vm.consoleBufferBytes = opts.consoleBufferBytes;
+    return vm;
+  }
+
+  /** Connect QMP and the serial console; both sockets appear while QEMU initialises. */
+  private async attach(timeoutMs: number): Promise<void> {
+    const gone = new AbortController();
+    void this.proc.exited.then(() => gone.abort());
+    const qmp = await this.untilExit(
+      QmpClient.connect(join(this.runDir, "qmp.sock"), { timeoutMs, signal: gone.signal }),
+      "during startup",
+    );
+    this._qmp = qmp;
+    qmp.on("event:SHUTDOWN", (e: QmpEvent) => {
+      this.shutdownEvent = e;
+    });
+    this._console = await this.untilExit(
+      SerialConsole.connect(join(this.runDir, "serial.sock"), {
+        timeoutMs,
+        signal: gone.signal,
+        bufferBytes: this.consoleBufferBytes,
+      }),
+      "during startup",
+    );
+  }
+
+  /** `work`, unless QEMU exits first: then a QemuExitedError carrying its stderr. */
+  async untilExit<T>(work: Promise<T>, context: string): Promise<T> {
+    const exit = this.exited.then((s) => {
+      throw new QemuExitedError(s, context);
+    });
+    exit.catch(() => {});
+    return Promise.race([work, exit]);
+  }
+
+  async pause(): Promise<void> {
+    await this.qmp.execute("stop");
+  }
+
+  async resume(): Promise<void> {
+    await this.qmp.execute("cont");
+  }
+
+  /** QEMU's run state: running, paused, inmigrate, postmigrate, shutdown, ... */
+  async runState(): Promise<string> {
+    const s = await this.qmp.execute<{ status: string }>("query-status");
+    return s.status;
+  }
+
+  /**
+   * Graceful stop: ACPI power button, wait up to `timeoutMs` for the guest to power off,
+   * then ask QEMU to quit, then kill. Always resolves with how it ended.
+   */
+  async shutdown(opts: { timeoutMs?: number } = {}): Promise<ExitStatus> {
+    if (this.hasExited) return this.exited;
+    this.expectExit = true;
+    try {
+      await this.qmp.execute("system_powerdown");
+      const status = await withTimeout(this.exited, opts.timeoutMs ?? 30_000);
+      if (status) return status;
+      this.log.warn({ timeoutMs: opts.timeoutMs }, "guest ignored ACPI powerdown, quitting");
+    } catch (err) {
+      this.log.warn({ err }, "powerdown failed, quitting");
+    }
+    return this.quit();
+  }
+
+  /** Stop QEMU now (the guest gets no say), escalating to SIGKILL if QMP does not answer. */
+  async quit(): Promise<ExitStatus> {
+    if (this.hasExited) return this.exited;
+    this.expectExit = true;
+    try {
+      await this.qmp.execute("quit", undefined, { timeoutMs: QUIT_GRACE_MS });
+      const status = await withTimeout(this.exited, QUIT_GRACE_MS);
+      if (status) return status;
+    } catch {
+      // fall through to kill
+    }
+    return this.kill();
+  }
+
+  async kill(): Promise<ExitStatus> {
+    if (!this.hasExited) this.killed = true;
+    await this.proc.kill();
+    return this.exited;
+  }
+}
+
+async function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

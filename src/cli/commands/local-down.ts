@@ -1,0 +1,29 @@
+import { stopControlPlane } from "../../local/controlplane.js";
+import type { Command } from "../kubevisor.js";
+import { parseLocalArgs } from "./local-args.js";
+
+const USAGE = `usage: kubevisor local down [--name NAME] [--purge]
+
+Stops every process of the cluster (SIGTERM, then SIGKILL after 10 s). Its data,
+certificates and kubeconfig are kept for the next 'up' unless --purge is given.`;
+
+const down: Command = {
+  summary: "stop the local control plane",
+  async run(args) {
+    const { values } = parseLocalArgs(args, { purge: { type: "boolean" } });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const result = await stopControlPlane({ name: values.name, purge: values.purge });
+    if (result.stopped.length === 0) {
+      console.log(`Control plane '${values.name}' is not running.`);
+    } else {
+      const killed = result.killed.length > 0 ? ` (killed: ${result.killed.join(", ")})` : "";
+      console.log(`Stopped ${result.stopped.join(", ")}${killed}.`);
+    }
+    if (values.purge) console.log(`Deleted the state of '${values.name}'.`);
+    return 0;
+  },
+};
+export default down;

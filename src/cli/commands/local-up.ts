@@ -1,0 +1,52 @@
+import { startControlPlane } from "../../local/controlplane.js";
+import { applyCrds, packagedCrdsDir } from "../../local/crds.js";
+import { createProgress, formatDuration } from "../../local/progress.js";
+import type { Command } from "../kubevisor.js";
+import { parseLocalArgs, shellQuote } from "./local-args.js";
+
+const USAGE = `usage: kubevisor local up [--name NAME] [--port PORT] [--crds DIR] [--no-crds]
+
+Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1
+(building them first if they are not cached), or reuses the cluster if it already runs,
+then applies the CRDs (default: the package's crds/ directory).
+  --port PORT   kube-apiserver port (default: the last one used, else a free one)`;
+
+const up: Command = {
+  summary: "start the local control plane",
+  async run(args) {
+    const { values } = parseLocalArgs(args, {
+      port: { type: "string" },
+      crds: { type: "string" },
+      "no-crds": { type: "boolean" },
+    });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const port = values.port === undefined ? undefined : Number(values.port);
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+      console.error(`kubevisor local up: --port must be a TCP port, got '${values.port}'`);
+      return 2;
+    }
+    const started = Date.now();
+    const progress = createProgress();
+    const cp = await startControlPlane({
+      name: values.name,
+      ports: port === undefined ? {} : { apiserver: port },
+      progress,
+    });
+    const how = cp.reused
+      ? "already running"
+      : `started in ${formatDuration(Date.now() - started)}`;
+    console.log(`Control plane '${cp.name}' is ready at ${cp.apiserverUrl} (${how}).`);
+    if (!values["no-crds"]) {
+      const applied = await applyCrds(cp.kubeconfigPath, values.crds ?? packagedCrdsDir());
+      console.log(
+        applied.length > 0 ? `CRDs applied: ${applied.length} file(s).` : "No CRDs to apply.",
+      );
+    }
+    console.log(`Point kubectl at it:\n  export KUBECONFIG=${shellQuote(cp.kubeconfigPath)}`);
+    return 0;
+  },
+};
+export default up;

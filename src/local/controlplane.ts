@@ -1,0 +1,384 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { logger } from "../util/log.js";
+import { ensureBinaries, missingBinaries } from "./build/build.js";
+import { binaryPath, component, ETCD_VERSION, KUBERNETES_VERSION } from "./build/targets.js";
+import { ensurePki, readPem } from "./certs.js";
+import { apiserverUrl, componentArgs, healthUrl, type Ports } from "./flags.js";
+import { type ClientTls, get } from "./http.js";
+import { renderKubeconfig } from "./kubeconfig.js";
+import {
+  type ClusterLayout,
+  COMPONENTS,
+  type ControlPlaneComponent,
+  clusterLayout,
+  DEFAULT_CLUSTER,
+  defaultClusterDir,
+} from "./layout.js";
+import { withLock } from "./lock.js";
+import { allocatePorts, assertPortsFree } from "./ports.js";
+import { ownedPid, removeFile, spawnDaemon, stopGroup } from "./process.js";
+import { formatDuration, type Progress, silentProgress } from "./progress.js";
+import { readState, writeState } from "./state.js";
+
+const log = logger("local-controlplane");
+
+export interface ClusterRef {
+  /** Cluster name; picks the state directory `stateDir('cluster', name)`. Default "default". */
+  name?: string;
+  /** Explicit state directory (tests use a temp dir); overrides the name's default. */
+  dir?: string;
+}
+
+export interface StartOptions extends ClusterRef {
+  /** Ports to use; any not given are reused from the last start or picked free. */
+  ports?: Partial<Ports>;
+  progress?: Progress;
+  /** Build missing binaries (many minutes the first time). Default true. */
+  build?: boolean;
+  /** How long to wait for every component to be ready. Default 180 s. */
+  timeoutMs?: number;
+}
+
+export interface ControlPlane {
+  name: string;
+  dir: string;
+  kubeconfigPath: string;
+  apiserverUrl: string;
+  ports: Ports;
+  /** True if a healthy running cluster was found and nothing was started. */
+  reused: boolean;
+  stop(): Promise<StopResult>;
+}
+
+export interface StopResult {
+  /** Components that were running and are now stopped. */
+  stopped: ControlPlaneComponent[];
+  /** Of those, the ones that ignored SIGTERM and had to be killed. */
+  killed: ControlPlaneComponent[];
+}
+
+export interface ComponentStatus {
+  component: ControlPlaneComponent;
+  pid?: number;
+  running: boolean;
+  log: string;
+}
+
+export interface ControlPlaneStatus {
+  name: string;
+  dir: string;
+  /** The cluster has been started at least once (state exists). */
+  exists: boolean;
+  components: ComponentStatus[];
+  /** All components run and the apiserver's /readyz answers 200. */
+  ready: boolean;
+  apiserverUrl?: string;
+  kubeconfigPath: string;
+}
+
+export class ControlPlaneStartError extends Error {
+  override name = "ControlPlaneStartError";
+  constructor(
+    message: string,
+    readonly component: ControlPlaneComponent,
+    readonly logFile: string,
+    readonly logTail: string,
+  ) {
+    super(`${message}\n--- last lines of ${logFile} ---\n${logTail}`);
+  }
+}
+
+function resolveRef(ref: ClusterRef): { name: string; layout: ClusterLayout } {
+  const name = ref.name ?? DEFAULT_CLUSTER;
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(name)) {
+    throw new Error(
+      `invalid cluster name ${JSON.stringify(name)}: use lowercase letters, digits, -`,
+    );
+  }
+  return { name, layout: clusterLayout(ref.dir ?? defaultClusterDir(name)) };
+}
+
+function adminTls(l: ClusterLayout): ClientTls {
+  return {
+    ca: readPem(l.pki.caCert),
+    cert: readPem(l.pki.cert("admin")),
+    key: readPem(l.pki.key("admin")),
+  };
+}
+
+function binary(c: ControlPlaneComponent): string {
+  return c === "etcd" ? binaryPath("etcd", "etcd") : binaryPath("kubernetes", c);
+}
+
+function runningPids(l: ClusterLayout): Map<ControlPlaneComponent, number> {
+  const pids = new Map<ControlPlaneComponent, number>();
+  for (const c of COMPONENTS) {
+    const pid = ownedPid(l.pidFile(c), l.dir);
+    if (pid !== undefined) pids.set(c, pid);
+  }
+  return pids;
+}
+
+export function tailFile(path: string, lines = 25): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+function writeKubeconfigs(name: string, l: ClusterLayout, ports: Ports): void {
+  const server = apiserverUrl(ports);
+  const ca = readPem(l.pki.caCert);
+  const write = (path: string, certName: string, user: string) => {
+    const text = renderKubeconfig({
+      name: `kubevisor-${name}`,
+      server,
+      caPem: ca,
+      certPem: readPem(l.pki.cert(certName)),
+      keyPem: readPem(l.pki.key(certName)),
+      user,
+    });
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(path, text, { mode: 0o600 });
+  };
+  write(l.kubeconfig, "admin", "kubevisor-admin");
+  write(
+    l.componentKubeconfig("kube-controller-manager"),
+    "kube-controller-manager",
+    "kube-controller-manager",
+  );
+  write(l.componentKubeconfig("kube-scheduler"), "kube-scheduler", "kube-scheduler");
+}
+
+function handle(name: string, l: ClusterLayout, ports: Ports, reused: boolean): ControlPlane {
+  return {
+    name,
+    dir: l.dir,
+    kubeconfigPath: l.kubeconfig,
+    apiserverUrl: apiserverUrl(ports),
+    ports,
+    reused,
+    stop: () => stopControlPlane({ name, dir: l.dir }),
+  };
+}
+
+/**
+ * Starts the local control plane (etcd, kube-apiserver, kube-controller-manager,
+ * kube-scheduler) as detached processes on 127.0.0.1, or returns the running one if it is
+ * healthy. Resolves once the apiserver is ready and the controller-manager has created the
+ * default service account. On failure everything it started is stopped again.
+ */
+export async function startControlPlane(opts: StartOptions = {}): Promise<ControlPlane> {
+  const { name, layout: l } = resolveRef(opts);
+  const progress = opts.progress ?? silentProgress;
+  const busy = (pid: number) => `cluster ${name} is being started or stopped by pid ${pid}`;
+  return await withLock(l.lockFile, busy, async () => {
+    const state = readState(l.stateFile);
+    const running = runningPids(l);
+    if (state && running.size === COMPONENTS.length) {
+      const ready = await get(healthUrl("kube-apiserver", state.ports), adminTls(l));
+      if (ready.status === 200) {
+        log.info({ name, dir: l.dir }, "reusing running control plane");
+        return handle(name, l, state.ports, true);
+      }
+    }
+    if (running.size > 0) {
+      progress.note(`cluster ${name} is partly running or unhealthy; restarting it`);
+      await stopComponents(l);
+    }
+
+    const ports = await allocatePorts({ ...state?.ports, ...opts.ports });
+    await assertPortsFree(ports);
+
+    if (opts.build === false) {
+      for (const c of [component("kubernetes"), component("etcd")]) {
+        const missing = missingBinaries(c);
+        if (missing.length > 0) {
+          throw new Error(`missing ${missing.join(", ")}; run 'npm run kube:build' first`);
+        }
+      }
+    } else {
+      await ensureBinaries({ components: ["kubernetes", "etcd"], progress });
+    }
+
+    await ensurePki(l);
+    writeKubeconfigs(name, l, ports);
+    writeState(l.stateFile, {
+      name,
+      ports,
+      kubernetesVersion: KUBERNETES_VERSION,
+      etcdVersion: ETCD_VERSION,
+      createdAt: state?.createdAt ?? new Date().toISOString(),
+    });
+
+    try {
+      await launch(l, ports, progress, opts.timeoutMs ?? 180_000);
+    } catch (err) {
+      await stopComponents(l);
+      throw err;
+    }
+    return handle(name, l, ports, false);
+  });
+}
+
+async function launch(l: ClusterLayout, ports: Ports, progress: Progress, timeoutMs: number) {
+  const started = Date.now();
+  const deadline = started + timeoutMs;
+  const tls = adminTls(l);
+  const pids = new Map<ControlPlaneComponent, number>();
+  const start = (c: ControlPlaneComponent) => {
+    const args = componentArgs(c, l, ports);
+    pids.set(c, spawnDaemon({ bin: binary(c), args, logFile: l.log(c), pidFile: l.pidFile(c) }));
+  };
+  const status: Partial<Record<ControlPlaneComponent, string>> = {};
+  const show = () =>
+    progress.update(COMPONENTS.map((c) => `${c}: ${status[c] ?? "waiting"}`).join(" · "));
+
+  /** Polls until `check` passes; fails early if the component's process has died. */
+  const waitFor = async (
+    c: ControlPlaneComponent,
+    what: string,
+    check: () => Promise<{ ok: boolean; detail?: string }>,
+  ) => {
+    for (;;) {
+      const r = await check();
+      if (r.ok) return;
+      const pid = pids.get(c);
+      if (pid !== undefined && ownedPid(l.pidFile(c), l.dir) === undefined) {
+        throw new ControlPlaneStartError(
+          `${c} exited while ${what}`,
+          c,
+          l.log(c),
+          tailFile(l.log(c)),
+        );
+      }
+      if (Date.now() > deadline) {
+        throw new ControlPlaneStartError(
+          `${c} not ready after ${formatDuration(timeoutMs)} (${what}${r.detail ? `: ${r.detail}` : ""})`,
+          c,
+          l.log(c),
+          tailFile(l.log(c)),
+        );
+      }
+      status[c] = `${what}${r.detail ? ` (${r.detail})` : ""}`;
+      show();
+      await sleep(100);
+    }
+  };
+  const health = (c: ControlPlaneComponent) => async () => {
+    const r = await get(healthUrl(c, ports), c === "etcd" ? undefined : tls);
+    return {
+      ok: r.status === 200,
+      detail: r.status === 0 ? "not listening" : describeFailure(r.body),
+    };
+  };
+
+  progress.step("starting control plane");
+  start("etcd");
+  await waitFor("etcd", "health", health("etcd"));
+  status.etcd = "healthy";
+  start("kube-apiserver");
+  await waitFor("kube-apiserver", "readyz", health("kube-apiserver"));
+  status["kube-apiserver"] = "ready";
+  // Only now: until the apiserver has bootstrapped RBAC, their delegated authentication
+  // setup is forbidden and they exit.
+  start("kube-controller-manager");
+  start("kube-scheduler");
+  await Promise.all(
+    (["kube-controller-manager", "kube-scheduler"] as const).map(async (c) => {
+      await waitFor(c, "healthz", health(c));
+      status[c] = "healthy";
+    }),
+  );
+  // The controller-manager creates it; until then pods in "default" cannot be admitted.
+  await waitFor("kube-controller-manager", "default service account", async () => {
+    const r = await get(
+      `${apiserverUrl(ports)}/api/v1/namespaces/default/serviceaccounts/default`,
+      tls,
+    );
+    return { ok: r.status === 200 };
+  });
+  status["kube-controller-manager"] = "healthy";
+  progress.done(`ready at ${apiserverUrl(ports)}`);
+  log.info({ dir: l.dir, ports, ms: Date.now() - started }, "control plane ready");
+}
+
+/** A readiness body lists failing checks as `[-]name failed`; name the first few. */
+export function describeFailure(body: string): string | undefined {
+  const failed = [...body.matchAll(/^\[-\](\S+)/gm)].map((m) => m[1]);
+  if (failed.length === 0) return undefined;
+  return `${failed.length} checks pending: ${failed.slice(0, 2).join(", ")}${failed.length > 2 ? ", …" : ""}`;
+}
+
+/**
+ * Stops every component whose pid file points at a process we started (clients first, etcd
+ * last so the apiserver can finish its writes), whole process groups, and clears pid files.
+ */
+async function stopComponents(l: ClusterLayout): Promise<StopResult> {
+  const pids = runningPids(l);
+  const result: StopResult = { stopped: [], killed: [] };
+  const stop = async (c: ControlPlaneComponent) => {
+    const pid = pids.get(c);
+    if (pid !== undefined) {
+      if (await stopGroup(pid)) result.killed.push(c);
+      result.stopped.push(c);
+    }
+    removeFile(l.pidFile(c));
+  };
+  await Promise.all(
+    (["kube-scheduler", "kube-controller-manager", "kube-apiserver"] as const).map(stop),
+  );
+  await stop("etcd");
+  if (result.stopped.length > 0) log.info({ dir: l.dir, ...result }, "control plane stopped");
+  return result;
+}
+
+export interface StopOptions extends ClusterRef {
+  /** Also delete the cluster's state (data, certificates, kubeconfig). */
+  purge?: boolean;
+}
+
+/** Stops a cluster; stopping one that is not running is not an error (empty result). */
+export async function stopControlPlane(opts: StopOptions = {}): Promise<StopResult> {
+  const { name, layout: l } = resolveRef(opts);
+  if (!existsSync(l.dir)) return { stopped: [], killed: [] };
+  const busy = (pid: number) => `cluster ${name} is being started or stopped by pid ${pid}`;
+  return await withLock(l.lockFile, busy, async () => {
+    const result = await stopComponents(l);
+    if (opts.purge) rmSync(l.dir, { recursive: true, force: true });
+    return result;
+  });
+}
+
+export async function controlPlaneStatus(ref: ClusterRef = {}): Promise<ControlPlaneStatus> {
+  const { name, layout: l } = resolveRef(ref);
+  const state = readState(l.stateFile);
+  const pids = runningPids(l);
+  const components = COMPONENTS.map((c) => ({
+    component: c,
+    pid: pids.get(c),
+    running: pids.has(c),
+    log: l.log(c),
+  }));
+  let ready = false;
+  if (state && pids.size === COMPONENTS.length) {
+    ready = (await get(healthUrl("kube-apiserver", state.ports), adminTls(l))).status === 200;
+  }
+  return {
+    name,
+    dir: l.dir,
+    exists: state !== undefined,
+    components,
+    ready,
+    apiserverUrl: state ? apiserverUrl(state.ports) : undefined,
+    kubeconfigPath: l.kubeconfig,
+  };
+}
+
+/** Path of a cluster's admin kubeconfig, whether or not the cluster runs. */
+export function kubeconfigPath(ref: ClusterRef = {}): string {
+  return resolveRef(ref).layout.kubeconfig;
+}

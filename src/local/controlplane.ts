@@ -18,7 +18,7 @@ import {
 } from "./layout.js";
 import { withLock } from "./lock.js";
 import { allocatePorts, assertPortsFree } from "./ports.js";
-import { ownedPid, removeFile, spawnDaemon, stopGroup } from "./process.js";
+import { findProcesses, ownedPid, removeFile, spawnDaemon, stopGroup } from "./process.js";
 import { formatDuration, type Progress, silentProgress } from "./progress.js";
 import { readState, writeState } from "./state.js";
 
@@ -185,9 +185,11 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
         return handle(name, l, state.ports, true);
       }
     }
-    if (running.size > 0) {
-      progress.note(`cluster ${name} is partly running or unhealthy; restarting it`);
-      await stopComponents(l);
+    // Whatever is left of an earlier run (a crashed component, an unhealthy apiserver, a
+    // process whose pid file was lost) is stopped so the start below begins clean.
+    const leftovers = await stopComponents(l);
+    if (leftovers.stopped.length > 0) {
+      progress.note(`cluster ${name} was partly running or unhealthy; restarting it`);
     }
 
     const ports = await allocatePorts({ ...state?.ports, ...opts.ports });
@@ -314,16 +316,19 @@ export function describeFailure(body: string): string | undefined {
 }
 
 /**
- * Stops every component whose pid file points at a process we started (clients first, etcd
- * last so the apiserver can finish its writes), whole process groups, and clears pid files.
+ * Stops every process of the cluster, found by pid file and by a /proc scan (clients first,
+ * etcd last so the apiserver can finish its writes), whole process groups; clears pid files.
  */
 async function stopComponents(l: ClusterLayout): Promise<StopResult> {
   const pids = runningPids(l);
   const result: StopResult = { stopped: [], killed: [] };
   const stop = async (c: ControlPlaneComponent) => {
+    const targets = new Set(findProcesses(binary(c), l.dir));
     const pid = pids.get(c);
-    if (pid !== undefined) {
-      if (await stopGroup(pid)) result.killed.push(c);
+    if (pid !== undefined) targets.add(pid);
+    if (targets.size > 0) {
+      const killed = await Promise.all([...targets].map((p) => stopGroup(p)));
+      if (killed.some(Boolean)) result.killed.push(c);
       result.stopped.push(c);
     }
     removeFile(l.pidFile(c));

@@ -71,16 +71,36 @@ export function readPidFile(path: string): number | undefined {
   }
 }
 
+/** Does this command line belong to a process started for the cluster in `dir`? */
+export function mentionsDir(args: readonly string[], dir: string): boolean {
+  const prefix = `${dir.replace(/\/+$/, "")}/`;
+  return args.some((a) => a.includes(prefix));
+}
+
 /**
  * The pid in `pidFile` if that process is still the one we started: alive and its command
- * line mentions `marker` (the cluster's state directory, which every component's flags
- * contain). A pid the kernel has since given to an unrelated process is stale.
+ * line mentions the cluster's state directory `dir` (every component's flags do). A pid the
+ * kernel has since given to an unrelated process is stale.
  */
-export function ownedPid(pidFile: string, marker: string): number | undefined {
+export function ownedPid(pidFile: string, dir: string): number | undefined {
   const pid = readPidFile(pidFile);
   if (pid === undefined) return undefined;
   const args = cmdline(pid);
-  return args?.some((a) => a.includes(marker)) ? pid : undefined;
+  return args && mentionsDir(args, dir) ? pid : undefined;
+}
+
+/**
+ * Live processes running `bin` for the cluster in `dir`, found by scanning /proc: the safety
+ * net for processes whose pid file was lost (deleted state, a crash between spawn and write).
+ */
+export function findProcesses(bin: string, dir: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    const args = cmdline(Number(entry));
+    if (args?.[0] === bin && mentionsDir(args, dir)) found.push(Number(entry));
+  }
+  return found;
 }
 
 export interface DaemonSpec {

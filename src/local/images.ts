@@ -1,0 +1,26 @@
+/**
+ * Image names the project publishes. The Helm chart, the operator and the local nodes' image
+ * store all read them from here, so a rename happens in one place.
+ */
+
+/** The one Kubevisor image: Node.js, the built code and QEMU (see the Dockerfile). */
+export const KUBEVISOR_IMAGE_REPOSITORY = "kubevisor/kubevisor";
+/** The test guest as a container-disk image: `boot/vmlinuz` and `boot/initrd.img`. */
+export const TEST_GUEST_IMAGE_REPOSITORY = "kubevisor/test-guest";
+/** Tag local clusters and the chart use unless told otherwise. */
+export const DEFAULT_IMAGE_TAG = "latest";
+
+export const KUBEVISOR_IMAGE = `${KUBEVISOR_IMAGE_REPOSITORY}:${DEFAULT_IMAGE_TAG}`;
+export const TEST_GUEST_IMAGE = `${TEST_GUEST_IMAGE_REPOSITORY}:${DEFAULT_IMAGE_TAG}`;
+
+/**
+ * The repository part of an image reference, normalised the way Docker does for Docker Hub
+ * names (`docker.io/` and `index.docker.io/` prefixes dropped), without tag or digest.
+ */
+export function imageRepository(ref: string): string {
+  const withoutDigest = ref.split("@")[0] ?? ref;
+  const lastSlash = withoutDigest.lastIndexOf("/");
+  const colon = withoutDigest.lastIndexOf(":");
+  const repo = colon > lastSlash ? withoutDigest.slice(0, colon) : withoutDigest;
+  return repo.replace(/^(docker\.io|index\.docker\.io)\//, "");
+}

@@ -1,0 +1,90 @@
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { guestImageDir } from "../../vmm/guest-image.js";
+import {
+  imageRepository,
+  KUBEVISOR_IMAGE_REPOSITORY,
+  TEST_GUEST_IMAGE_REPOSITORY,
+} from "../images.js";
+
+/**
+ * The local image store. There is no container engine and no registry here: an image is a
+ * directory on this host. The Kubevisor image is this checkout (its Node.js and QEMU come
+ * from the host's /usr, which every sandbox sees read-only); the test guest is the directory
+ * `npm run guest` installed. Every tag of a known repository resolves to the same directory:
+ * there is only one build of each on a machine.
+ */
+
+export interface Bind {
+  source: string;
+  dest: string;
+}
+
+export interface ResolvedImage {
+  ref: string;
+  /** The image's filesystem as a host directory: what an `image` volume shows. */
+  dir: string;
+  /** Where that filesystem appears in a container started from the image (read-only). */
+  rootBinds: Bind[];
+  /** The image's WORKDIR, used when the container sets no workingDir. */
+  workingDir: string;
+}
+
+export type ImageResolution =
+  | { ok: true; image: ResolvedImage }
+  | { ok: false; reason: "ErrImagePull"; message: string };
+
+export interface ImageStore {
+  /** This checkout: the Kubevisor image's contents. */
+  checkoutDir: string;
+  /** The built test guest, or undefined when `npm run guest` has not run yet. */
+  guestDir: string | undefined;
+}
+
+/** Mount point of the Kubevisor image's code inside its containers (the Dockerfile's WORKDIR). */
+export const APP_DIR = "/app";
+
+/** Pure: what `ref` is in `store`, or why it cannot be had. */
+export function resolveImage(ref: string, store: ImageStore): ImageResolution {
+  const repo = imageRepository(ref);
+  if (repo === KUBEVISOR_IMAGE_REPOSITORY) {
+    const dir = store.checkoutDir;
+    return { ok: true, image: { ref, dir, rootBinds: [{ source: dir, dest: APP_DIR }], workingDir: APP_DIR } };
+  }
+  if (repo === TEST_GUEST_IMAGE_REPOSITORY) {
+    if (store.guestDir === undefined) {
+      return {
+        ok: false,
+        reason: "ErrImagePull",
+        message: `image ${ref} is not in the local image store yet: build it with 'npm run guest'`,
+      };
+    }
+    const dir = store.guestDir;
+    return {
+      ok: true,
+      image: { ref, dir, rootBinds: [{ source: join(dir, "boot"), dest: "/boot" }], workingDir: "/" },
+    };
+  }
+  return {
+    ok: false,
+    reason: "ErrImagePull",
+    message:
+      `image ${ref} is not in the local image store: local nodes only run ` +
+      `${KUBEVISOR_IMAGE_REPOSITORY}:* (this checkout) and ${TEST_GUEST_IMAGE_REPOSITORY}:* (npm run guest)`,
+  };
+}
+
+/** The checkout this code runs from: three levels above src/local/node (or dist/local/node). */
+export function checkoutDir(): string {
+  return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..", "..");
+}
+
+/** The store as it is on this host right now (the guest may be built while nodes run). */
+export function hostImageStore(): ImageStore {
+  const guest = guestImageDir();
+  return {
+    checkoutDir: checkoutDir(),
+    guestDir: existsSync(join(guest, "boot", "vmlinuz")) ? guest : undefined,
+  };
+}

@@ -61,6 +61,8 @@ export class BootTimeoutError extends Error {
 }
 
 const QUIT_GRACE_MS = 5_000;
+/** How long a QEMU whose sockets closed may take to be reaped before we call it stuck. */
+const EXIT_SETTLE_MS = 2_000;
 
 /**
  * One running QEMU: spawn, QMP, serial console and lifecycle. Emits `exit` (ExitStatus)
@@ -159,8 +161,7 @@ export class Vm extends EventEmitter {
       vm.log.info({ bootMs: vm.bootMs, accel: vm.accel }, "guest ready");
       return vm;
     } catch (err) {
-      await vm.kill();
-      throw err;
+      throw await vm.failStart(err);
     }
   }
 
@@ -171,9 +172,20 @@ export class Vm extends EventEmitter {
       await vm.attach(opts.bootTimeoutMs ?? 60_000);
       return vm;
     } catch (err) {
-      await vm.kill();
-      throw err;
+      throw await vm.failStart(err);
     }
+  }
+
+  /**
+   * A start failed. If QEMU is dying by itself (its sockets close a moment before the process
+   * is reaped), report that with its stderr rather than the symptom; otherwise kill it.
+   */
+  private async failStart(err: unknown): Promise<unknown> {
+    if (err instanceof QemuExitedError || err instanceof BootTimeoutError) return err;
+    const status = await withTimeout(this.exited, EXIT_SETTLE_MS);
+    if (status && status.reason !== "killed") return new QemuExitedError(status, "during startup");
+    await this.kill();
+    return err;
   }
 
   private static spawn(opts: VmOptions, incoming: boolean): Vm {

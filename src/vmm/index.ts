@@ -1,0 +1,17 @@
+/** The VMM layer's public surface; see README.md in this directory. */
+export * from "./accel.js";
+export {
+  buildQemuArgs,
+  defaultCpuModel,
+  diskNodeName,
+  kernelCmdline,
+  validateGuestConfig,
+} from "./cmdline.js";
+export * from "./config.js";
+export { type ConsoleAttachment, DEFAULT_CONSOLE_BUFFER, SerialConsole } from "./console.js";
+export * from "./guest-image.js";
+export * from "./migration.js";
+export * from "./migration-stats.js";
+export { DEFAULT_QEMU_BINARY } from "./process.js";
+export { QmpClient, QmpClosedError, QmpError, type QmpEvent, QmpTimeoutError } from "./qmp.js";
+export * from "./vm.js";

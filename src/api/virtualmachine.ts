@@ -146,6 +146,19 @@ export const VirtualMachineStatus = z.object({
     .optional()
     .describe("The migration in progress, if any"),
   restartCount: z.number().int().nonnegative().optional(),
+  launchCount: z
+    .number()
+    .int()
+    .nonnegative()
+    .optional()
+    .describe(
+      "Launches claimed so far; written before launch n's pod is created, so no two pods ever claim the same launch",
+    ),
+  launchClaimedAt: z.string().optional().describe("RFC 3339 time the current launch was claimed"),
+  lastRestartRequest: z
+    .string()
+    .optional()
+    .describe("Value of the kubevisor.io/restart-requested annotation last acted upon"),
   observedGeneration: z.number().int().nonnegative().optional(),
 });
 export type VirtualMachineStatus = z.infer<typeof VirtualMachineStatus>;

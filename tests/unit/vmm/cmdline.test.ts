@@ -1,0 +1,199 @@
+import { describe, expect, it } from "vitest";
+import { buildQemuArgs, kernelCmdline } from "../../../src/vmm/cmdline.js";
+import { type GuestConfig, GuestConfigError, type LaunchOptions } from "../../../src/vmm/config.js";
+
+const guest: GuestConfig = {
+  name: "vm1",
+  machine: "q35",
+  cores: 2,
+  memoryMiB: 256,
+  kernel: { path: "/img/boot/vmlinuz", initrdPath: "/img/boot/initrd.img", cmdline: "quiet" },
+  disks: [],
+};
+const launch: LaunchOptions = {
+  accel: "tcg",
+  qmpSocket: "/run/vm/qmp.sock",
+  serialSocket: "/run/vm/serial.sock",
+  startPaused: true,
+  incoming: false,
+  exitOnReboot: false,
+};
+
+/** The value following `flag`, for every occurrence. */
+function values(args: string[], flag: string): string[] {
+  return args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ""] : []));
+}
+
+describe("buildQemuArgs", () => {
+  it("builds a minimal q35 guest with direct kernel boot and both sockets", () => {
+    const args = buildQemuArgs(guest, launch);
+    expect(args.slice(0, 4)).toEqual(["-nodefaults", "-no-user-config", "-display", "none"]);
+    expect(values(args, "-machine")).toEqual(["q35"]);
+    expect(values(args, "-accel")).toEqual(["tcg"]);
+    expect(values(args, "-cpu")).toEqual(["max"]);
+    expect(values(args, "-smp")).toEqual(["2,sockets=1,cores=2,threads=1"]);
+    expect(values(args, "-m")).toEqual(["256M"]);
+    expect(values(args, "-kernel")).toEqual(["/img/boot/vmlinuz"]);
+    expect(values(args, "-initrd")).toEqual(["/img/boot/initrd.img"]);
+    expect(values(args, "-append")).toEqual(["console=ttyS0 quiet"]);
+    expect(values(args, "-chardev")).toEqual([
+      "socket,id=serial0,path=/run/vm/serial.sock,server=on,wait=off",
+      "socket,id=qmp,path=/run/vm/qmp.sock,server=on,wait=off",
+    ]);
+    expect(values(args, "-serial")).toEqual(["chardev:serial0"]);
+    expect(values(args, "-mon")).toEqual(["chardev=qmp,mode=control"]);
+    expect(args).toContain("-S");
+    expect(args).not.toContain("-incoming");
+    expect(args).not.toContain("-netdev");
+  });
+
+  it("uses KVM with the host CPU, and an explicit CPU model wins", () => {
+    const kvm = buildQemuArgs(guest, { ...launch, accel: "kvm" });
+    expect(values(kvm, "-accel")).toEqual(["kvm"]);
+    expect(values(kvm, "-cpu")).toEqual(["host"]);
+    const custom = buildQemuArgs(
+      { ...guest, cpuModel: "Skylake-Server" },
+      { ...launch, accel: "kvm" },
+    );
+    expect(values(custom, "-cpu")).toEqual(["Skylake-Server"]);
+  });
+
+  it("adds virtio-blk disks as blockdev nodes (JSON, so paths may hold commas)", () => {
+    const args = buildQemuArgs(
+      {
+        ...guest,
+        disks: [
+          { name: "root", path: "/d/a,b.qcow2", format: "qcow2", readOnly: false },
+          { name: "cloudinit-with-a-long-name", path: "/d/ci.img", format: "raw", readOnly: true },
+        ],
+      },
+      launch,
+    );
+    const blockdevs = values(args, "-blockdev").map((j) => JSON.parse(j));
+    expect(blockdevs[0]).toEqual({
+      driver: "qcow2",
+      "node-name": "disk0",
+      "read-only": false,
+      file: {
+        driver: "file",
+        filename: "/d/a,b.qcow2",
+        "node-name": "disk0-file",
+        "read-only": false,
+      },
+    });
+    expect(blockdevs[1]["read-only"]).toBe(true);
+    expect(values(args, "-device")).toEqual([
+      "virtio-blk-pci,drive=disk0,id=disk0-dev,serial=root",
+      "virtio-blk-pci,drive=disk1,id=disk1-dev,serial=cloudinit-with-a-lon",
+    ]);
+  });
+
+  it("forwards declared ports from the given host address on user-mode networking", () => {
+    const args = buildQemuArgs(
+      {
+        ...guest,
+        network: {
+          ports: [
+            { protocol: "tcp", hostAddress: "127.0.0.2", hostPort: 8080, guestPort: 80 },
+            { protocol: "udp", hostAddress: "127.0.0.2", hostPort: 5353, guestPort: 53 },
+          ],
+        },
+      },
+      launch,
+    );
+    expect(values(args, "-netdev")).toEqual([
+      "user,id=net0,hostfwd=tcp:127.0.0.2:8080-:80,hostfwd=udp:127.0.0.2:5353-:53",
+    ]);
+    expect(values(args, "-device")).toEqual(["virtio-net-pci,netdev=net0,id=net0-dev,romfile="]);
+  });
+
+  it("uses virtio-mmio devices on microvm", () => {
+    const args = buildQemuArgs(
+      {
+        ...guest,
+        machine: "microvm",
+        disks: [{ name: "d", path: "/d.img", format: "raw", readOnly: false }],
+        network: { ports: [] },
+      },
+      launch,
+    );
+    expect(values(args, "-machine")).toEqual(["microvm"]);
+    expect(values(args, "-device")).toEqual([
+      "virtio-blk-device,drive=disk0,id=disk0-dev,serial=d",
+      "virtio-net-device,netdev=net0,id=net0-dev",
+    ]);
+  });
+
+  it("starts a migration target waiting, not paused-for-boot", () => {
+    const args = buildQemuArgs(guest, {
+      ...launch,
+      startPaused: false,
+      incoming: true,
+      exitOnReboot: true,
+    });
+    expect(values(args, "-incoming")).toEqual(["defer"]);
+    expect(args).not.toContain("-S");
+    expect(args).toContain("-no-reboot");
+  });
+
+  it("is identical for source and target apart from how they start", () => {
+    const source = buildQemuArgs(guest, launch);
+    const target = buildQemuArgs(guest, { ...launch, startPaused: false, incoming: true });
+    expect(target.filter((a) => a !== "-incoming" && a !== "defer")).toEqual(
+      source.filter((a) => a !== "-S"),
+    );
+  });
+
+  it.each([
+    [{ cores: 0 }, "cores"],
+    [{ cores: 1.5 }, "cores"],
+    [{ memoryMiB: 8 }, "memoryMiB"],
+    [{ name: "bad name" }, "name"],
+    [{ kernel: { path: "" } }, "kernel.path"],
+    [
+      {
+        network: {
+          ports: [{ protocol: "tcp", hostAddress: "localhost", hostPort: 1, guestPort: 1 }],
+        },
+      },
+      "network.ports[0]",
+    ],
+    [
+      {
+        network: {
+          ports: [
+            { protocol: "tcp", hostAddress: "127.0.0.1", hostPort: 80, guestPort: 80 },
+            { protocol: "tcp", hostAddress: "127.0.0.1", hostPort: 80, guestPort: 81 },
+          ],
+        },
+      },
+      "network.ports[1]",
+    ],
+    [
+      {
+        network: {
+          ports: [{ protocol: "tcp", hostAddress: "127.0.0.1", hostPort: 0, guestPort: 1 }],
+        },
+      },
+      "network.ports[0]",
+    ],
+  ] as [Partial<GuestConfig>, string][])("refuses %j naming %s", (patch, field) => {
+    const err = (() => {
+      try {
+        buildQemuArgs({ ...guest, ...patch }, launch);
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(GuestConfigError);
+    expect((err as GuestConfigError).field).toBe(field);
+  });
+});
+
+describe("kernelCmdline", () => {
+  it("puts the console on the first UART unless the user chose one", () => {
+    expect(kernelCmdline(undefined)).toBe("console=ttyS0");
+    expect(kernelCmdline(" quiet ")).toBe("console=ttyS0 quiet");
+    expect(kernelCmdline("console=hvc0 quiet")).toBe("console=hvc0 quiet");
+  });
+});

@@ -73,3 +73,52 @@ export const LauncherStatus = z.object({
   message: z.string().optional(),
 });
 export type LauncherStatus = z.infer<typeof LauncherStatus>;
+
+/**
+ * Where each persistentVolumeClaim disk's claim is mounted: `${LAUNCHER_PVCS_DIR}/<disk name>`
+ * (the disk name, unique in the spec, not the claim name). The guest's disk is the file
+ * LAUNCHER_PVC_DISK_FILE in it; the launcher never creates or resizes it.
+ */
+export const LAUNCHER_PVCS_DIR = "/var/run/kubevisor/pvcs";
+export const LAUNCHER_PVC_DISK_FILE = "disk.img";
+/**
+ * downwardAPI item in LAUNCHER_SPEC_DIR exposing ANNOTATION_MIGRATION_TARGET ("true" on a
+ * migration target; empty or absent otherwise).
+ */
+export const LAUNCHER_MIGRATION_TARGET_FILE = "migration-target";
+
+/**
+ * The directory under LAUNCHER_IMAGES_DIR where a container-disk image's files appear:
+ * the reference with every character outside [A-Za-z0-9._-] replaced by `_`, so
+ * `kubevisor/test-guest:latest` becomes `kubevisor_test-guest_latest`.
+ */
+export function imageDirName(ref: string): string {
+  const name = ref.replace(/[^A-Za-z0-9._-]/g, "_");
+  // Never "." or "..": a reference must not name the images directory or its parent.
+  return name.startsWith(".") ? `_${name}` : name;
+}
+
+/** Longest termination message the kubelet keeps. */
+export const TERMINATION_MESSAGE_MAX_BYTES = 4096;
+
+/** The launcher's termination message: `<LauncherExitReason>: <message>`, one line. */
+export function formatTerminationMessage(reason: LauncherExitReason, message?: string): string {
+  const text = message ? `${reason}: ${message.replace(/\s+/g, " ").trim()}` : reason;
+  const bytes = Buffer.from(text, "utf8");
+  return bytes.length <= TERMINATION_MESSAGE_MAX_BYTES
+    ? text
+    : bytes
+        .subarray(0, TERMINATION_MESSAGE_MAX_BYTES)
+        .toString("utf8")
+        .replace(/\uFFFD$/, "");
+}
+
+/** Read a launcher's termination message back; undefined when it is not one. */
+export function parseTerminationMessage(
+  text: string,
+): { reason: LauncherExitReason; message?: string } | undefined {
+  const match = /^(\w+)(?::\s*([\s\S]*))?$/.exec(text.trim());
+  const reason = LauncherExitReason.safeParse(match?.[1]);
+  if (!match || !reason.success) return undefined;
+  return match[2] ? { reason: reason.data, message: match[2] } : { reason: reason.data };
+}

@@ -1,0 +1,88 @@
+import { readFile } from "node:fs/promises";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { join } from "node:path";
+import type { TLSSocket } from "node:tls";
+import type { Logger } from "../../util/log.js";
+import { consoleUpgrade } from "./console.js";
+import { healthRoutes, statusRoutes } from "./health.js";
+import { type Handler, router, sendError } from "./http.js";
+import { migrationRoutes } from "./migration.js";
+import type { LauncherView } from "./view.js";
+
+export interface ServerOptions {
+  host: string;
+  port: number;
+  probePort: number;
+  /** Holds tls.crt, tls.key (the launcher's serving certificate) and ca.crt (the operator's CA). */
+  tlsDir: string;
+  view: LauncherView;
+  log: Logger;
+}
+
+export interface LauncherServers {
+  close(): Promise<void>;
+}
+
+/**
+ * The launcher API on the pod IP: everything behind mutual TLS on `port` (a client without
+ * a certificate from the operator's CA fails the handshake), and /healthz and /readyz also
+ * in plain HTTP on `probePort` for the kubelet, which has no client certificate.
+ */
+export async function startServers(opts: ServerOptions): Promise<LauncherServers> {
+  const [cert, key, ca] = await Promise.all(
+    ["tls.crt", "tls.key", "ca.crt"].map((f) => readFile(join(opts.tlsDir, f), "utf8")),
+  );
+  const { view, log } = opts;
+  const api = createHttpsServer(
+    { cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
+    guarded(router([...healthRoutes(view), ...statusRoutes(view), ...migrationRoutes()]), log),
+  );
+  api.on("upgrade", consoleUpgrade(view, log));
+  api.on("tlsClientError", (err, socket: TLSSocket) =>
+    log.warn({ err: err.message, remote: socket.remoteAddress }, "TLS handshake refused"),
+  );
+  const probes = createHttpServer(guarded(router(healthRoutes(view)), log));
+  await listen(api, opts.host, opts.port);
+  try {
+    await listen(probes, opts.host, opts.probePort);
+  } catch (err) {
+    await closeServer(api);
+    throw err;
+  }
+  log.info(
+    { host: opts.host, port: opts.port, probePort: opts.probePort },
+    "launcher API listening",
+  );
+  return { close: async () => void (await Promise.all([closeServer(api), closeServer(probes)])) };
+}
+
+/** A handler that fails answers 500 instead of leaving the request hanging. */
+function guarded(handler: Handler, log: Logger): Handler {
+  return async (req, res) => {
+    try {
+      await handler(req, res);
+    } catch (err) {
+      log.error({ err, url: req.url }, "request failed");
+      if (!res.headersSent) sendError(res, 500, (err as Error).message);
+      else res.destroy();
+    }
+  };
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}

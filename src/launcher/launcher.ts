@@ -1,0 +1,150 @@
+import { readFile } from "node:fs/promises";
+import type { LauncherPhase, LauncherStatus } from "../api/launcher.js";
+import { type Logger, logger } from "../util/log.js";
+import { chooseAccelerator, type Readiness, validateGuestConfig } from "../vmm/index.js";
+import { type LauncherServers, startServers } from "./api/server.js";
+import type { LauncherView } from "./api/view.js";
+import { planDisks } from "./disks/plan.js";
+import { prepareDisks } from "./disks/prepare.js";
+import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
+import { Guest } from "./guest.js";
+import { guestConfigFor } from "./guest-config.js";
+import type { LauncherSettings } from "./settings.js";
+import { type LaunchedVm, readLaunchedVm } from "./spec.js";
+
+/** Grace period assumed while the spec (which carries the real one) is not yet read. */
+const DEFAULT_GRACE_SECONDS = 30;
+
+/**
+ * One launcher run: spec → API servers → disks → guest, until the guest ends or the pod is
+ * stopped. Every failure becomes an outcome; nothing escapes as an exception.
+ */
+export class Launcher implements LauncherView {
+  private phase: LauncherPhase = "Preparing";
+  private message: string | undefined;
+  private vm: LaunchedVm | undefined;
+  private guest: Guest | undefined;
+  private servers: LauncherServers | undefined;
+  private stopping: Promise<LauncherOutcome> | undefined;
+  private resolveStop!: (outcome: LauncherOutcome) => void;
+  private readonly stopRequested = new Promise<LauncherOutcome>((resolve) => {
+    this.resolveStop = resolve;
+  });
+
+  constructor(
+    private readonly settings: LauncherSettings,
+    private readonly log: Logger,
+  ) {}
+
+  ready(): boolean {
+    return this.guest?.ready ?? false;
+  }
+
+  async status(): Promise<LauncherStatus> {
+    if (this.guest) return this.guest.status();
+    const status: LauncherStatus = { phase: this.phase };
+    if (this.message) status.message = this.message;
+    return status;
+  }
+
+  serialConsole() {
+    return this.guest?.serialConsole;
+  }
+
+  /** The pod's grace period: from SIGTERM until the kubelet kills us. */
+  graceMs(): number {
+    const seconds =
+      this.settings.graceSeconds ??
+      this.vm?.spec.terminationGracePeriodSeconds ??
+      DEFAULT_GRACE_SECONDS;
+    return seconds * 1000;
+  }
+
+  /** Run until the guest has ended; resolves with how. */
+  async run(): Promise<LauncherOutcome> {
+    const outcome = await Promise.race([this.runSteps(), this.stopRequested]);
+    this.phase =
+      outcome.kind === "guestShutdown" || outcome.kind === "stopped" ? "Stopped" : "Failed";
+    return outcome;
+  }
+
+  /** SIGTERM: stop the guest gracefully; resolves when it has ended. Idempotent. */
+  stop(): Promise<LauncherOutcome> {
+    if (!this.stopping) {
+      this.phase = "Stopping";
+      const guest = this.guest;
+      this.stopping = guest
+        ? guest.stop(gracefulShutdownMs(this.graceMs() / 1000))
+        : Promise.resolve({ kind: "stopped", message: "stopped before the guest started" });
+      void this.stopping.then(this.resolveStop);
+    }
+    return this.stopping;
+  }
+
+  async close(): Promise<void> {
+    await this.servers?.close();
+  }
+
+  private async runSteps(): Promise<LauncherOutcome> {
+    const { settings, log } = this;
+    let guest: Guest;
+    try {
+      const vm = await readLaunchedVm(settings.specFile);
+      this.vm = vm;
+      log.info({ vm: `${vm.namespace}/${vm.name}`, uid: vm.uid }, "VM spec read");
+      if (await this.isMigrationTarget()) {
+        return configError("starting as a migration target is not supported in this release");
+      }
+      this.servers = await startServers({
+        host: settings.podIP,
+        port: settings.port,
+        probePort: settings.probePort,
+        tlsDir: settings.tlsDir,
+        view: this,
+        log: logger("launcher-api"),
+      });
+      const disks = await prepareDisks(planDisks(vm, settings), log);
+      const guestConfig = guestConfigFor(vm, {
+        imagesDir: settings.imagesDir,
+        podIP: settings.podIP,
+        reservedPorts: [settings.port, settings.probePort],
+        disks,
+      });
+      validateGuestConfig(guestConfig);
+      const accel = await chooseAccelerator(
+        vm.spec.acceleration,
+        settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {},
+      );
+      log.info({ accel: accel.accel, reason: accel.reason }, "accelerator chosen");
+      if (this.stopping) return this.stopping;
+      const readiness: Readiness = settings.bootMarker
+        ? { kind: "marker", marker: settings.bootMarker }
+        : { kind: "resume" };
+      guest = new Guest({
+        config: guestConfig,
+        accel: accel.accel,
+        accelerationReason: accel.reason,
+        readiness,
+        bootTimeoutMs: settings.bootTimeoutMs,
+        log,
+        ...(settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {}),
+      });
+    } catch (err) {
+      this.message = (err as Error).message;
+      return configError(this.message);
+    }
+    this.guest = guest;
+    this.phase = "Starting";
+    await guest.start();
+    return guest.ended;
+  }
+
+  private async isMigrationTarget(): Promise<boolean> {
+    const text = await readFile(this.settings.migrationTargetFile, "utf8").catch(() => "");
+    return text.trim() === "true";
+  }
+}
+
+function configError(message: string): LauncherOutcome {
+  return { kind: "configError", message };
+}

@@ -1,0 +1,90 @@
+import { isIP } from "node:net";
+import { join } from "node:path";
+import {
+  LAUNCHER_DISKS_DIR,
+  LAUNCHER_IMAGES_DIR,
+  LAUNCHER_MIGRATION_TARGET_FILE,
+  LAUNCHER_PORT,
+  LAUNCHER_PROBE_PORT,
+  LAUNCHER_PVCS_DIR,
+  LAUNCHER_SPEC_DIR,
+  LAUNCHER_SPEC_FILE,
+  LAUNCHER_TLS_DIR,
+} from "../api/launcher.js";
+
+/**
+ * Everything the launcher takes from its environment. In a pod these are the mounted paths
+ * of src/api/launcher.ts and POD_IP from the downward API; the KUBEVISOR_* overrides exist
+ * so tests and local nodes can run the same process against host directories.
+ */
+export interface LauncherSettings {
+  podIP: string;
+  port: number;
+  probePort: number;
+  specFile: string;
+  migrationTargetFile: string;
+  tlsDir: string;
+  disksDir: string;
+  imagesDir: string;
+  pvcsDir: string;
+  terminationLog: string;
+  /** Overrides the spec's terminationGracePeriodSeconds (the pod's own grace period). */
+  graceSeconds?: number;
+  qemuBinary?: string;
+  /** Boot deadline: QEMU start until the guest counts as up. */
+  bootTimeoutMs: number;
+  /**
+   * A line the guest prints once booted (the test guest's marker). Unset: the guest counts
+   * as up as soon as QEMU runs its vCPUs, since an arbitrary guest prints nothing we know.
+   */
+  bootMarker?: string;
+}
+
+/** Generous: a TCG boot of a full distribution on a busy node takes minutes. */
+const DEFAULT_BOOT_TIMEOUT_S = 300;
+
+export class SettingsError extends Error {
+  override name = "SettingsError";
+}
+
+export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
+  const podIP = env.POD_IP;
+  if (!podIP || !isIP(podIP)) {
+    throw new SettingsError(`POD_IP must be the pod's IP address (downward API), got "${podIP}"`);
+  }
+  const specDir = env.KUBEVISOR_SPEC_DIR ?? LAUNCHER_SPEC_DIR;
+  const settings: LauncherSettings = {
+    podIP,
+    port: intFromEnv(env, "KUBEVISOR_LAUNCHER_PORT", LAUNCHER_PORT),
+    probePort: intFromEnv(env, "KUBEVISOR_LAUNCHER_PROBE_PORT", LAUNCHER_PROBE_PORT),
+    specFile: join(specDir, LAUNCHER_SPEC_FILE),
+    migrationTargetFile: join(specDir, LAUNCHER_MIGRATION_TARGET_FILE),
+    tlsDir: env.KUBEVISOR_TLS_DIR ?? LAUNCHER_TLS_DIR,
+    disksDir: env.KUBEVISOR_DISKS_DIR ?? LAUNCHER_DISKS_DIR,
+    imagesDir: env.KUBEVISOR_IMAGES_DIR ?? LAUNCHER_IMAGES_DIR,
+    pvcsDir: env.KUBEVISOR_PVCS_DIR ?? LAUNCHER_PVCS_DIR,
+    terminationLog: terminationLogPath(env),
+    bootTimeoutMs: intFromEnv(env, "KUBEVISOR_BOOT_TIMEOUT_SECONDS", DEFAULT_BOOT_TIMEOUT_S) * 1000,
+  };
+  if (env.KUBEVISOR_BOOT_MARKER) settings.bootMarker = env.KUBEVISOR_BOOT_MARKER;
+  if (env.KUBEVISOR_GRACE_SECONDS !== undefined) {
+    settings.graceSeconds = intFromEnv(env, "KUBEVISOR_GRACE_SECONDS", 0);
+  }
+  if (env.KUBEVISOR_QEMU_BINARY) settings.qemuBinary = env.KUBEVISOR_QEMU_BINARY;
+  return settings;
+}
+
+/** Readable even when the rest of the settings are not, so a ConfigError can be reported. */
+export function terminationLogPath(env: NodeJS.ProcessEnv): string {
+  return env.KUBEVISOR_TERMINATION_LOG ?? "/dev/termination-log";
+}
+
+function intFromEnv(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new SettingsError(`${name} must be a whole number (0-65535), got "${raw}"`);
+  }
+  return value;
+}

@@ -1,0 +1,33 @@
+import type { Condition } from "../../api/index.js";
+
+export const CONDITION_READY = "Ready";
+export const CONDITION_FAILURE = "Failure";
+
+export function findCondition(conditions: Condition[] | undefined, type: string) {
+  return conditions?.find((c) => c.type === type);
+}
+
+/**
+ * Conditions with `next` put in place of the one of its type. lastTransitionTime moves only
+ * when the status flips, as metav1.Condition requires; a changed reason or message alone
+ * keeps the old time.
+ */
+export function setCondition(
+  conditions: Condition[] | undefined,
+  next: Omit<Condition, "lastTransitionTime">,
+  now: Date,
+): Condition[] {
+  const list = conditions ?? [];
+  const old = findCondition(list, next.type);
+  const lastTransitionTime =
+    old && old.status === next.status && old.lastTransitionTime
+      ? old.lastTransitionTime
+      : rfc3339(now);
+  const merged: Condition = { ...next, lastTransitionTime };
+  return old ? list.map((c) => (c.type === next.type ? merged : c)) : [...list, merged];
+}
+
+/** RFC 3339 with whole seconds, the form metav1.Time serialises to. */
+export function rfc3339(date: Date): string {
+  return `${date.toISOString().slice(0, 19)}Z`;
+}

@@ -1,0 +1,592 @@
+import type {
+  Condition,
+  LauncherStatus,
+  VirtualMachine,
+  VirtualMachineSpec,
+  VirtualMachineStatus,
+} from "../../api/index.js";
+import {
+  CONDITION_FAILURE,
+  CONDITION_READY,
+  findCondition,
+  rfc3339,
+  setCondition,
+} from "./conditions.js";
+import { launcherPodName } from "./naming.js";
+import { isTerminal, type ObservedPod } from "./observe.js";
+import { readUserRequests, type UserRequests } from "./requests.js";
+
+/**
+ * The VM state machine as a pure function: (VM, its launcher pods, the launcher's answer,
+ * the time) → the status the VM should have and the actions that move the world towards it.
+ * Level-triggered: it never remembers anything between calls; whatever must survive an
+ * operator restart is in the VM's status.
+ */
+
+type VirtualMachinePhase = NonNullable<VirtualMachineStatus["phase"]>;
+type RunStrategy = VirtualMachineSpec["runStrategy"];
+
+export const VM_FINALIZER = "kubevisor.io/vm-protection";
+
+export interface DecideConfig {
+  /**
+   * How long a claimed launch may go without its pod showing up before the claim counts as
+   * abandoned (the claiming operator died between the status write and the pod create).
+   * The executor gives up creating a pod after half of this, so the two never overlap.
+   */
+  claimTimeoutMs: number;
+  /** A guest that failed after running less than this is restarted only after `restartDelayMs`. */
+  quickFailureMs: number;
+  restartDelayMs: number;
+  /** Poll the launcher's /status this often while the guest runs. */
+  statusPollMs: number;
+}
+
+export const DEFAULT_DECIDE_CONFIG: DecideConfig = {
+  claimTimeoutMs: 30_000,
+  quickFailureMs: 10_000,
+  restartDelayMs: 10_000,
+  statusPollMs: 30_000,
+};
+
+export interface DecideInput {
+  vm: VirtualMachine;
+  /** Every launcher pod labelled for this VM. */
+  pods: ObservedPod[];
+  /** The current launcher's GET /status answer, when it was asked. */
+  launcher?: LauncherStatus;
+  /** Readiness of the node the current pod runs on, when known. */
+  nodeReady?: boolean;
+  now: Date;
+  config: DecideConfig;
+}
+
+export type Action =
+  /** Create the pod for launch `launch`; its claim is in the decided status, written first. */
+  | { type: "launch"; launch: number; podName: string }
+  /** Graceful delete: the launcher shuts the guest down within its grace period. */
+  | { type: "deletePod"; name: string; uid: string; why: string }
+  /** Remove a finished pod of an earlier launch. */
+  | { type: "cleanupPod"; name: string; uid: string }
+  | { type: "clearStateRequest" }
+  | { type: "addFinalizer" }
+  | { type: "removeFinalizer" };
+
+export interface VmEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+export interface Decision {
+  status: VirtualMachineStatus;
+  actions: Action[];
+  events: VmEvent[];
+  requeueAfterMs?: number;
+}
+
+/** How the current launch ended, or that there is none. */
+type Outcome =
+  | { kind: "never" }
+  | { kind: "abandoned" }
+  | { kind: "succeeded"; message: string }
+  | { kind: "stopped"; message: string }
+  | { kind: "failed"; message: string; reason: string }
+  | { kind: "configError"; message: string };
+
+const SETTLED: ReadonlySet<VirtualMachinePhase | undefined> = new Set([
+  "Succeeded",
+  "Failed",
+  "Stopped",
+]);
+const MIGRATION_DONE = new Set(["Succeeded", "Failed"]);
+
+export function decide(input: DecideInput): Decision {
+  const { vm } = input;
+  const d: Decision = {
+    status: { ...(vm.status ?? {}), observedGeneration: vm.metadata.generation ?? 0 },
+    actions: [],
+    events: [],
+  };
+  if (vm.metadata.deletionTimestamp) return decideDeletion(input, d);
+  if (!vm.metadata.finalizers?.includes(VM_FINALIZER)) {
+    // Nothing is created before the finalizer is in place, so deletion always finds it.
+    d.actions.push({ type: "addFinalizer" });
+    return d;
+  }
+  const migration = vm.status?.migration;
+  if (migration && !MIGRATION_DONE.has(migration.phase ?? "")) {
+    // The migration reconciler owns the pods until it is done; only say so.
+    d.status.phase = "Migrating";
+    d.requeueAfterMs = input.config.statusPollMs;
+    return finish(input, d);
+  }
+
+  const requests = readUserRequests(vm);
+  if (requests.rejectedState) {
+    d.actions.push({ type: "clearStateRequest" });
+    d.events.push({
+      type: "Warning",
+      reason: "StateRequestIgnored",
+      message: `state request "${requests.rejectedState.value}" ignored: ${requests.rejectedState.why}`,
+    });
+  }
+  const blocked = handleOtherPods(input, d);
+  const current = vm.status?.launcherPod
+    ? input.pods.find((p) => p.name === vm.status?.launcherPod)
+    : undefined;
+
+  if (current && !isTerminal(current)) decideActive(input, d, current, requests);
+  else decideIdle(input, d, current, requests, blocked);
+  return finish(input, d);
+}
+
+function decideDeletion(input: DecideInput, d: Decision): Decision {
+  const live = input.pods.filter((p) => !isTerminal(p));
+  for (const pod of live) {
+    if (!pod.terminating) {
+      d.actions.push({
+        type: "deletePod",
+        name: pod.name,
+        uid: pod.uid,
+        why: "the VM is being deleted",
+      });
+    }
+  }
+  if (live.length > 0) {
+    d.status.phase = "Stopping";
+    return finish(input, d);
+  }
+  if (input.vm.metadata.finalizers?.includes(VM_FINALIZER))
+    d.actions.push({ type: "removeFinalizer" });
+  return d;
+}
+
+/**
+ * Pods that are not the current launch: finished ones are cleaned up, live ones from an
+ * earlier launch are stopped (they should not exist), and any live one blocks a new launch.
+ */
+function handleOtherPods(input: DecideInput, d: Decision): boolean {
+  const currentName = input.vm.status?.launcherPod;
+  const launches = input.vm.status?.launchCount ?? 0;
+  let blocked = false;
+  for (const pod of input.pods) {
+    if (pod.name === currentName) continue;
+    if (isTerminal(pod)) {
+      if (!pod.terminating) d.actions.push({ type: "cleanupPod", name: pod.name, uid: pod.uid });
+      continue;
+    }
+    blocked = true;
+    // A pod from a launch newer than the status knows means this status is stale: leave it.
+    if (
+      !pod.terminating &&
+      !pod.migrationTarget &&
+      pod.launch !== undefined &&
+      pod.launch < launches
+    ) {
+      d.actions.push({
+        type: "deletePod",
+        name: pod.name,
+        uid: pod.uid,
+        why: `it belongs to launch ${pod.launch}, superseded by launch ${launches}`,
+      });
+    }
+  }
+  return blocked;
+}
+
+function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, requests: UserRequests) {
+  const { vm } = input;
+  const stopWhy =
+    vm.spec.runStrategy === "Halted"
+      ? "runStrategy is Halted"
+      : requests.state === "stop"
+        ? "a stop was requested"
+        : undefined;
+  if (requests.state === "start") d.actions.push({ type: "clearStateRequest" });
+  if (!pod.terminating && (stopWhy || requests.restart)) {
+    const why = stopWhy ?? "a restart was requested";
+    d.actions.push({ type: "deletePod", name: pod.name, uid: pod.uid, why });
+    d.events.push({
+      type: "Normal",
+      reason: stopWhy ? "Stopping" : "Restarting",
+      message: `stopping the guest in ${pod.name}: ${why}`,
+    });
+    d.status.phase = "Stopping";
+  } else {
+    d.status.phase = activePhase(pod, input.launcher, vm.status?.phase);
+  }
+  d.status.nodeName = pod.nodeName;
+  d.status.ipAddress = pod.podIP;
+  if (input.launcher?.acceleration) {
+    d.status.acceleration = input.launcher.acceleration;
+    d.status.accelerationReason = input.launcher.accelerationReason;
+  }
+
+  if (pod.unschedulable) {
+    d.status.conditions = failure(
+      d,
+      "Unschedulable",
+      `launcher pod ${pod.name} cannot be scheduled: ${pod.unschedulable}`,
+      input.now,
+    );
+  } else if (pod.imagePullError) {
+    const { reason, message } = pod.imagePullError;
+    d.status.conditions = failure(d, "ImagePullFailed", `${reason}: ${message}`.trim(), input.now);
+  } else if (d.status.phase === "Running") {
+    d.status.conditions = setCondition(
+      d.status.conditions,
+      { type: CONDITION_FAILURE, status: "False", reason: "Running", message: "" },
+      input.now,
+    );
+  }
+  if (d.status.phase === "Running") d.requeueAfterMs = input.config.statusPollMs;
+}
+
+function activePhase(
+  pod: ObservedPod,
+  launcher: LauncherStatus | undefined,
+  previous: VirtualMachinePhase | undefined,
+): VirtualMachinePhase {
+  if (pod.terminating) return "Stopping";
+  switch (pod.stage) {
+    case "Unscheduled":
+      return "Scheduling";
+    case "Scheduled":
+      return "Starting";
+    case "Running":
+      // Readiness lags the launcher by a probe period; the launcher's own word is enough.
+      if (pod.ready || launcher?.phase === "Running") return "Running";
+      return previous === "Running" ? "Running" : "Starting";
+    default:
+      // Unknown: the node stopped reporting; the guest may well still run there.
+      return previous ?? "Starting";
+  }
+}
+
+function decideIdle(
+  input: DecideInput,
+  d: Decision,
+  current: ObservedPod | undefined,
+  requests: UserRequests,
+  blocked: boolean,
+) {
+  const { vm, now, config } = input;
+  const status = vm.status ?? {};
+  d.status.nodeName = undefined;
+  d.status.ipAddress = undefined;
+  d.status.acceleration = undefined;
+  d.status.accelerationReason = undefined;
+
+  let outcome: Outcome;
+  if (!status.launcherPod) {
+    outcome = { kind: "never" };
+  } else if (current) {
+    outcome = outcomeOfPod(current, vm);
+  } else if (SETTLED.has(status.phase)) {
+    outcome = outcomeOfStatus(vm);
+  } else if (status.phase === "Scheduling" || status.phase === "Pending" || !status.phase) {
+    // The claimed pod never showed up. Until the claim times out its creator may still be
+    // on its way; after that, nobody will create that pod any more.
+    const age = now.getTime() - Date.parse(status.launchClaimedAt ?? "");
+    if (Number.isFinite(age) && age < config.claimTimeoutMs) {
+      d.status.phase = "Scheduling";
+      d.requeueAfterMs = config.claimTimeoutMs - age;
+      return;
+    }
+    outcome = { kind: "abandoned" };
+  } else {
+    outcome = {
+      kind: "stopped",
+      message: `launcher pod ${status.launcherPod} was deleted while the guest ran`,
+    };
+  }
+
+  const run = wantsToRun(vm.spec.runStrategy, outcome, requests);
+  recordOutcome(d, outcome, vm, now);
+  if (!run.yes) {
+    // A stop (or a start that cannot be honoured) is done once the guest is down.
+    if (requests.state) d.actions.push({ type: "clearStateRequest" });
+    if (requests.restart) {
+      d.status.lastRestartRequest = requests.restart;
+      d.events.push({
+        type: "Warning",
+        reason: "RestartIgnored",
+        message: `restart not possible: ${run.why}`,
+      });
+    }
+    d.status.phase = settledPhase(outcome, run.stopped);
+    return;
+  }
+  if (blocked) {
+    // Another launcher pod of this VM is still alive; a new launch waits for it to end.
+    d.status.phase = status.phase ?? "Pending";
+    d.requeueAfterMs = 1000;
+    return;
+  }
+  const delay = run.requested ? 0 : restartDelay(outcome, current, now, config);
+  if (delay > 0) {
+    d.status.phase = settledPhase(outcome, false);
+    d.requeueAfterMs = delay;
+    return;
+  }
+  // Requests are consumed by the same status write that claims the launch.
+  if (requests.state) d.actions.push({ type: "clearStateRequest" });
+  if (requests.restart) d.status.lastRestartRequest = requests.restart;
+  launch(input, d, outcome, run.why);
+}
+
+function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) {
+  const { vm, now } = input;
+  const next = (vm.status?.launchCount ?? 0) + 1;
+  const podName = launcherPodName(vm.metadata.name ?? "", next);
+  const restarting = outcome.kind !== "never" && outcome.kind !== "abandoned";
+  Object.assign(d.status, {
+    launchCount: next,
+    launcherPod: podName,
+    launchClaimedAt: rfc3339(now),
+    phase: "Scheduling",
+  } satisfies VirtualMachineStatus);
+  if (restarting) {
+    d.status.restartCount = (vm.status?.restartCount ?? 0) + 1;
+    d.events.push({
+      type: outcome.kind === "failed" ? "Warning" : "Normal",
+      reason: "Restarting",
+      message: `${outcomeMessage(outcome)}; starting launch ${next} (${why})`,
+    });
+  }
+  d.actions.push({ type: "launch", launch: next, podName });
+  d.requeueAfterMs = input.config.claimTimeoutMs;
+}
+
+interface RunWish {
+  yes: boolean;
+  why: string;
+  /** The guest is down because someone asked for it to be (phase Stopped, not the outcome's). */
+  stopped: boolean;
+  /** A user asked for this run now: no crash-loop delay. */
+  requested: boolean;
+}
+
+/** Whether a new launch is wanted now, and why (for Events). */
+function wantsToRun(strategy: RunStrategy, outcome: Outcome, requests: UserRequests): RunWish {
+  const wish = (yes: boolean, why: string, extra: Partial<RunWish> = {}): RunWish => ({
+    yes,
+    why,
+    stopped: false,
+    requested: false,
+    ...extra,
+  });
+  if (strategy === "Halted") return wish(false, "runStrategy is Halted", { stopped: true });
+  if (requests.state === "stop") return wish(false, "a stop was requested", { stopped: true });
+  if (requests.restart) return wish(true, "a restart was requested", { requested: true });
+  if (requests.state === "start") return wish(true, "a start was requested", { requested: true });
+  switch (outcome.kind) {
+    case "never":
+      return strategy === "Manual"
+        ? wish(false, "runStrategy Manual waits for a start request")
+        : wish(true, `runStrategy ${strategy}`);
+    case "abandoned":
+      return wish(true, "the claimed launch was never created");
+    case "configError":
+      return wish(false, "the launcher refused the spec; change the spec to try again");
+    case "succeeded":
+      return strategy === "Always"
+        ? wish(true, "runStrategy Always")
+        : wish(false, `runStrategy ${strategy} keeps a finished guest stopped`);
+    case "stopped":
+    case "failed":
+      return strategy === "Always" || strategy === "RerunOnFailure"
+        ? wish(true, `runStrategy ${strategy}`)
+        : wish(false, `runStrategy ${strategy} does not restart`);
+  }
+}
+
+function settledPhase(outcome: Outcome, stopped: boolean): VirtualMachinePhase {
+  if (stopped) return "Stopped";
+  switch (outcome.kind) {
+    case "succeeded":
+      return "Succeeded";
+    case "failed":
+    case "configError":
+      return "Failed";
+    default:
+      return "Stopped";
+  }
+}
+
+function outcomeOfPod(pod: ObservedPod, vm: VirtualMachine): Outcome {
+  const exit = pod.exit;
+  const detail = exit?.message ? `: ${exit.message}` : "";
+  if (exit?.reason === "ConfigError" || exit?.code === 2) {
+    const message = `the launcher refused the spec${detail}`;
+    // Refused at an older generation: the spec has changed since, so it is worth a try.
+    const recorded = findCondition(vm.status?.conditions, CONDITION_FAILURE);
+    const stale =
+      recorded?.reason === "ConfigError" &&
+      recorded.observedGeneration !== undefined &&
+      recorded.observedGeneration < (vm.metadata.generation ?? 0);
+    return stale
+      ? { kind: "failed", reason: "ConfigError", message }
+      : { kind: "configError", message };
+  }
+  if (exit?.code === 0) {
+    if (exit.reason === "GuestStopped" || exit.reason === "Migrated") {
+      return { kind: "stopped", message: `the guest in ${pod.name} was stopped${detail}` };
+    }
+    return { kind: "succeeded", message: `the guest in ${pod.name} shut down${detail}` };
+  }
+  if (exit) {
+    const reason = exit.reason ?? "GuestFailed";
+    return {
+      kind: "failed",
+      reason,
+      message: `the guest in ${pod.name} failed (exit ${exit.code}, ${reason})${detail}`,
+    };
+  }
+  // Failed without a container exit: evicted, node lost, or killed before it started.
+  const why =
+    [pod.failureReason, pod.failureMessage].filter(Boolean).join(": ") || "no exit status";
+  if (pod.failureReason === "Evicted") {
+    return { kind: "stopped", message: `launcher pod ${pod.name} was evicted: ${why}` };
+  }
+  return {
+    kind: "failed",
+    reason: pod.failureReason ?? "PodFailed",
+    message: `launcher pod ${pod.name} failed: ${why}`,
+  };
+}
+
+/** The outcome a settled launch whose pod is gone had, read back from the status. */
+function outcomeOfStatus(vm: VirtualMachine): Outcome {
+  const failureCondition = findCondition(vm.status?.conditions, CONDITION_FAILURE);
+  const message = failureCondition?.message ?? "";
+  switch (vm.status?.phase) {
+    case "Succeeded":
+      return { kind: "succeeded", message: "the guest shut down" };
+    case "Failed":
+      // A refused spec is final only for the generation it was refused at.
+      return failureCondition?.reason === "ConfigError" &&
+        failureCondition.observedGeneration === vm.metadata.generation
+        ? { kind: "configError", message }
+        : { kind: "failed", reason: failureCondition?.reason ?? "GuestFailed", message };
+    default:
+      return { kind: "stopped", message: "the guest was stopped" };
+  }
+}
+
+function outcomeMessage(outcome: Outcome): string {
+  return "message" in outcome ? outcome.message : "the previous launch never started";
+}
+
+/**
+ * Failures leave a Failure condition that stays until a guest runs again. A ConfigError
+ * retried after a spec change keeps the generation it was first refused at, so the retry's
+ * own verdict is what counts next.
+ */
+function recordOutcome(d: Decision, outcome: Outcome, vm: VirtualMachine, now: Date) {
+  if (outcome.kind === "configError") {
+    d.status.conditions = failure(d, "ConfigError", outcome.message, now);
+  } else if (outcome.kind === "failed") {
+    const kept = findCondition(vm.status?.conditions, CONDITION_FAILURE);
+    const generation =
+      outcome.reason === "ConfigError" && kept?.reason === "ConfigError"
+        ? kept.observedGeneration
+        : undefined;
+    d.status.conditions = failure(d, outcome.reason, outcome.message, now, generation);
+  }
+}
+
+function failure(
+  d: Decision,
+  reason: string,
+  message: string,
+  now: Date,
+  generation = d.status.observedGeneration,
+): Condition[] {
+  return setCondition(
+    d.status.conditions,
+    { type: CONDITION_FAILURE, status: "True", reason, message, observedGeneration: generation },
+    now,
+  );
+}
+
+/** A guest that dies right after starting is not restarted in a tight loop. */
+function restartDelay(
+  outcome: Outcome,
+  pod: ObservedPod | undefined,
+  now: Date,
+  config: DecideConfig,
+): number {
+  if (outcome.kind !== "failed" || !pod?.exit?.startedAt || !pod.exit.finishedAt) return 0;
+  const started = Date.parse(pod.exit.startedAt);
+  const finished = Date.parse(pod.exit.finishedAt);
+  if (!(finished - started < config.quickFailureMs)) return 0;
+  return Math.max(0, finished + config.restartDelayMs - now.getTime());
+}
+
+/** Ready condition and the Events that follow from a phase change. */
+function finish(input: DecideInput, d: Decision): Decision {
+  const { vm, now } = input;
+  const phase = d.status.phase ?? "Pending";
+  d.status.phase = phase;
+  const nodeDown = input.nodeReady === false && phase === "Running";
+  d.status.conditions = setCondition(
+    d.status.conditions,
+    (phase === "Running" || phase === "Migrating") && !nodeDown
+      ? { type: CONDITION_READY, status: "True", reason: "GuestRunning", message: "" }
+      : {
+          type: CONDITION_READY,
+          status: "False",
+          reason: nodeDown ? "NodeNotReady" : phase,
+          message: nodeDown ? `node ${d.status.nodeName} is not ready` : "",
+        },
+    now,
+  );
+  d.events.push(...transitionEvents(vm.status, d.status));
+  return d;
+}
+
+function transitionEvents(
+  before: VirtualMachineStatus | undefined,
+  after: VirtualMachineStatus,
+): VmEvent[] {
+  const events: VmEvent[] = [];
+  const failBefore = findCondition(before?.conditions, CONDITION_FAILURE);
+  const failAfter = findCondition(after.conditions, CONDITION_FAILURE);
+  if (
+    failAfter?.status === "True" &&
+    (failBefore?.status !== "True" || failBefore.reason !== failAfter.reason)
+  ) {
+    events.push({
+      type: "Warning",
+      reason: failAfter.reason ?? "Failure",
+      message: failAfter.message ?? "",
+    });
+  }
+  if (before?.phase === after.phase) return events;
+  switch (after.phase) {
+    case "Running":
+      events.push({
+        type: "Normal",
+        reason: "Started",
+        message: `guest running in ${after.launcherPod} on ${after.nodeName ?? "?"}${after.acceleration ? ` (${after.acceleration})` : ""}`,
+      });
+      break;
+    case "Stopped":
+      if (before?.phase)
+        events.push({ type: "Normal", reason: "Stopped", message: "the guest is stopped" });
+      break;
+    case "Succeeded":
+      events.push({ type: "Normal", reason: "Succeeded", message: "the guest shut down" });
+      break;
+    case "Failed":
+      events.push({
+        type: "Warning",
+        reason: "Failed",
+        message: failAfter?.message ?? "the guest failed",
+      });
+      break;
+  }
+  return events;
+}

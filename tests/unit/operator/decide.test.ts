@@ -1,0 +1,618 @@
+import { describe, expect, it } from "vitest";
+import {
+  VirtualMachine,
+  type VirtualMachineSpecInput,
+  type VirtualMachineStatus,
+} from "../../../src/api/index.js";
+import {
+  type Action,
+  DEFAULT_DECIDE_CONFIG,
+  type DecideInput,
+  decide,
+  VM_FINALIZER,
+} from "../../../src/operator/vm/decide.js";
+import type { ObservedPod } from "../../../src/operator/vm/observe.js";
+import {
+  ANNOTATION_RESTART_REQUESTED,
+  ANNOTATION_STATE_REQUEST,
+} from "../../../src/operator/vm/requests.js";
+
+const NOW = new Date("2026-01-01T12:00:00Z");
+const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
+
+interface VmOptions {
+  spec?: Partial<VirtualMachineSpecInput>;
+  status?: VirtualMachineStatus;
+  annotations?: Record<string, string>;
+  finalizers?: string[];
+  generation?: number;
+  deleting?: boolean;
+}
+
+function vm(o: VmOptions = {}): VirtualMachine {
+  return VirtualMachine.parse({
+    apiVersion: "kubevisor.io/v1alpha1",
+    kind: "VirtualMachine",
+    metadata: {
+      name: "web",
+      namespace: "ns",
+      uid: "uid-1",
+      generation: o.generation ?? 1,
+      finalizers: o.finalizers ?? [VM_FINALIZER],
+      ...(o.annotations ? { annotations: o.annotations } : {}),
+      ...(o.deleting ? { deletionTimestamp: ago(1000) } : {}),
+    },
+    spec: { memory: { size: "256Mi" }, ...o.spec },
+    ...(o.status ? { status: o.status } : {}),
+  });
+}
+
+/** Status of a VM whose launch n is under way (claimed long ago). */
+function launched(n: number, extra: VirtualMachineStatus = {}): VirtualMachineStatus {
+  return {
+    launchCount: n,
+    launcherPod: `web-launcher-${n}`,
+    launchClaimedAt: ago(3_600_000),
+    phase: "Running",
+    ...extra,
+  };
+}
+
+function pod(n: number, o: Partial<ObservedPod> = {}): ObservedPod {
+  return {
+    name: `web-launcher-${n}`,
+    uid: `pod-uid-${n}`,
+    launch: n,
+    migrationTarget: false,
+    stage: "Running",
+    terminating: false,
+    ready: true,
+    nodeName: "node-a",
+    podIP: "127.0.0.5",
+    ...o,
+  };
+}
+
+const exited = (n: number, code: number, reason?: string, extra: Partial<ObservedPod> = {}) =>
+  pod(n, {
+    stage: code === 0 ? "Succeeded" : "Failed",
+    ready: false,
+    exit: {
+      code,
+      ...(reason ? { reason: reason as never } : {}),
+      startedAt: ago(600_000),
+      finishedAt: ago(1000),
+    },
+    ...extra,
+  });
+
+function run(v: VirtualMachine, pods: ObservedPod[] = [], extra: Partial<DecideInput> = {}) {
+  return decide({ vm: v, pods, now: NOW, config: DEFAULT_DECIDE_CONFIG, ...extra });
+}
+
+const types = (actions: Action[]) => actions.map((a) => a.type);
+const reasons = (d: ReturnType<typeof run>) => d.events.map((e) => e.reason);
+const condition = (d: ReturnType<typeof run>, type: string) =>
+  d.status.conditions?.find((c) => c.type === type);
+
+describe("first reconcile", () => {
+  it("puts the finalizer in place before anything else", () => {
+    const d = run(vm({ finalizers: [] }));
+    expect(d.actions).toEqual([{ type: "addFinalizer" }]);
+    expect(d.status.launchCount).toBeUndefined();
+  });
+
+  it.each(["Always", "RerunOnFailure", "Once"] as const)("%s claims launch 1", (runStrategy) => {
+    const d = run(vm({ spec: { runStrategy } }));
+    expect(d.actions).toEqual([{ type: "launch", launch: 1, podName: "web-launcher-1" }]);
+    expect(d.status).toMatchObject({
+      launchCount: 1,
+      launcherPod: "web-launcher-1",
+      launchClaimedAt: "2026-01-01T12:00:00Z",
+      phase: "Scheduling",
+      observedGeneration: 1,
+    });
+    expect(d.status.restartCount).toBeUndefined();
+    expect(condition(d, "Ready")).toMatchObject({ status: "False", reason: "Scheduling" });
+  });
+
+  it.each(["Manual", "Halted"] as const)("%s stays Stopped without an Event", (runStrategy) => {
+    const d = run(vm({ spec: { runStrategy } }));
+    expect(d.actions).toEqual([]);
+    expect(d.status.phase).toBe("Stopped");
+    expect(d.events).toEqual([]);
+  });
+});
+
+describe("a claimed launch whose pod is not (yet) visible", () => {
+  const claimed = (ageMs: number) =>
+    vm({
+      status: {
+        launchCount: 1,
+        launcherPod: "web-launcher-1",
+        launchClaimedAt: ago(ageMs),
+        phase: "Scheduling",
+      },
+    });
+
+  it("waits while the claim is fresh, since its creator may still be on its way", () => {
+    const d = run(claimed(5000));
+    expect(d.actions).toEqual([]);
+    expect(d.status.phase).toBe("Scheduling");
+    expect(d.requeueAfterMs).toBe(DEFAULT_DECIDE_CONFIG.claimTimeoutMs - 5000);
+  });
+
+  it("claims the next launch once the claim timed out, without counting a restart", () => {
+    const d = run(claimed(DEFAULT_DECIDE_CONFIG.claimTimeoutMs + 1));
+    expect(d.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
+    expect(d.status.restartCount).toBeUndefined();
+    expect(reasons(d)).not.toContain("Restarting");
+  });
+});
+
+describe("an active launcher pod", () => {
+  it("is Scheduling while unbound and reports Unschedulable once", () => {
+    const v = vm({ status: launched(1, { phase: "Scheduling" }) });
+    const p = pod(1, {
+      stage: "Unscheduled",
+      ready: false,
+      nodeName: undefined,
+      podIP: undefined,
+      unschedulable: "0/2 nodes are available: 2 Insufficient memory.",
+    });
+    const d = run(v, [p]);
+    expect(d.status.phase).toBe("Scheduling");
+    expect(condition(d, "Failure")).toMatchObject({ status: "True", reason: "Unschedulable" });
+    expect(condition(d, "Failure")?.message).toContain("Insufficient memory");
+    expect(d.events).toEqual([
+      expect.objectContaining({ type: "Warning", reason: "Unschedulable" }),
+    ]);
+    expect(d.actions).toEqual([]);
+    // The same observation again: no new Event, nothing changes.
+    const again = run(vm({ status: d.status }), [p]);
+    expect(again.events).toEqual([]);
+    expect(again.status).toEqual(d.status);
+  });
+
+  it("is Starting once bound and reports an image that cannot be pulled", () => {
+    const v = vm({ status: launched(1, { phase: "Scheduling" }) });
+    const p = pod(1, {
+      stage: "Scheduled",
+      ready: false,
+      podIP: undefined,
+      imagePullError: { reason: "ErrImagePull", message: "not found" },
+    });
+    const d = run(v, [p]);
+    expect(d.status.phase).toBe("Starting");
+    expect(d.status.nodeName).toBe("node-a");
+    expect(condition(d, "Failure")).toMatchObject({
+      status: "True",
+      reason: "ImagePullFailed",
+      message: "ErrImagePull: not found",
+    });
+    expect(reasons(d)).toEqual(["ImagePullFailed"]);
+  });
+
+  it("is Running when ready, with node, IP and accelerator, and clears Failure", () => {
+    const v = vm({
+      status: launched(1, {
+        phase: "Starting",
+        conditions: [
+          {
+            type: "Failure",
+            status: "True",
+            reason: "ImagePullFailed",
+            lastTransitionTime: ago(5000),
+          },
+        ],
+      }),
+    });
+    const d = run(v, [pod(1)], {
+      launcher: { phase: "Running", acceleration: "TCG", accelerationReason: "/dev/kvm missing" },
+    });
+    expect(d.status).toMatchObject({
+      phase: "Running",
+      nodeName: "node-a",
+      ipAddress: "127.0.0.5",
+      acceleration: "TCG",
+      accelerationReason: "/dev/kvm missing",
+    });
+    expect(condition(d, "Ready")).toMatchObject({
+      status: "True",
+      reason: "GuestRunning",
+      lastTransitionTime: "2026-01-01T12:00:00Z",
+    });
+    expect(condition(d, "Failure")?.status).toBe("False");
+    expect(d.events).toEqual([
+      {
+        type: "Normal",
+        reason: "Started",
+        message: "guest running in web-launcher-1 on node-a (TCG)",
+      },
+    ]);
+    expect(d.requeueAfterMs).toBe(DEFAULT_DECIDE_CONFIG.statusPollMs);
+    expect(d.actions).toEqual([]);
+  });
+
+  it("takes the launcher's word for Running before the readiness probe catches up", () => {
+    const v = vm({ status: launched(1, { phase: "Starting" }) });
+    expect(run(v, [pod(1, { ready: false })]).status.phase).toBe("Starting");
+    expect(
+      run(v, [pod(1, { ready: false })], { launcher: { phase: "Running" } }).status.phase,
+    ).toBe("Running");
+  });
+
+  it("says so when the node is not ready", () => {
+    const d = run(vm({ status: launched(1) }), [pod(1)], { nodeReady: false });
+    expect(d.status.phase).toBe("Running");
+    expect(condition(d, "Ready")).toMatchObject({ status: "False", reason: "NodeNotReady" });
+  });
+
+  it("keeps the phase of a pod whose node stopped reporting", () => {
+    const d = run(vm({ status: launched(1) }), [pod(1, { stage: "Unknown", ready: false })]);
+    expect(d.status.phase).toBe("Running");
+    expect(d.actions).toEqual([]);
+  });
+
+  it("is Stopping while its pod terminates, and never deletes it twice", () => {
+    const d = run(
+      vm({ spec: { runStrategy: "Halted" }, status: launched(1, { phase: "Stopping" }) }),
+      [pod(1, { terminating: true })],
+    );
+    expect(d.status.phase).toBe("Stopping");
+    expect(d.actions).toEqual([]);
+  });
+});
+
+describe("a launch that ended, by runStrategy", () => {
+  const outcomes = {
+    "guest shut down (exit 0, GuestShutdown)": [exited(1, 0, "GuestShutdown")],
+    "guest failed (exit 1, GuestCrashed)": [exited(1, 1, "GuestCrashed")],
+    "guest stopped by SIGTERM from outside (exit 0, GuestStopped)": [exited(1, 0, "GuestStopped")],
+    "pod deleted while running (gone)": [],
+    "pod evicted before the container ran": [
+      pod(1, {
+        stage: "Failed",
+        ready: false,
+        failureReason: "Evicted",
+        failureMessage: "low memory",
+      }),
+    ],
+  } as const;
+  // runStrategy → outcome → expected: "restart" or the settled phase.
+  const table: Record<string, Record<keyof typeof outcomes, string>> = {
+    Always: {
+      "guest shut down (exit 0, GuestShutdown)": "restart",
+      "guest failed (exit 1, GuestCrashed)": "restart",
+      "guest stopped by SIGTERM from outside (exit 0, GuestStopped)": "restart",
+      "pod deleted while running (gone)": "restart",
+      "pod evicted before the container ran": "restart",
+    },
+    RerunOnFailure: {
+      "guest shut down (exit 0, GuestShutdown)": "Succeeded",
+      "guest failed (exit 1, GuestCrashed)": "restart",
+      "guest stopped by SIGTERM from outside (exit 0, GuestStopped)": "restart",
+      "pod deleted while running (gone)": "restart",
+      "pod evicted before the container ran": "restart",
+    },
+    Once: {
+      "guest shut down (exit 0, GuestShutdown)": "Succeeded",
+      "guest failed (exit 1, GuestCrashed)": "Failed",
+      "guest stopped by SIGTERM from outside (exit 0, GuestStopped)": "Stopped",
+      "pod deleted while running (gone)": "Stopped",
+      "pod evicted before the container ran": "Stopped",
+    },
+    Manual: {
+      "guest shut down (exit 0, GuestShutdown)": "Succeeded",
+      "guest failed (exit 1, GuestCrashed)": "Failed",
+      "guest stopped by SIGTERM from outside (exit 0, GuestStopped)": "Stopped",
+      "pod deleted while running (gone)": "Stopped",
+      "pod evicted before the container ran": "Stopped",
+    },
+    Halted: {
+      "guest shut down (exit 0, GuestShutdown)": "Stopped",
+      "guest failed (exit 1, GuestCrashed)": "Stopped",
+      "guest stopped by SIGTERM from outside (exit 0, GuestStopped)": "Stopped",
+      "pod deleted while running (gone)": "Stopped",
+      "pod evicted before the container ran": "Stopped",
+    },
+  };
+  for (const [strategy, row] of Object.entries(table)) {
+    for (const [outcome, expected] of Object.entries(row)) {
+      it(`${strategy}: ${outcome} → ${expected}`, () => {
+        const v = vm({
+          spec: { runStrategy: strategy as never },
+          status: launched(1, { restartCount: 2 }),
+        });
+        const d = run(v, [...outcomes[outcome as keyof typeof outcomes]]);
+        if (expected === "restart") {
+          expect(d.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
+          expect(d.status).toMatchObject({ phase: "Scheduling", launchCount: 2, restartCount: 3 });
+          expect(d.status.nodeName).toBeUndefined();
+          expect(reasons(d)).toContain("Restarting");
+        } else {
+          expect(types(d.actions)).not.toContain("launch");
+          expect(d.status.phase).toBe(expected);
+          expect(d.status.launchCount).toBe(1);
+          // Settled: deciding again from the written status changes nothing.
+          const again = run(vm({ spec: { runStrategy: strategy as never }, status: d.status }), [
+            ...outcomes[outcome as keyof typeof outcomes],
+          ]);
+          expect(again.status).toEqual(d.status);
+          expect(again.actions).toEqual([]);
+          expect(again.events).toEqual([]);
+        }
+      });
+    }
+  }
+
+  it("records a failure in the Failure condition and a Warning Event", () => {
+    const d = run(vm({ spec: { runStrategy: "Once" }, status: launched(1) }), [
+      exited(1, 1, "BootFailed", { exit: { code: 1, reason: "BootFailed", message: "no kernel" } }),
+    ]);
+    expect(d.status.phase).toBe("Failed");
+    expect(condition(d, "Failure")).toMatchObject({ status: "True", reason: "BootFailed" });
+    expect(condition(d, "Failure")?.message).toContain("no kernel");
+    expect(d.events.map((e) => [e.type, e.reason])).toEqual([
+      ["Warning", "BootFailed"],
+      ["Warning", "Failed"],
+    ]);
+  });
+
+  it("keeps a settled outcome once its pod is gone (RerunOnFailure after success)", () => {
+    const d = run(
+      vm({ spec: { runStrategy: "RerunOnFailure" }, status: launched(1, { phase: "Succeeded" }) }),
+      [],
+    );
+    expect(d.actions).toEqual([]);
+    expect(d.status.phase).toBe("Succeeded");
+  });
+
+  it("starts a settled VM when its runStrategy becomes Always", () => {
+    const d = run(
+      vm({ spec: { runStrategy: "Always" }, status: launched(1, { phase: "Stopped" }) }),
+      [],
+    );
+    expect(types(d.actions)).toEqual(["launch"]);
+  });
+
+  it("cleans up the finished pod of an earlier launch", () => {
+    const d = run(vm({ status: launched(2) }), [exited(1, 0, "GuestShutdown"), pod(2)]);
+    expect(d.actions).toEqual([{ type: "cleanupPod", name: "web-launcher-1", uid: "pod-uid-1" }]);
+  });
+
+  it("keeps the latest finished pod (its logs tell what happened)", () => {
+    const d = run(
+      vm({ spec: { runStrategy: "Once" }, status: launched(1, { phase: "Succeeded" }) }),
+      [exited(1, 0)],
+    );
+    expect(d.actions).toEqual([]);
+  });
+});
+
+describe("crash loops", () => {
+  const quick = (finishedAgoMs: number) =>
+    exited(1, 1, "GuestCrashed", {
+      exit: {
+        code: 1,
+        reason: "GuestCrashed",
+        startedAt: ago(finishedAgoMs + 2000),
+        finishedAt: ago(finishedAgoMs),
+      },
+    });
+
+  it("delays the restart of a guest that failed right after starting", () => {
+    const d = run(vm({ status: launched(1) }), [quick(1000)]);
+    expect(types(d.actions)).toEqual([]);
+    expect(d.status.phase).toBe("Failed");
+    expect(d.requeueAfterMs).toBe(DEFAULT_DECIDE_CONFIG.restartDelayMs - 1000);
+  });
+
+  it("restarts it once the delay has passed", () => {
+    const d = run(vm({ status: launched(1, { phase: "Failed" }) }), [
+      quick(DEFAULT_DECIDE_CONFIG.restartDelayMs),
+    ]);
+    expect(types(d.actions)).toEqual(["launch"]);
+  });
+});
+
+describe("a spec the launcher refuses", () => {
+  const refused = exited(1, 2, "ConfigError", {
+    exit: { code: 2, reason: "ConfigError", message: "disk root: no such file" },
+  });
+
+  it.each(["Always", "RerunOnFailure", "Once", "Manual"] as const)(
+    "%s: Failed, no restart",
+    (runStrategy) => {
+      const d = run(vm({ spec: { runStrategy }, status: launched(1) }), [refused]);
+      expect(types(d.actions)).toEqual([]);
+      expect(d.status.phase).toBe("Failed");
+      expect(condition(d, "Failure")).toMatchObject({
+        reason: "ConfigError",
+        observedGeneration: 1,
+      });
+      expect(condition(d, "Failure")?.message).toContain("disk root");
+    },
+  );
+
+  it("is retried once the spec changed", () => {
+    const first = run(vm({ status: launched(1) }), [refused]);
+    const d = run(vm({ generation: 2, status: first.status }), [refused]);
+    expect(types(d.actions)).toEqual(["launch"]);
+    // The retry keeps generation 1 as the refused one; a second refusal at 2 sticks.
+    expect(condition(d, "Failure")?.observedGeneration).toBe(1);
+  });
+
+  it("stays failed after its pod is gone", () => {
+    const first = run(vm({ status: launched(1) }), [refused]);
+    const d = run(vm({ status: first.status }), []);
+    expect(types(d.actions)).toEqual([]);
+    expect(d.status.phase).toBe("Failed");
+  });
+});
+
+describe("user requests", () => {
+  it("Halted stops a running guest gracefully, then reports Stopped", () => {
+    const stopping = run(vm({ spec: { runStrategy: "Halted" }, status: launched(1) }), [pod(1)]);
+    expect(stopping.actions).toEqual([
+      { type: "deletePod", name: "web-launcher-1", uid: "pod-uid-1", why: "runStrategy is Halted" },
+    ]);
+    expect(stopping.status.phase).toBe("Stopping");
+    expect(reasons(stopping)).toEqual(["Stopping"]);
+    const stopped = run(vm({ spec: { runStrategy: "Halted" }, status: stopping.status }), [
+      exited(1, 0, "GuestStopped"),
+    ]);
+    expect(stopped.status.phase).toBe("Stopped");
+    expect(stopped.actions).toEqual([]);
+    expect(reasons(stopped)).toEqual(["Stopped"]);
+  });
+
+  it("start on Manual launches and consumes the request", () => {
+    const d = run(
+      vm({
+        spec: { runStrategy: "Manual" },
+        annotations: { [ANNOTATION_STATE_REQUEST]: "start" },
+        status: { phase: "Stopped" },
+      }),
+    );
+    expect(types(d.actions)).toEqual(["clearStateRequest", "launch"]);
+  });
+
+  it("start on a running Manual VM only consumes the request", () => {
+    const d = run(
+      vm({
+        spec: { runStrategy: "Manual" },
+        annotations: { [ANNOTATION_STATE_REQUEST]: "start" },
+        status: launched(1),
+      }),
+      [pod(1)],
+    );
+    expect(types(d.actions)).toEqual(["clearStateRequest"]);
+  });
+
+  it("stop on Once deletes the pod and keeps the request until the guest is down", () => {
+    const annotations = { [ANNOTATION_STATE_REQUEST]: "stop" };
+    const d = run(vm({ spec: { runStrategy: "Once" }, annotations, status: launched(1) }), [
+      pod(1),
+    ]);
+    expect(types(d.actions)).toEqual(["deletePod"]);
+    const down = run(vm({ spec: { runStrategy: "Once" }, annotations, status: d.status }), []);
+    expect(types(down.actions)).toEqual(["clearStateRequest"]);
+    expect(down.status.phase).toBe("Stopped");
+  });
+
+  it("refuses start/stop annotations where spec.runStrategy is the switch", () => {
+    const d = run(
+      vm({ annotations: { [ANNOTATION_STATE_REQUEST]: "stop" }, status: launched(1) }),
+      [pod(1)],
+    );
+    expect(types(d.actions)).toEqual(["clearStateRequest"]);
+    expect(d.events).toEqual([
+      expect.objectContaining({ type: "Warning", reason: "StateRequestIgnored" }),
+    ]);
+  });
+
+  it("restart stops the guest, then starts the next launch and records the request", () => {
+    const annotations = { [ANNOTATION_RESTART_REQUESTED]: "2026-01-01T11:59:00Z" };
+    const d = run(vm({ annotations, status: launched(1) }), [pod(1)]);
+    expect(types(d.actions)).toEqual(["deletePod"]);
+    expect(reasons(d)).toEqual(["Restarting"]);
+    expect(d.status.lastRestartRequest).toBeUndefined();
+    const next = run(vm({ annotations, status: d.status }), [exited(1, 0, "GuestStopped")]);
+    expect(types(next.actions)).toEqual(["launch"]);
+    expect(next.status).toMatchObject({
+      lastRestartRequest: "2026-01-01T11:59:00Z",
+      launchCount: 2,
+      restartCount: 1,
+    });
+    // Handled: the same annotation value does nothing more.
+    const after = run(vm({ annotations, status: next.status }), [
+      exited(1, 0, "GuestStopped"),
+      pod(2),
+    ]);
+    expect(types(after.actions)).toEqual(["cleanupPod"]);
+  });
+
+  it("restart of a stopped Once VM starts it", () => {
+    const annotations = { [ANNOTATION_RESTART_REQUESTED]: "t1" };
+    const d = run(
+      vm({
+        spec: { runStrategy: "Once" },
+        annotations,
+        status: launched(1, { phase: "Succeeded" }),
+      }),
+      [],
+    );
+    expect(types(d.actions)).toEqual(["launch"]);
+  });
+
+  it("restart of a Halted VM is recorded and refused with a Warning", () => {
+    const d = run(
+      vm({
+        spec: { runStrategy: "Halted" },
+        annotations: { [ANNOTATION_RESTART_REQUESTED]: "t1" },
+        status: launched(1, { phase: "Stopped" }),
+      }),
+      [],
+    );
+    expect(d.actions).toEqual([]);
+    expect(d.status.lastRestartRequest).toBe("t1");
+    expect(reasons(d)).toEqual(["RestartIgnored"]);
+  });
+});
+
+describe("never two launcher pods", () => {
+  it("deletes a live pod of an earlier launch and waits for it before launching", () => {
+    const d = run(
+      vm({ status: launched(2, { phase: "Scheduling", launchClaimedAt: ago(3_600_000) }) }),
+      [pod(1)],
+    );
+    expect(d.actions).toEqual([
+      expect.objectContaining({ type: "deletePod", name: "web-launcher-1" }),
+    ]);
+  });
+
+  it("leaves a pod of a newer launch alone: the status it sees is stale", () => {
+    const d = run(vm({ status: launched(1, { phase: "Failed" }) }), [
+      exited(1, 1, "GuestCrashed"),
+      pod(2),
+    ]);
+    expect(types(d.actions)).toEqual([]);
+  });
+});
+
+describe("deletion", () => {
+  it("stops every live pod gracefully, then releases the finalizer", () => {
+    const d = run(vm({ deleting: true, status: launched(2) }), [
+      pod(2),
+      exited(1, 0),
+      pod(3, { terminating: true }),
+    ]);
+    expect(d.actions).toEqual([
+      {
+        type: "deletePod",
+        name: "web-launcher-2",
+        uid: "pod-uid-2",
+        why: "the VM is being deleted",
+      },
+    ]);
+    expect(d.status.phase).toBe("Stopping");
+    const done = run(vm({ deleting: true, status: d.status }), [exited(1, 0)]);
+    expect(done.actions).toEqual([{ type: "removeFinalizer" }]);
+  });
+});
+
+describe("migration", () => {
+  it("keeps its hands off the pods while a migration runs", () => {
+    const d = run(
+      vm({
+        spec: { runStrategy: "Halted" },
+        status: launched(1, { migration: { name: "m1", phase: "Running" } }),
+      }),
+      [pod(1), pod(1, { name: "web-target", uid: "t", migrationTarget: true })],
+    );
+    expect(d.actions).toEqual([]);
+    expect(d.status.phase).toBe("Migrating");
+    expect(condition(d, "Ready")?.status).toBe("True");
+  });
+});

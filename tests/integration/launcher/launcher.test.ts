@@ -1,0 +1,160 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { parseTerminationMessage } from "../../../src/api/launcher.js";
+import { createCA, issueCertificate } from "../../../src/util/pki.js";
+import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
+import {
+  LauncherProcess,
+  type LaunchOptions,
+  type Pki,
+  processAlive,
+  testGuestSpec,
+  testPki,
+} from "./harness.js";
+
+let pki: Pki;
+beforeAll(async () => {
+  pki = await testPki();
+});
+
+describe("a launcher running the test guest", () => {
+  let launcher: LauncherProcess;
+
+  beforeAll(async () => {
+    launcher = await LauncherProcess.start(
+      pki,
+      "guest",
+      testGuestSpec({
+        acceleration: "Auto",
+        disks: [
+          { name: "scratch", emptyDisk: { size: "64Mi" } },
+          { name: "seed", cloudInitNoCloud: { userData: "#cloud-config\n" } },
+        ],
+      }),
+    );
+    await launcher.waitReady();
+  });
+
+  afterAll(() => launcher.cleanup());
+
+  it("reports Running with the accelerator and boot time on /status", async () => {
+    const res = await launcher.get("/status");
+    expect(res.status).toBe(200);
+    const status = JSON.parse(res.body);
+    expect(status).toMatchObject({ phase: "Running", qemuStatus: "running" });
+    expect(["KVM", "TCG"]).toContain(status.acceleration);
+    expect(status.accelerationReason).toEqual(expect.any(String));
+    expect(status.bootTimeMs).toBeGreaterThan(0);
+    expect((await launcher.get("/readyz")).status).toBe(200);
+    expect((await launcher.get("/healthz")).status).toBe(200);
+  });
+
+  it("serves the console over a WebSocket: replay, typed commands, several clients", async () => {
+    const first = await launcher.console();
+    const second = await launcher.console();
+    try {
+      // Both attached after boot: the marker comes from the replay buffer.
+      await first.waitFor(new RegExp(GUEST_BOOT_MARKER));
+      await second.waitFor(new RegExp(GUEST_BOOT_MARKER));
+      first.type("echo launcher-$((6*7))");
+      await first.waitFor(/launcher-42/);
+      await second.waitFor(/launcher-42/);
+      // The prepared disks reach the guest; the seed is the cidata volume cloud-init looks for.
+      second.type("ls /sys/block; dd if=/dev/vdb bs=1 skip=32808 count=6 2>/dev/null; echo");
+      await second.waitFor(/vda\s+vdb/);
+      await second.waitFor(/^cidata\r?$/m);
+    } finally {
+      first.close();
+      second.close();
+    }
+  });
+
+  it("refuses clients without a certificate from the operator's CA at the handshake", async () => {
+    await expect(launcher.get("/status", null)).rejects.toThrow();
+    const other = await createCA("someone-else");
+    const foreign = await issueCertificate(other, { commonName: "intruder", usage: "client" });
+    await expect(launcher.get("/status", foreign)).rejects.toThrow();
+    expect(launcher.logs).toContain("TLS handshake refused");
+  });
+
+  it("reserves the migration endpoints", async () => {
+    expect((await launcher.get("/migrate", undefined, "POST")).status).toBe(501);
+  });
+
+  it("shuts the guest down gracefully on SIGTERM and leaves no QEMU behind", async () => {
+    const qemu = launcher.qemuPid();
+    expect(qemu).toBeDefined();
+    launcher.signal("SIGTERM");
+    expect(await launcher.exited).toEqual({ code: 0, signal: null });
+    expect(parseTerminationMessage(launcher.terminationMessage())).toEqual({
+      reason: "GuestStopped",
+      message: "the guest shut down on request",
+    });
+    expect(launcher.logs).toContain('"reason":"guest-shutdown"');
+    expect(processAlive(qemu as number)).toBe(false);
+  });
+});
+
+describe("a launcher whose guest ends", () => {
+  const launchers: LauncherProcess[] = [];
+  const start = async (name: string, spec: unknown, opts?: LaunchOptions) => {
+    const l = await LauncherProcess.start(pki, name, spec, opts);
+    launchers.push(l);
+    return l;
+  };
+  afterEach(async () => {
+    await Promise.all(launchers.splice(0).map((l) => l.cleanup()));
+  });
+
+  it("exits 1 with GuestCrashed when QEMU is killed from outside", async () => {
+    const launcher = await start("crash", testGuestSpec());
+    await launcher.waitReady();
+    process.kill(launcher.qemuPid() as number, "SIGKILL");
+    expect(await launcher.exited).toEqual({ code: 1, signal: null });
+    expect(parseTerminationMessage(launcher.terminationMessage())).toMatchObject({
+      reason: "GuestCrashed",
+      message: expect.stringContaining("signal SIGKILL"),
+    });
+  });
+
+  it("exits 0 with GuestShutdown when the guest powers itself off", async () => {
+    const launcher = await start("poweroff", testGuestSpec());
+    await launcher.waitReady();
+    const console = await launcher.console();
+    console.type("poweroff -f");
+    expect(await launcher.exited).toEqual({ code: 0, signal: null });
+    expect(parseTerminationMessage(launcher.terminationMessage())?.reason).toBe("GuestShutdown");
+  });
+
+  it("exits 1 with BootFailed when the guest misses its boot deadline", async () => {
+    const launcher = await start("late", testGuestSpec(), {
+      env: {
+        KUBEVISOR_BOOT_MARKER: "A-LINE-THE-GUEST-NEVER-PRINTS",
+        KUBEVISOR_BOOT_TIMEOUT_SECONDS: "2",
+      },
+    });
+    expect(await launcher.exited).toEqual({ code: 1, signal: null });
+    expect(parseTerminationMessage(launcher.terminationMessage())).toEqual({
+      reason: "BootFailed",
+      message: "guest not ready within 2000 ms",
+    });
+    expect(processAlive(launcher.qemuPid() as number)).toBe(false);
+  });
+
+  it("exits 2 with ConfigError, naming the field, for a spec it cannot run", async () => {
+    const launcher = await start("bad", testGuestSpec({ memory: { size: "1Mi" } }));
+    expect(await launcher.exited).toEqual({ code: 2, signal: null });
+    expect(parseTerminationMessage(launcher.terminationMessage())).toMatchObject({
+      reason: "ConfigError",
+      message: expect.stringContaining("spec.memory.size"),
+    });
+  });
+
+  it("refuses to start as a migration target in this release", async () => {
+    const launcher = await start("target", testGuestSpec(), {
+      specFiles: { "migration-target": "true\n" },
+    });
+    expect(await launcher.exited).toEqual({ code: 2, signal: null });
+    expect(launcher.terminationMessage()).toMatch(/^ConfigError: starting as a migration target/);
+    expect(launcher.qemuPid()).toBeUndefined();
+  });
+});

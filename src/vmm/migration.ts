@@ -99,7 +99,11 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
       );
       if (first.event !== "RESUME") return { status: "failed", error: "incoming migration failed" };
       if (disks && disks.indexes.length > 0) {
-        for (const i of disks.indexes) await qmp.execute("block-export-del", { id: exportId(i) });
+        // "hard": the source may not have dropped its NBD connection yet; its mirror finished
+        // before the switch-over, so nothing it could still send is wanted.
+        for (const i of disks.indexes) {
+          await qmp.execute("block-export-del", { id: exportId(i), mode: "hard" });
+        }
         await qmp.execute("nbd-server-stop");
       }
       return { status: "completed", resumedAtMs: first.timeMs };

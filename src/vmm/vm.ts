@@ -19,6 +19,8 @@ export interface VmOptions {
   readiness?: Readiness;
   /** Deadline from process start to ready; QEMU is killed when it passes. Default 60 s. */
   bootTimeoutMs?: number;
+  /** Boots to try (each with the full deadline) before giving up. Default 1. */
+  bootAttempts?: number;
   qemuBinary?: string;
   /** Where the QMP and serial sockets live; default a fresh private temp dir, removed on exit. */
   runDir?: string;
@@ -134,8 +136,28 @@ export class Vm extends EventEmitter {
     return this.proc.hasExited;
   }
 
-  /** Boot a guest and resolve once it is ready; on any failure QEMU is gone when this rejects. */
+  /**
+   * Boot a guest and resolve once it is ready; on any failure QEMU is gone when this rejects.
+   * A boot that misses its deadline is retried up to `bootAttempts` times in all (default 1):
+   * some guests stall at boot now and then (microvm under TCG does), and a fresh QEMU is the
+   * cure. A QEMU that refuses the spec is never retried.
+   */
   static async start(opts: VmOptions): Promise<Vm> {
+    const attempts = opts.bootAttempts ?? 1;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await Vm.startOnce(opts);
+      } catch (err) {
+        if (!(err instanceof BootTimeoutError) || attempt >= attempts) throw err;
+        (opts.log ?? logger("vmm")).warn(
+          { vm: opts.config.name, attempt, timeoutMs: err.timeoutMs },
+          "boot deadline missed, retrying with a fresh QEMU",
+        );
+      }
+    }
+  }
+
+  private static async startOnce(opts: VmOptions): Promise<Vm> {
     const vm = Vm.spawn(opts, false);
     const timeoutMs = opts.bootTimeoutMs ?? 60_000;
     const t0 = Date.now();

@@ -50,7 +50,10 @@ export function resolveImage(ref: string, store: ImageStore): ImageResolution {
   const repo = imageRepository(ref);
   if (repo === KUBEVISOR_IMAGE_REPOSITORY) {
     const dir = store.checkoutDir;
-    return { ok: true, image: { ref, dir, rootBinds: [{ source: dir, dest: APP_DIR }], workingDir: APP_DIR } };
+    return {
+      ok: true,
+      image: { ref, dir, rootBinds: [{ source: dir, dest: APP_DIR }], workingDir: APP_DIR },
+    };
   }
   if (repo === TEST_GUEST_IMAGE_REPOSITORY) {
     if (store.guestDir === undefined) {
@@ -63,7 +66,12 @@ export function resolveImage(ref: string, store: ImageStore): ImageResolution {
     const dir = store.guestDir;
     return {
       ok: true,
-      image: { ref, dir, rootBinds: [{ source: join(dir, "boot"), dest: "/boot" }], workingDir: "/" },
+      image: {
+        ref,
+        dir,
+        rootBinds: [{ source: join(dir, "boot"), dest: "/boot" }],
+        workingDir: "/",
+      },
     };
   }
   return {

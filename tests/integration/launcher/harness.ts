@@ -261,11 +261,21 @@ export class ConsoleClient {
   }
 }
 
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
+/**
+ * Whether a QEMU has gone within a short wait. A zombie counts as gone: once its launcher has
+ * exited, reaping it is the job of whatever init the host runs.
+ */
+export async function qemuGone(pid: number, timeoutMs = 3_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    let state: string | undefined;
+    try {
+      state = /^\d+ \(.*\) (\S)/.exec(readFileSync(`/proc/${pid}/stat`, "utf8"))?.[1];
+    } catch {
+      return true;
+    }
+    if (state === "Z" || state === "X") return true;
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -6,7 +6,7 @@ import {
   LauncherProcess,
   type LaunchOptions,
   type Pki,
-  processAlive,
+  qemuGone,
   testGuestSpec,
   testPki,
 } from "./harness.js";
@@ -90,7 +90,7 @@ describe("a launcher running the test guest", () => {
       message: "the guest shut down on request",
     });
     expect(launcher.logs).toContain('"reason":"guest-shutdown"');
-    expect(processAlive(qemu as number)).toBe(false);
+    expect(await qemuGone(qemu as number)).toBe(true);
   });
 });
 
@@ -125,6 +125,18 @@ describe("a launcher whose guest ends", () => {
     expect(parseTerminationMessage(launcher.terminationMessage())?.reason).toBe("GuestShutdown");
   });
 
+  it("stops a guest that is still booting when SIGTERM arrives", async () => {
+    // The stop waits for the boot to finish, then spends what is left of the grace period. A
+    // guest that has only just booted may miss the ACPI press (the test guest arms its
+    // listener in the background), so the grace is short: gracefully or not, it must stop.
+    const launcher = await start("early-stop", testGuestSpec({ terminationGracePeriodSeconds: 8 }));
+    while (launcher.qemuPid() === undefined) await new Promise((r) => setTimeout(r, 20));
+    launcher.signal("SIGTERM");
+    expect(await launcher.exited).toEqual({ code: 0, signal: null });
+    expect(parseTerminationMessage(launcher.terminationMessage())?.reason).toBe("GuestStopped");
+    expect(await qemuGone(launcher.qemuPid() as number)).toBe(true);
+  });
+
   it("exits 1 with BootFailed when the guest misses its boot deadline", async () => {
     const launcher = await start("late", testGuestSpec(), {
       env: {
@@ -137,7 +149,7 @@ describe("a launcher whose guest ends", () => {
       reason: "BootFailed",
       message: "guest not ready within 2000 ms",
     });
-    expect(processAlive(launcher.qemuPid() as number)).toBe(false);
+    expect(await qemuGone(launcher.qemuPid() as number)).toBe(true);
   });
 
   it("exits 2 with ConfigError, naming the field, for a spec it cannot run", async () => {

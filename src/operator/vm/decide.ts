@@ -142,24 +142,25 @@ export function decide(input: DecideInput): Decision {
 }
 
 function decideDeletion(input: DecideInput, d: Decision): Decision {
-  const live = input.pods.filter((p) => !isTerminal(p));
-  for (const pod of live) {
-    if (!pod.terminating) {
-      d.actions.push({
-        type: "deletePod",
-        name: pod.name,
-        uid: pod.uid,
-        why: "the VM is being deleted",
-      });
-    }
+  d.actions.push(...deletionActions(input.vm.metadata, input.pods));
+  if (d.actions.some((a) => a.type === "removeFinalizer")) return d;
+  d.status.phase = "Stopping";
+  return finish(input, d);
+}
+
+/**
+ * A VM being deleted: stop every live launcher pod gracefully, and let the VM go (drop the
+ * finalizer) only once none is left. Needs nothing of the spec, so it also serves VMs
+ * whose spec no longer validates.
+ */
+export function deletionActions(meta: { finalizers?: string[] }, pods: ObservedPod[]): Action[] {
+  const live = pods.filter((p) => !isTerminal(p));
+  if (live.length === 0) {
+    return meta.finalizers?.includes(VM_FINALIZER) ? [{ type: "removeFinalizer" }] : [];
   }
-  if (live.length > 0) {
-    d.status.phase = "Stopping";
-    return finish(input, d);
-  }
-  if (input.vm.metadata.finalizers?.includes(VM_FINALIZER))
-    d.actions.push({ type: "removeFinalizer" });
-  return d;
+  return live
+    .filter((p) => !p.terminating)
+    .map((p) => ({ type: "deletePod", name: p.name, uid: p.uid, why: "the VM is being deleted" }));
 }
 
 /**

@@ -1,0 +1,115 @@
+import { randomBytes } from "node:crypto";
+import { hostname } from "node:os";
+import { parseArgs } from "node:util";
+import { DEFAULT_DECIDE_CONFIG } from "./vm/decide.js";
+
+/** Everything `node dist/operator/main.js` can be told, from flags or environment. */
+export interface OperatorConfig {
+  /** Where the operator's own objects live: the CA Secret and the leader Lease. */
+  namespace: string;
+  /** The one Kubevisor image, run by launcher pods. */
+  launcherImage: string;
+  imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** Port for /metrics, /healthz and /readyz; 0 picks a free one. */
+  httpPort: number;
+  httpHost: string;
+  leaderElection: boolean;
+  workers: number;
+  /** This replica's name in the leader Lease. */
+  identity: string;
+  /** A kubeconfig file; otherwise KUBECONFIG, then the in-cluster service account. */
+  kubeconfig?: string;
+  statusPollMs: number;
+}
+
+export class ConfigError extends Error {}
+
+const PULL_POLICIES = ["Always", "IfNotPresent", "Never"] as const;
+
+export const USAGE = `Usage: node dist/operator/main.js [flags]
+
+Flags (environment variable in brackets):
+  --namespace NS            operator namespace: CA Secret, leader Lease [KUBEVISOR_NAMESPACE, POD_NAMESPACE]
+                            (default kubevisor-system)
+  --launcher-image IMAGE    image launcher pods run (required) [KUBEVISOR_LAUNCHER_IMAGE]
+  --image-pull-policy P     Always | IfNotPresent | Never (default IfNotPresent) [KUBEVISOR_IMAGE_PULL_POLICY]
+  --http-port PORT          /metrics, /healthz, /readyz (default 8080) [KUBEVISOR_HTTP_PORT]
+  --http-host HOST          listen address (default 0.0.0.0) [KUBEVISOR_HTTP_HOST]
+  --leader-elect BOOL       leader election on a Lease (default true) [KUBEVISOR_LEADER_ELECT]
+  --workers N               parallel reconciles (default 4) [KUBEVISOR_WORKERS]
+  --identity NAME           name in the leader Lease (default POD_NAME, else host name + random)
+  --kubeconfig FILE         kubeconfig (default KUBECONFIG, else in-cluster)
+  --status-poll-seconds N   launcher /status poll interval while running (default 30)
+  --help`;
+
+/** Pure: flags win over environment, environment over defaults. */
+export function parseConfig(
+  argv: string[],
+  env: Record<string, string | undefined>,
+): OperatorConfig {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      namespace: { type: "string" },
+      "launcher-image": { type: "string" },
+      "image-pull-policy": { type: "string" },
+      "http-port": { type: "string" },
+      "http-host": { type: "string" },
+      "leader-elect": { type: "string" },
+      workers: { type: "string" },
+      identity: { type: "string" },
+      kubeconfig: { type: "string" },
+      "status-poll-seconds": { type: "string" },
+    },
+    strict: true,
+  });
+  const launcherImage = values["launcher-image"] ?? env.KUBEVISOR_LAUNCHER_IMAGE;
+  if (!launcherImage)
+    throw new ConfigError("--launcher-image (or KUBEVISOR_LAUNCHER_IMAGE) is required");
+  const pullPolicy =
+    values["image-pull-policy"] ?? env.KUBEVISOR_IMAGE_PULL_POLICY ?? "IfNotPresent";
+  if (!(PULL_POLICIES as readonly string[]).includes(pullPolicy)) {
+    throw new ConfigError(`--image-pull-policy must be one of ${PULL_POLICIES.join(", ")}`);
+  }
+  const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
+  return {
+    namespace:
+      values.namespace ?? env.KUBEVISOR_NAMESPACE ?? env.POD_NAMESPACE ?? "kubevisor-system",
+    launcherImage,
+    imagePullPolicy: pullPolicy as OperatorConfig["imagePullPolicy"],
+    httpPort: integer(
+      "--http-port",
+      values["http-port"] ?? env.KUBEVISOR_HTTP_PORT ?? "8080",
+      0,
+      65535,
+    ),
+    httpHost: values["http-host"] ?? env.KUBEVISOR_HTTP_HOST ?? "0.0.0.0",
+    leaderElection: boolean(
+      "--leader-elect",
+      values["leader-elect"] ?? env.KUBEVISOR_LEADER_ELECT ?? "true",
+    ),
+    workers: integer("--workers", values.workers ?? env.KUBEVISOR_WORKERS ?? "4", 1, 256),
+    identity: values.identity ?? env.POD_NAME ?? `${hostname()}-${randomBytes(4).toString("hex")}`,
+    ...(kubeconfig ? { kubeconfig } : {}),
+    statusPollMs:
+      integer(
+        "--status-poll-seconds",
+        values["status-poll-seconds"] ?? String(DEFAULT_DECIDE_CONFIG.statusPollMs / 1000),
+        1,
+        3600,
+      ) * 1000,
+  };
+}
+
+function integer(flag: string, text: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new ConfigError(`${flag} must be an integer in [${min}, ${max}], got "${text}"`);
+  return n;
+}
+
+function boolean(flag: string, text: string): boolean {
+  if (/^(true|1|yes)$/i.test(text)) return true;
+  if (/^(false|0|no)$/i.test(text)) return false;
+  throw new ConfigError(`${flag} must be true or false, got "${text}"`);
+}

@@ -1,0 +1,174 @@
+import http from "node:http";
+import https from "node:https";
+import type { KubeConfig } from "@kubernetes/client-node";
+
+/**
+ * A small JSON client for the Kubernetes API. The generated typed clients turn timestamps
+ * into Date objects while watch events carry strings; the operator's caches mix both, so
+ * it speaks plain JSON everywhere, and gets merge patches with resourceVersion
+ * preconditions, raw status codes and keep-alive connections on the way.
+ */
+
+export class KubeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "KubeError";
+  }
+}
+
+export const isNotFound = (e: unknown) => e instanceof KubeError && e.status === 404;
+export const isConflict = (e: unknown) => e instanceof KubeError && e.status === 409;
+export const isAlreadyExists = (e: unknown) =>
+  e instanceof KubeError && e.status === 409 && e.reason === "AlreadyExists";
+
+export interface RequestOptions {
+  query?: Record<string, string | number | boolean | undefined>;
+  body?: unknown;
+  /** Defaults to JSON; patches pass application/merge-patch+json and friends. */
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+export const MERGE_PATCH = "application/merge-patch+json";
+export const JSON_PATCH = "application/json-patch+json";
+
+export interface KubeList<T> {
+  metadata?: { resourceVersion?: string; continue?: string };
+  items: T[];
+}
+
+export class KubeClient {
+  private readonly server: URL;
+  private readonly agent: http.Agent;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    opts: { maxSockets?: number } = {},
+  ) {
+    const cluster = kubeConfig.getCurrentCluster();
+    if (!cluster) throw new Error("kubeconfig has no current cluster");
+    this.server = new URL(cluster.server);
+    const agentOptions = { keepAlive: true, maxSockets: opts.maxSockets ?? 32 };
+    this.agent =
+      this.server.protocol === "https:"
+        ? new https.Agent(agentOptions)
+        : new http.Agent(agentOptions);
+  }
+
+  async request<T>(method: string, path: string, opts: RequestOptions = {}): Promise<T> {
+    const url = new URL(this.server.pathname.replace(/\/$/, "") + path, this.server);
+    for (const [key, value] of Object.entries(opts.query ?? {})) {
+      if (value !== undefined) url.searchParams.set(key, String(value));
+    }
+    // Credentials (a rotating service-account token, client certificates) come from the
+    // kubeconfig per request; the connection pool is ours.
+    const options: https.RequestOptions = {};
+    await this.kubeConfig.applyToHTTPSOptions(options);
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
+    const headers: Record<string, string | number> = {
+      ...(options.headers as Record<string, string>),
+      accept: "application/json",
+    };
+    if (body !== undefined) {
+      headers["content-type"] = opts.contentType ?? "application/json";
+      headers["content-length"] = Buffer.byteLength(body);
+    }
+    const transport = url.protocol === "https:" ? https : http;
+    return new Promise<T>((resolve, reject) => {
+      const req = transport.request(
+        url,
+        {
+          method,
+          headers,
+          agent: this.agent,
+          ca: options.ca,
+          cert: options.cert,
+          key: options.key,
+          rejectUnauthorized: options.rejectUnauthorized,
+          servername: options.servername,
+          timeout: opts.timeoutMs ?? 30_000,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("error", reject);
+          res.on("end", () => {
+            const text = Buffer.concat(chunks).toString("utf8");
+            const status = res.statusCode ?? 0;
+            if (status >= 200 && status < 300) {
+              resolve((text ? JSON.parse(text) : undefined) as T);
+              return;
+            }
+            reject(toKubeError(status, text, method, path));
+          });
+        },
+      );
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  }
+
+  get<T>(path: string, query?: RequestOptions["query"]) {
+    return this.request<T>("GET", path, { query });
+  }
+
+  list<T>(path: string, query?: RequestOptions["query"]) {
+    return this.request<KubeList<T>>("GET", path, { query });
+  }
+
+  create<T>(path: string, body: unknown) {
+    return this.request<T>("POST", path, { body });
+  }
+
+  mergePatch<T>(path: string, body: unknown) {
+    return this.request<T>("PATCH", path, { body, contentType: MERGE_PATCH });
+  }
+
+  delete<T>(path: string, body?: unknown) {
+    return this.request<T>("DELETE", path, { body });
+  }
+
+  close() {
+    this.agent.destroy();
+  }
+}
+
+function toKubeError(status: number, text: string, method: string, path: string): KubeError {
+  try {
+    const parsed = JSON.parse(text) as { reason?: string; message?: string };
+    return new KubeError(
+      status,
+      parsed.reason ?? "",
+      `${method} ${path}: ${status} ${parsed.message ?? text}`,
+    );
+  } catch {
+    return new KubeError(status, "", `${method} ${path}: ${status} ${text.slice(0, 200)}`);
+  }
+}
+
+/** API paths, so no caller concatenates them by hand. */
+export const paths = {
+  pods: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods"),
+  pod: (ns: string, name: string) => `/api/v1/namespaces/${ns}/pods/${name}`,
+  nodes: () => "/api/v1/nodes",
+  secrets: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/secrets` : "/api/v1/secrets"),
+  secret: (ns: string, name: string) => `/api/v1/namespaces/${ns}/secrets/${name}`,
+  events: (ns: string) => `/api/v1/namespaces/${ns}/events`,
+  event: (ns: string, name: string) => `/api/v1/namespaces/${ns}/events/${name}`,
+  pdbs: (ns?: string) =>
+    ns
+      ? `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets`
+      : "/apis/policy/v1/poddisruptionbudgets",
+  pdb: (ns: string, name: string) =>
+    `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`,
+  lease: (ns: string, name: string) =>
+    `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
+  leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
+  custom: (group: string, version: string, plural: string, ns?: string, name?: string) =>
+    `/apis/${group}/${version}${ns ? `/namespaces/${ns}` : ""}/${plural}${name ? `/${name}` : ""}`,
+};

@@ -1,0 +1,68 @@
+import { KubeConfig } from "@kubernetes/client-node";
+import { logger } from "../util/log.js";
+import { ConfigError, parseConfig, USAGE } from "./config.js";
+import { startOperator } from "./operator.js";
+
+/** `node dist/operator/main.js`: the operator Deployment's entry point. */
+async function main() {
+  const log = logger("operator-main");
+  if (process.argv.includes("--help")) {
+    console.log(USAGE);
+    return;
+  }
+  let config: ReturnType<typeof parseConfig>;
+  try {
+    config = parseConfig(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError) && !(err instanceof TypeError)) throw err;
+    console.error(`${err.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
+  const kubeConfig = new KubeConfig();
+  if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
+  else kubeConfig.loadFromDefault();
+
+  const operator = await startOperator({
+    kubeConfig,
+    namespace: config.namespace,
+    launcherImage: config.launcherImage,
+    imagePullPolicy: config.imagePullPolicy,
+    identity: config.identity,
+    leaderElection: config.leaderElection,
+    workers: config.workers,
+    http: { port: config.httpPort, host: config.httpHost },
+    decide: { statusPollMs: config.statusPollMs },
+  });
+  log.info(
+    {
+      namespace: config.namespace,
+      httpPort: operator.httpPort,
+      leaderElection: config.leaderElection,
+    },
+    "operator running",
+  );
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    operator.stop().then(
+      () => process.exit(0),
+      (err) => {
+        log.error({ err: String(err) }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => shutdown("SIGTERM"));
+  process.on("SIGINT", () => shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  logger("operator-main").fatal(
+    { err: err instanceof Error ? err.stack : String(err) },
+    "operator failed to start",
+  );
+  process.exit(1);
+});

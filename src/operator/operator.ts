@@ -1,0 +1,235 @@
+import type { Server } from "node:http";
+import type {
+  KubeConfig,
+  V1Node,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Secret,
+} from "@kubernetes/client-node";
+import {
+  COMPONENT_LAUNCHER,
+  GROUP,
+  LABEL_COMPONENT,
+  VERSION,
+  VirtualMachineMigrationResource,
+  VirtualMachineResource,
+} from "../api/index.js";
+import { logger } from "../util/log.js";
+import { ensureOperatorCA, issueOperatorClientCert } from "./ca.js";
+import { Controller } from "./controller.js";
+import { EventRecorder } from "./events.js";
+import { startHttpServer } from "./http.js";
+import { KubeClient, paths } from "./kube/client.js";
+import { Informer } from "./kube/informer.js";
+import { LauncherClient } from "./launcher-client.js";
+import { LeaderElector } from "./leader.js";
+import { OperatorMetrics } from "./metrics.js";
+import { DEFAULT_DECIDE_CONFIG, type DecideConfig } from "./vm/decide.js";
+import type { LauncherPodConfig } from "./vm/launcher-pod.js";
+import { COMPONENT_PDB } from "./vm/pdb.js";
+import { PodIndex } from "./vm/pod-index.js";
+import { type RawVm, VmReconciler } from "./vm/reconciler.js";
+import { COMPONENT_TLS } from "./vm/tls-secret.js";
+
+export const LEASE_NAME = "kubevisor-operator";
+export const COMPONENT_NAME = "kubevisor-operator";
+
+export interface OperatorOptions {
+  kubeConfig: KubeConfig;
+  namespace: string;
+  launcherImage: string;
+  imagePullPolicy?: LauncherPodConfig["imagePullPolicy"];
+  identity: string;
+  leaderElection: boolean;
+  /** Lease timings; client-go's defaults (15 s / 10 s / 2 s) when unset. */
+  lease?: { durationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  workers?: number;
+  /** /metrics, /healthz, /readyz; no HTTP server when unset. */
+  http?: { port: number; host: string };
+  decide?: Partial<DecideConfig>;
+  /** Port launchers serve their API on (tests' stand-in launchers may use another). */
+  launcherPort?: number;
+}
+
+export interface RunningOperator {
+  identity: string;
+  metrics: OperatorMetrics;
+  /** The HTTP port actually bound, when an HTTP server runs. */
+  httpPort?: number;
+  isLeader(): boolean;
+  stop(): Promise<void>;
+}
+
+interface Migration {
+  metadata?: { namespace?: string };
+  spec?: { vmName?: string };
+}
+
+/**
+ * Starts the operator in this process: caches first (a standby keeps warm ones), then —
+ * once it leads, or at once without leader election — the VM controller. Returns a handle
+ * that stops everything in order.
+ */
+export async function startOperator(o: OperatorOptions): Promise<RunningOperator> {
+  const log = logger("operator", { identity: o.identity });
+  const client = new KubeClient(o.kubeConfig);
+  const decideConfig = { ...DEFAULT_DECIDE_CONFIG, ...o.decide };
+
+  const ca = await ensureOperatorCA(client, o.namespace, log);
+  const clientCert = await issueOperatorClientCert(ca);
+  const launcher = new LauncherClient(
+    { caPem: ca.certPem, certPem: clientCert.certPem, keyPem: clientCert.keyPem },
+    o.launcherPort ? { port: o.launcherPort } : {},
+  );
+
+  const byComponent = (c: string) => `${LABEL_COMPONENT}=${c}`;
+  const vms = new Informer<RawVm>(
+    client,
+    paths.custom(GROUP, VERSION, VirtualMachineResource.plural),
+    log,
+  );
+  const migrations = new Informer<Migration & RawVm>(
+    client,
+    paths.custom(GROUP, VERSION, VirtualMachineMigrationResource.plural),
+    log,
+  );
+  const pods = new Informer<V1Pod>(client, paths.pods(), log, byComponent(COMPONENT_LAUNCHER));
+  const nodes = new Informer<V1Node>(client, paths.nodes(), log);
+  const pdbs = new Informer<V1PodDisruptionBudget>(
+    client,
+    paths.pdbs(),
+    log,
+    byComponent(COMPONENT_PDB),
+  );
+  const secrets = new Informer<V1Secret>(client, paths.secrets(), log, byComponent(COMPONENT_TLS));
+  const informers = [vms, migrations, pods, nodes, pdbs, secrets];
+
+  const metrics = new OperatorMetrics(() => {
+    const counts = new Map<string, number>();
+    for (const vm of vms.list()) {
+      const phase = String(vm.status?.phase ?? "Pending");
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    return counts;
+  });
+  const events = new EventRecorder(client, COMPONENT_NAME, o.identity, log);
+  const podIndex = new PodIndex();
+
+  let controller: Controller | undefined;
+  let stopping: Promise<void> | undefined;
+  let elector: LeaderElector | undefined;
+  let shutDown = false;
+  const mayAct = () =>
+    !shutDown && controller !== undefined && (elector ? elector.isLeader() : true);
+
+  const reconciler = new VmReconciler({
+    client,
+    vms,
+    pods: podIndex,
+    nodes,
+    pdbs,
+    secrets,
+    launcher,
+    events,
+    metrics,
+    ca,
+    podConfig: { image: o.launcherImage, imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent" },
+    decideConfig,
+    mayAct,
+    log,
+  });
+
+  const enqueue = (namespace: string | undefined, name: string | undefined) => {
+    if (namespace && name) controller?.queue.add(`${namespace}/${name}`);
+  };
+  vms.on("change", (vm) => enqueue(vm.metadata?.namespace, vm.metadata?.name));
+  pods.on("add", (pod) => podIndex.upsert(pod));
+  pods.on("update", (pod) => podIndex.upsert(pod));
+  pods.on("delete", (pod) => podIndex.remove(pod));
+  pods.on("change", (pod) => enqueue(pod.metadata?.namespace, PodIndex.vmNameOf(pod)));
+  migrations.on("change", (m) => enqueue(m.metadata?.namespace, m.spec?.vmName));
+  // A node turning (not) ready matters to the VMs on it; heartbeats alone do not.
+  const nodeReady = new Map<string, boolean>();
+  nodes.on("change", (node) => {
+    const name = node.metadata?.name ?? "";
+    const ready = node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+    if (nodeReady.get(name) === ready) return;
+    nodeReady.set(name, ready);
+    for (const vm of vms.list()) {
+      if (vm.status?.nodeName === name) enqueue(vm.metadata?.namespace, vm.metadata?.name);
+    }
+  });
+
+  const startLeading = () => {
+    const run = async () => {
+      await stopping;
+      if (shutDown || controller) return;
+      controller = new Controller("vm", (key) => reconciler.reconcile(key), {
+        workers: o.workers ?? 4,
+        metrics,
+        log: log.child({ controller: "vm" }),
+      });
+      controller.start();
+      metrics.leader.set(1);
+      for (const vm of vms.list()) enqueue(vm.metadata?.namespace, vm.metadata?.name);
+    };
+    void run();
+  };
+  const stopLeading = () => {
+    const c = controller;
+    controller = undefined;
+    metrics.leader.set(0);
+    stopping = c?.stop();
+  };
+
+  await Promise.all(informers.map((i) => i.start()));
+  log.info({ vms: vms.list().length, pods: pods.list().length }, "caches synced");
+
+  let server: Server | undefined;
+  let httpPort: number | undefined;
+  if (o.http) {
+    const started = await startHttpServer(o.http.port, o.http.host, metrics.registry, {
+      healthy: () => !shutDown,
+      ready: () => informers.every((i) => i.synced),
+    });
+    server = started.server;
+    httpPort = started.port;
+  }
+
+  if (o.leaderElection) {
+    elector = new LeaderElector({
+      client,
+      namespace: o.namespace,
+      name: LEASE_NAME,
+      identity: o.identity,
+      leaseDurationMs: o.lease?.durationMs,
+      renewDeadlineMs: o.lease?.renewDeadlineMs,
+      retryPeriodMs: o.lease?.retryPeriodMs,
+      onStartedLeading: startLeading,
+      onStoppedLeading: stopLeading,
+      log,
+    });
+    elector.start();
+  } else {
+    startLeading();
+  }
+
+  return {
+    identity: o.identity,
+    metrics,
+    ...(httpPort !== undefined ? { httpPort } : {}),
+    isLeader: () => mayAct(),
+    async stop() {
+      shutDown = true;
+      if (elector) await elector.stop();
+      else stopLeading();
+      await stopping;
+      await events.flush();
+      await Promise.all(informers.map((i) => i.stop()));
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+      launcher.close();
+      client.close();
+      log.info("operator stopped");
+    },
+  };
+}

@@ -1,0 +1,462 @@
+import type {
+  KubernetesObject,
+  V1Node,
+  V1ObjectMeta,
+  V1Pod,
+  V1PodDisruptionBudget,
+  V1Secret,
+} from "@kubernetes/client-node";
+import {
+  COMPONENT_LAUNCHER,
+  GROUP,
+  LABEL_COMPONENT,
+  LABEL_VM,
+  type LauncherStatus,
+  VERSION,
+  VirtualMachine,
+  VirtualMachineResource,
+  type VirtualMachineStatus,
+} from "../../api/index.js";
+import type { Logger } from "../../util/log.js";
+import { issueCertificate, type PemPair } from "../../util/pki.js";
+import { FencedError, type ReconcileResult } from "../controller.js";
+import type { EventRecorder, InvolvedObject } from "../events.js";
+import { isAlreadyExists, isConflict, isNotFound, type KubeClient, paths } from "../kube/client.js";
+import type { Informer } from "../kube/informer.js";
+import type { LauncherClient } from "../launcher-client.js";
+import type { OperatorMetrics } from "../metrics.js";
+import { CONDITION_FAILURE, findCondition, setCondition } from "./conditions.js";
+import {
+  type Action,
+  type DecideConfig,
+  type Decision,
+  decide,
+  deletionActions,
+  VM_FINALIZER,
+} from "./decide.js";
+import { buildLauncherPod, type LauncherPodConfig } from "./launcher-pod.js";
+import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
+import { isTerminal, type ObservedPod, observePod } from "./observe.js";
+import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
+import type { PodIndex } from "./pod-index.js";
+import { ANNOTATION_STATE_REQUEST } from "./requests.js";
+import { statusPatch } from "./status-patch.js";
+import { buildLauncherTlsSecret, launcherCertificateRequest } from "./tls-secret.js";
+
+/** A VirtualMachine as the API serves it: not yet validated. */
+export interface RawVm extends KubernetesObject {
+  metadata: V1ObjectMeta;
+  spec?: unknown;
+  status?: Record<string, unknown>;
+}
+
+export interface VmReconcilerDeps {
+  client: KubeClient;
+  vms: Informer<RawVm>;
+  pods: PodIndex;
+  nodes: Informer<V1Node>;
+  pdbs: Informer<V1PodDisruptionBudget>;
+  secrets: Informer<V1Secret>;
+  launcher: LauncherClient;
+  events: EventRecorder;
+  metrics: OperatorMetrics;
+  ca: PemPair;
+  podConfig: LauncherPodConfig;
+  decideConfig: DecideConfig;
+  /** False once this replica may no longer act (lost the leader lease). */
+  mayAct: () => boolean;
+  log: Logger;
+}
+
+const MAX_REMEMBERED = 4096;
+
+const vmPath = (ns: string, name: string) =>
+  paths.custom(GROUP, VERSION, VirtualMachineResource.plural, ns, name);
+
+/**
+ * One reconcile pass of one VM: read the world (caches; a live list before creating a pod),
+ * decide (pure), then carry the decision out in a safe order — status first, since it
+ * carries the launch claim, then pods, then the requests consumed, then Events.
+ */
+export class VmReconciler {
+  /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
+  private readonly launcherStatus = new Map<string, { at: number; status?: LauncherStatus }>();
+
+  constructor(private readonly deps: VmReconcilerDeps) {}
+
+  async reconcile(key: string): Promise<ReconcileResult> {
+    const [namespace = "", name = ""] = key.split("/");
+    const raw = this.deps.vms.get(name, namespace);
+    if (!raw) return {};
+    const pods = this.deps.pods.podsOf(namespace, name).map(observePod);
+    const parsed = VirtualMachine.safeParse(raw);
+    if (!parsed.success) return this.reconcileInvalid(raw, pods, parsed.error.issues);
+    const vm = parsed.data;
+    const log = this.deps.log.child({ vm: key });
+
+    const current = pods.find((p) => p.name === vm.status?.launcherPod);
+    const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
+    const now = new Date();
+    const decision = decide({
+      vm,
+      pods,
+      launcher,
+      nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
+      now,
+      config: this.deps.decideConfig,
+    });
+    const requeue = await this.execute(raw, vm, decision, now, log);
+    if (!vm.metadata.deletionTimestamp && vm.metadata.finalizers?.includes(VM_FINALIZER)) {
+      await this.ensureDisruptionBudget(vm);
+    }
+    return { requeueAfterMs: requeue ?? decision.requeueAfterMs };
+  }
+
+  private async execute(
+    raw: RawVm,
+    vm: VirtualMachine,
+    d: Decision,
+    now: Date,
+    log: Logger,
+  ): Promise<number | undefined> {
+    const { client } = this.deps;
+    const ns = vm.metadata.namespace ?? "";
+    const name = vm.metadata.name ?? "";
+    let resourceVersion = raw.metadata.resourceVersion;
+    this.fence();
+
+    if (d.actions.some((a) => a.type === "addFinalizer")) {
+      await client.mergePatch(vmPath(ns, name), {
+        metadata: {
+          resourceVersion,
+          finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER],
+        },
+      });
+      // The watch brings the VM back with its finalizer; the next pass continues from there.
+      return undefined;
+    }
+
+    const patch = statusPatch(vm.status, d.status);
+    if (patch) {
+      // The resourceVersion precondition makes the write a compare-and-swap: a launch is
+      // claimed by exactly one writer, and a decision made on stale data is thrown away.
+      const written = await client.mergePatch<RawVm>(`${vmPath(ns, name)}/status`, {
+        metadata: { resourceVersion },
+        status: patch,
+      });
+      resourceVersion = written.metadata.resourceVersion;
+      this.observePhase(vm, d.status);
+      log.debug({ patch }, "status written");
+    }
+
+    let requeue: number | undefined;
+    for (const action of d.actions) {
+      this.fence();
+      const result = await this.act(vm, action, resourceVersion, now, log);
+      if (typeof result === "string") resourceVersion = result;
+      else if (typeof result === "number") requeue = result;
+    }
+    for (const e of d.events)
+      void this.deps.events.record(involved(raw), e.type, e.reason, e.message);
+    return requeue;
+  }
+
+  /** Returns a new resourceVersion after a VM write, or a requeue delay. */
+  private async act(
+    vm: VirtualMachine,
+    action: Action,
+    resourceVersion: string | undefined,
+    decidedAt: Date,
+    log: Logger,
+  ): Promise<string | number | undefined> {
+    const { client } = this.deps;
+    const ns = vm.metadata.namespace ?? "";
+    const name = vm.metadata.name ?? "";
+    switch (action.type) {
+      case "launch":
+        return this.launch(vm, action.launch, action.podName, decidedAt.getTime(), log);
+      case "deletePod":
+        log.info({ pod: action.name, why: action.why }, "deleting launcher pod");
+        await this.deletePod(ns, action.name, action.uid);
+        void this.deps.events.record(
+          involvedVm(vm),
+          "Normal",
+          "LauncherPodDeleted",
+          `deleting launcher pod ${action.name}: ${action.why}`,
+        );
+        return undefined;
+      case "cleanupPod":
+        await this.deletePod(ns, action.name, action.uid);
+        return undefined;
+      case "clearStateRequest": {
+        const written = await client.mergePatch<RawVm>(vmPath(ns, name), {
+          metadata: { resourceVersion, annotations: { [ANNOTATION_STATE_REQUEST]: null } },
+        });
+        return written.metadata.resourceVersion;
+      }
+      case "removeFinalizer": {
+        const written = await client.mergePatch<RawVm>(vmPath(ns, name), {
+          metadata: {
+            resourceVersion,
+            finalizers: (vm.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER),
+          },
+        });
+        log.info("launcher pods gone; released the VM");
+        return written.metadata.resourceVersion;
+      }
+      case "addFinalizer":
+        return undefined;
+    }
+  }
+
+  /**
+   * Launch n was claimed by the status write just made. Before the pod exists, check live
+   * (not the cache) that no other launcher pod of this VM is alive, and that the claim is
+   * still young enough that no other replica can have given up on it; after, check the
+   * claim still stands, else take the pod back.
+   */
+  private async launch(
+    vm: VirtualMachine,
+    launch: number,
+    podName: string,
+    claimedAt: number,
+    log: Logger,
+  ): Promise<number | undefined> {
+    const { client, decideConfig } = this.deps;
+    const ns = vm.metadata.namespace ?? "";
+    const name = vm.metadata.name ?? "";
+    const live = await client.list<V1Pod>(paths.pods(ns), {
+      labelSelector: `${LABEL_VM}=${vmLabelValue(name)},${LABEL_COMPONENT}=${COMPONENT_LAUNCHER}`,
+    });
+    const alive = live.items.map(observePod).filter((p) => !isTerminal(p) && p.name !== podName);
+    if (alive.length > 0) {
+      log.warn({ alive: alive.map((p) => p.name) }, "another launcher pod is alive; not launching");
+      return 1000;
+    }
+    await this.ensureTlsSecret(vm);
+    if (Date.now() - claimedAt > decideConfig.claimTimeoutMs / 2) {
+      log.warn({ launch }, "claim too old to act on; leaving it to time out");
+      return decideConfig.claimTimeoutMs;
+    }
+    this.fence();
+    try {
+      await client.create(paths.pods(ns), buildLauncherPod(vm, launch, this.deps.podConfig));
+      log.info({ pod: podName, launch }, "created launcher pod");
+      void this.deps.events.record(
+        involvedVm(vm),
+        "Normal",
+        "LauncherPodCreated",
+        `created launcher pod ${podName} (launch ${launch})`,
+      );
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      log.info({ pod: podName }, "launcher pod already exists");
+    }
+    const fresh = await client.get<RawVm>(vmPath(ns, name)).catch((err) => {
+      if (isNotFound(err)) return undefined;
+      throw err;
+    });
+    const stillClaimed =
+      fresh?.metadata.uid === vm.metadata.uid && fresh?.status?.launchCount === launch;
+    if (!stillClaimed) {
+      log.error(
+        { pod: podName, launch },
+        "launch claim superseded while creating its pod; deleting the pod",
+      );
+      const pod = await client.get<V1Pod>(paths.pod(ns, podName)).catch(() => undefined);
+      if (pod?.metadata?.uid) await this.deletePod(ns, podName, pod.metadata.uid);
+    }
+    return undefined;
+  }
+
+  private async deletePod(ns: string, name: string, uid: string) {
+    try {
+      // Graceful (the pod's own grace period): the launcher shuts the guest down first.
+      // The uid precondition makes sure it is the pod we decided about, not a namesake.
+      await this.deps.client.delete(paths.pod(ns, name), {
+        apiVersion: "v1",
+        kind: "DeleteOptions",
+        preconditions: { uid },
+      });
+    } catch (err) {
+      if (!isNotFound(err) && !isConflict(err)) throw err;
+    }
+  }
+
+  private async ensureTlsSecret(vm: VirtualMachine) {
+    const { client, secrets, ca } = this.deps;
+    const ns = vm.metadata.namespace ?? "";
+    const name = launcherTlsSecretName(vm.metadata.name ?? "");
+    const cached = secrets.get(name, ns);
+    const cachedCa = cached?.data?.["ca.crt"];
+    const owned = cached?.metadata?.ownerReferences?.some((o) => o.uid === vm.metadata.uid);
+    if (owned && cachedCa && Buffer.from(cachedCa, "base64").toString("utf8") === ca.certPem)
+      return;
+    const serving = await issueCertificate(ca, launcherCertificateRequest(vm));
+    const secret = buildLauncherTlsSecret(vm, serving, ca.certPem);
+    try {
+      await client.create(paths.secrets(ns), secret);
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      // Issued by another CA, or left by an earlier VM of the same name: replace it.
+      const current = await client.get<V1Secret>(paths.secret(ns, name));
+      if (
+        current.metadata?.ownerReferences?.some((o) => o.uid === vm.metadata.uid) &&
+        sameCa(current, ca)
+      )
+        return;
+      await client.request("PUT", paths.secret(ns, name), {
+        body: {
+          ...secret,
+          metadata: { ...secret.metadata, resourceVersion: current.metadata?.resourceVersion },
+        },
+      });
+    }
+  }
+
+  private async ensureDisruptionBudget(vm: VirtualMachine) {
+    const { client, pdbs } = this.deps;
+    const ns = vm.metadata.namespace ?? "";
+    const name = disruptionBudgetName(vm.metadata.name ?? "");
+    const existing = pdbs.get(name, ns);
+    const want = wantsDisruptionBudget(vm);
+    if (want && !existing) {
+      this.fence();
+      await client.create(paths.pdbs(ns), buildDisruptionBudget(vm)).catch((err) => {
+        if (!isAlreadyExists(err)) throw err;
+      });
+    } else if (!want && existing?.metadata?.uid) {
+      this.fence();
+      await client
+        .delete(paths.pdb(ns, name), {
+          apiVersion: "v1",
+          kind: "DeleteOptions",
+          preconditions: { uid: existing.metadata.uid },
+        })
+        .catch((err) => {
+          if (!isNotFound(err) && !isConflict(err)) throw err;
+        });
+    }
+  }
+
+  /** The launcher's /status, asked at most every half poll interval per pod. */
+  private async askLauncher(
+    vm: VirtualMachine,
+    pod: ObservedPod,
+    log: Logger,
+  ): Promise<LauncherStatus | undefined> {
+    if (pod.stage !== "Running" || !pod.podIP || pod.terminating) return undefined;
+    const cached = this.launcherStatus.get(pod.uid);
+    const now = Date.now();
+    if (cached && now - cached.at < this.deps.decideConfig.statusPollMs / 2) return cached.status;
+    let status: LauncherStatus | undefined;
+    try {
+      status = await this.deps.launcher.status(
+        pod.podIP,
+        vm.metadata.namespace ?? "",
+        vm.metadata.name ?? "",
+      );
+    } catch (err) {
+      log.debug({ pod: pod.name, err: String(err) }, "launcher /status unavailable");
+    }
+    this.launcherStatus.set(pod.uid, { at: now, status });
+    if (this.launcherStatus.size > MAX_REMEMBERED) this.pruneLauncherStatus(now);
+    return status;
+  }
+
+  /** Entries of pods long gone would otherwise stay forever. */
+  private pruneLauncherStatus(now: number) {
+    for (const [uid, entry] of this.launcherStatus) {
+      if (now - entry.at > this.deps.decideConfig.statusPollMs) this.launcherStatus.delete(uid);
+    }
+  }
+
+  private nodeReady(nodeName: string): boolean | undefined {
+    const node = this.deps.nodes.get(nodeName);
+    if (!node) return undefined;
+    return node.status?.conditions?.find((c) => c.type === "Ready")?.status === "True";
+  }
+
+  /**
+   * A VM the CRD accepted but zod refuses (e.g. an older CRD, or a rule the schema cannot
+   * express): say why on the VM, never crash; a deletion still completes.
+   */
+  private async reconcileInvalid(
+    raw: RawVm,
+    pods: ObservedPod[],
+    issues: { path: PropertyKey[]; message: string }[],
+  ): Promise<ReconcileResult> {
+    const { client } = this.deps;
+    const ns = raw.metadata.namespace ?? "";
+    const name = raw.metadata.name ?? "";
+    if (raw.metadata.deletionTimestamp) {
+      for (const action of deletionActions(raw.metadata, pods)) {
+        this.fence();
+        if (action.type === "deletePod") await this.deletePod(ns, action.name, action.uid);
+        if (action.type === "removeFinalizer") {
+          await client.mergePatch(vmPath(ns, name), {
+            metadata: {
+              resourceVersion: raw.metadata.resourceVersion,
+              finalizers: (raw.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER),
+            },
+          });
+        }
+      }
+      return {};
+    }
+    const message = issues
+      .map((i) => `${i.path.map(String).join(".") || "(root)"}: ${i.message}`)
+      .join("; ");
+    const status = (raw.status ?? {}) as VirtualMachineStatus;
+    const old = findCondition(status.conditions, CONDITION_FAILURE);
+    if (old?.status === "True" && old.reason === "InvalidSpec" && old.message === message)
+      return {};
+    this.fence();
+    const conditions = setCondition(
+      status.conditions,
+      {
+        type: CONDITION_FAILURE,
+        status: "True",
+        reason: "InvalidSpec",
+        message,
+        observedGeneration: raw.metadata.generation,
+      },
+      new Date(),
+    );
+    await client.mergePatch(`${vmPath(ns, name)}/status`, {
+      metadata: { resourceVersion: raw.metadata.resourceVersion },
+      status: { conditions, observedGeneration: raw.metadata.generation },
+    });
+    this.deps.log.warn({ vm: `${ns}/${name}`, message }, "invalid VM spec");
+    void this.deps.events.record(involved(raw), "Warning", "InvalidSpec", message);
+    return {};
+  }
+
+  private observePhase(vm: VirtualMachine, after: VirtualMachineStatus) {
+    if (!after.phase || after.phase === vm.status?.phase || !vm.metadata.creationTimestamp) return;
+    const age = (Date.now() - Date.parse(vm.metadata.creationTimestamp)) / 1000;
+    if (Number.isFinite(age))
+      this.deps.metrics.phaseTransition.observe({ phase: after.phase }, Math.max(0, age));
+  }
+
+  private fence() {
+    if (!this.deps.mayAct()) throw new FencedError("not the leader any more; not writing");
+  }
+}
+
+function sameCa(secret: V1Secret, ca: PemPair): boolean {
+  const value = secret.data?.["ca.crt"];
+  return value !== undefined && Buffer.from(value, "base64").toString("utf8") === ca.certPem;
+}
+
+function involved(raw: RawVm): InvolvedObject {
+  return {
+    apiVersion: raw.apiVersion ?? "",
+    kind: raw.kind ?? VirtualMachineResource.kind,
+    metadata: raw.metadata,
+  };
+}
+
+function involvedVm(vm: VirtualMachine): InvolvedObject {
+  return { apiVersion: vm.apiVersion, kind: vm.kind, metadata: vm.metadata };
+}

@@ -1,4 +1,5 @@
 import { stopControlPlane } from "../../local/controlplane.js";
+import { stopLocalNodes } from "../../local/node/lifecycle.js";
 import type { Command } from "../kubevisor.js";
 import { parseLocalArgs } from "./local-args.js";
 
@@ -15,6 +16,9 @@ const down: Command = {
       console.log(USAGE);
       return 0;
     }
+    // Nodes first: they end their pods and report it while the apiserver still runs.
+    const nodes = await stopLocalNodes({ cluster: values.name });
+    if (nodes.stopped.length > 0) console.log(`Stopped local nodes ${nodes.stopped.join(", ")}.`);
     const result = await stopControlPlane({ name: values.name, purge: values.purge });
     if (result.stopped.length === 0) {
       console.log(`Control plane '${values.name}' is not running.`);

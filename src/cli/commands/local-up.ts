@@ -1,15 +1,17 @@
 import { startControlPlane } from "../../local/controlplane.js";
 import { applyCrds, packagedCrdsDir } from "../../local/crds.js";
+import { startLocalNodes } from "../../local/node/lifecycle.js";
 import { createProgress, formatDuration } from "../../local/progress.js";
 import type { Command } from "../kubevisor.js";
 import { parseLocalArgs, shellQuote } from "./local-args.js";
 
-const USAGE = `usage: kubevisor local up [--name NAME] [--port PORT] [--crds DIR] [--no-crds]
+const USAGE = `usage: kubevisor local up [--name NAME] [--port PORT] [--crds DIR] [--no-crds] [--no-nodes]
 
 Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1
 (building them first if they are not cached), or reuses the cluster if it already runs,
-then applies the CRDs (default: the package's crds/ directory).
-  --port PORT   kube-apiserver port (default: the last one used, else a free one)`;
+then applies the CRDs (default: the package's crds/ directory) and starts two local nodes.
+  --port PORT   kube-apiserver port (default: the last one used, else a free one)
+  --no-nodes    start no local nodes (see 'kubevisor local node')`;
 
 const up: Command = {
   summary: "start the local control plane",
@@ -18,6 +20,7 @@ const up: Command = {
       port: { type: "string" },
       crds: { type: "string" },
       "no-crds": { type: "boolean" },
+      "no-nodes": { type: "boolean" },
     });
     if (values.help) {
       console.log(USAGE);
@@ -44,6 +47,10 @@ const up: Command = {
       console.log(
         applied.length > 0 ? `CRDs applied: ${applied.length} file(s).` : "No CRDs to apply.",
       );
+    }
+    if (!values["no-nodes"]) {
+      const nodes = await startLocalNodes({ cluster: cp.name, clusterDir: cp.dir });
+      console.log(`Local nodes ready: ${nodes.map((n) => n.name).join(", ")}.`);
     }
     console.log(`Point kubectl at it:\n  export KUBECONFIG=${shellQuote(cp.kubeconfigPath)}`);
     return 0;

@@ -13,6 +13,14 @@ const SUBCOMMANDS: Record<string, { summary: string; load: () => Promise<{ defau
       load: () => import("./local-env.js"),
     },
     status: { summary: "show its processes and health", load: () => import("./local-status.js") },
+    node: {
+      summary: "start, stop or list the local nodes",
+      load: () => import("./local-node.js"),
+    },
+    logs: {
+      summary: "print a container's log from a local node",
+      load: () => import("./local-logs.js"),
+    },
   };
 
 function usage(): string {

@@ -13,6 +13,7 @@ export interface Command {
 }
 
 const COMMANDS: Record<string, () => Promise<{ default: Command }>> = {
+  dev: () => import("./commands/dev.js"),
   local: () => import("./commands/local.js"),
 };
 

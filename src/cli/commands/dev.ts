@@ -1,0 +1,71 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { $ } from "dax-sh";
+import { checkoutDir } from "../../local/node/image-store.js";
+import { startProduct } from "../../local/product.js";
+import { createProgress, formatDuration } from "../../local/progress.js";
+import type { Command } from "../kubevisor.js";
+import { parseLocalArgs, shellQuote } from "./local-args.js";
+
+const USAGE = `usage: kubevisor dev [--name NAME] [--no-example]
+
+Brings the whole product up on this machine: builds what is missing (Kubernetes binaries,
+Helm, the test guest), starts the local control plane and two local nodes, installs the
+Kubevisor chart with Helm, applies examples/vm.yaml and waits until the VM 'demo' runs.
+Running it again reuses everything that already runs.
+  --no-example   install Kubevisor but apply no VM`;
+
+const RUNNING_TIMEOUT_MS = 5 * 60_000;
+
+async function waitForPhase(kubeconfig: string, name: string, phase: string): Promise<string> {
+  const deadline = Date.now() + RUNNING_TIMEOUT_MS;
+  let last = "";
+  while (Date.now() < deadline) {
+    last = await $`kubectl get vm ${name} -o jsonpath={.status.phase}`
+      .env({ KUBECONFIG: kubeconfig })
+      .noThrow()
+      .text();
+    if (last === phase) return last;
+    await sleep(1000);
+  }
+  throw new Error(
+    `VM ${name} did not reach ${phase} within ${RUNNING_TIMEOUT_MS / 1000}s (phase: ${last || "none"}); ` +
+      `see: kubectl describe vm ${name}`,
+  );
+}
+
+const dev: Command = {
+  summary: "bring up the control plane, two nodes, Kubevisor (Helm) and a demo VM",
+  async run(args) {
+    const { values } = parseLocalArgs(args, { "no-example": { type: "boolean" } });
+    if (values.help) {
+      console.log(USAGE);
+      return 0;
+    }
+    const started = Date.now();
+    const progress = createProgress();
+    const product = await startProduct({ ...(values.name ? { name: values.name } : {}), progress });
+    const kubeconfig = product.kubeconfigPath;
+    if (!values["no-example"]) {
+      progress.step("applying examples/vm.yaml and waiting for the VM to run");
+      await $`kubectl apply -f ${join(checkoutDir(), "examples", "vm.yaml")}`
+        .env({ KUBECONFIG: kubeconfig })
+        .quiet();
+      await waitForPhase(kubeconfig, "demo", "Running");
+      progress.done("demo is Running");
+    }
+    const kc = shellQuote(kubeconfig);
+    console.log(`
+Kubevisor is running (${formatDuration(Date.now() - started)}).
+
+  export KUBECONFIG=${kc}
+  kubectl get vm                       # phase, node, accelerator, IP
+  kubectl describe vm demo             # the operator's decisions as Events
+  npx kubectl-vm console demo          # serial console (Ctrl-] to leave)
+  kubevisor local logs <pod>           # a container's log on a local node
+  kubevisor local down                 # stop everything`);
+    return 0;
+  },
+};
+
+export default dev;

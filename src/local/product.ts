@@ -1,0 +1,114 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { $ } from "dax-sh";
+import { logger } from "../util/log.js";
+import { ensureBinaries } from "./build/build.js";
+import { binaryPath } from "./build/targets.js";
+import { type ControlPlane, startControlPlane } from "./controlplane.js";
+import { checkoutDir } from "./node/image-store.js";
+import { type StartedNode, startLocalNodes, stopLocalNodes } from "./node/lifecycle.js";
+import { type Progress, silentProgress } from "./progress.js";
+
+/**
+ * The whole product on one machine, installed the way users install it: the control plane,
+ * two local nodes, and the Helm chart whose operator pod runs on one of those nodes. Shared
+ * by `kubevisor dev`, the end-to-end tests and the benchmarks, so all three stand on the same
+ * thing a newcomer gets.
+ */
+
+const log = logger("local-product");
+
+export const RELEASE = "kubevisor";
+export const RELEASE_NAMESPACE = "kubevisor-system";
+
+export interface ProductOptions {
+  /** Cluster name (default "default") or an explicit state directory. */
+  name?: string;
+  dir?: string;
+  progress?: Progress;
+  /** Extra `--set` values for the chart. */
+  helmValues?: Record<string, string>;
+}
+
+export interface Product {
+  controlPlane: ControlPlane;
+  nodes: StartedNode[];
+  kubeconfigPath: string;
+  /** Stops nodes (their pods first) and then the control plane. */
+  stop(): Promise<void>;
+}
+
+/** Builds whatever is missing: Kubernetes and Helm binaries, the test guest, dist/. */
+export async function ensureArtifacts(progress: Progress): Promise<void> {
+  await ensureBinaries({ progress });
+  const root = checkoutDir();
+  if (!existsSync(join(root, "dist", "operator", "main.js"))) {
+    progress.step("building dist/ (npm run build)");
+    await $`npm run -s build`.cwd(root);
+    progress.done();
+  }
+  const { guestImageDir } = await import("../vmm/guest-image.js");
+  if (!existsSync(join(guestImageDir(), "manifest.json"))) {
+    progress.step("building the test guest (npm run guest)");
+    await $`node --import tsx scripts/build-guest.ts`.cwd(root);
+    progress.done();
+  }
+}
+
+export async function helm(kubeconfig: string, args: string[]): Promise<string> {
+  return await $`${binaryPath("helm", "helm")} ${args}`.env({ KUBECONFIG: kubeconfig }).text();
+}
+
+/** `helm upgrade --install` of this checkout's chart; waits for the operator to be Ready. */
+export async function installChart(
+  kubeconfig: string,
+  values: Record<string, string> = {},
+): Promise<void> {
+  const sets = Object.entries(values).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
+  await helm(kubeconfig, [
+    "upgrade",
+    "--install",
+    RELEASE,
+    join(checkoutDir(), "charts", "kubevisor"),
+    "--namespace",
+    RELEASE_NAMESPACE,
+    "--create-namespace",
+    "--wait",
+    "--timeout",
+    "5m",
+    ...sets,
+  ]);
+}
+
+export async function startProduct(opts: ProductOptions = {}): Promise<Product> {
+  const progress = opts.progress ?? silentProgress;
+  await ensureArtifacts(progress);
+  const ref = { ...(opts.name ? { name: opts.name } : {}), ...(opts.dir ? { dir: opts.dir } : {}) };
+  const controlPlane = await startControlPlane({ ...ref, progress });
+  const clusterDir = controlPlane.dir;
+  try {
+    progress.step("starting local nodes");
+    const nodes = await startLocalNodes({ clusterDir });
+    progress.done(nodes.map((n) => `${n.name}${n.reused ? " (reused)" : ""}`).join(", "));
+    progress.step("installing the Kubevisor chart with Helm");
+    await installChart(controlPlane.kubeconfigPath, opts.helmValues);
+    progress.done();
+    log.info({ cluster: controlPlane.name }, "product is up");
+    return {
+      controlPlane,
+      nodes,
+      kubeconfigPath: controlPlane.kubeconfigPath,
+      stop: async () => {
+        await stopLocalNodes({ clusterDir });
+        await controlPlane.stop();
+      },
+    };
+  } catch (err) {
+    // Leave nothing half-started behind when this run started it.
+    if (!controlPlane.reused) {
+      await stopLocalNodes({ clusterDir }).catch(() => {});
+      await controlPlane.stop().catch(() => {});
+    }
+    throw err;
+  }
+}

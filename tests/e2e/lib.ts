@@ -1,0 +1,194 @@
+/**
+ * Helpers for end-to-end tests on the local cluster (tests/e2e/global-setup.ts): kubectl,
+ * polling, and the launcher console reached the way the operator reaches it (mutual TLS with
+ * a client certificate from the operator CA).
+ */
+import { execFile } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
+import { promisify } from "node:util";
+import WebSocket from "ws";
+import { LAUNCHER_PORT, launcherServerName } from "../../src/api/index.js";
+import { RELEASE_NAMESPACE } from "../../src/local/product.js";
+import { issueCertificate } from "../../src/util/pki.js";
+
+const exec = promisify(execFile);
+
+export interface KubectlResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function kubectl(args: string[], input?: string): Promise<KubectlResult> {
+  return await new Promise((resolve) => {
+    const child = execFile(
+      "kubectl",
+      args,
+      { env: process.env, maxBuffer: 64 << 20 },
+      (err, stdout, stderr) =>
+        resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+    if (input !== undefined) child.stdin?.end(input);
+  });
+}
+
+/** kubectl that must succeed; returns stdout. */
+export async function kc(...args: string[]): Promise<string> {
+  const r = await kubectl(args);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(" ")}: ${r.stderr.trim()}`);
+  return r.stdout;
+}
+
+export async function getJson<T = Record<string, unknown>>(...args: string[]): Promise<T> {
+  return JSON.parse(await kc("get", ...args, "-o", "json")) as T;
+}
+
+/** Polls `probe` until it returns a value other than undefined, or fails naming `what`. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined>,
+  timeoutMs = 180_000,
+  intervalMs = 500,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    await sleep(intervalMs);
+  }
+  throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ""}`);
+}
+
+export interface VmObject {
+  metadata: { name: string; namespace: string; uid: string };
+  spec: Record<string, unknown>;
+  status?: {
+    phase?: string;
+    nodeName?: string;
+    launcherPod?: string;
+    ipAddress?: string;
+    acceleration?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+  };
+}
+
+export async function getVm(ns: string, name: string): Promise<VmObject> {
+  return await getJson<VmObject>("vm", name, "-n", ns);
+}
+
+export async function waitForVmPhase(
+  ns: string,
+  name: string,
+  phase: string,
+  timeoutMs?: number,
+): Promise<VmObject> {
+  return await waitFor(
+    `VM ${ns}/${name} to be ${phase}`,
+    async () => {
+      const vm = await getVm(ns, name);
+      return vm.status?.phase === phase ? vm : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+/** A VM manifest booting the test guest; `spec` is merged over the defaults. */
+export function vmManifest(ns: string, name: string, spec: Record<string, unknown> = {}): string {
+  return JSON.stringify({
+    apiVersion: "kubevisor.io/v1alpha1",
+    kind: "VirtualMachine",
+    metadata: { name, namespace: ns },
+    spec: {
+      memory: { size: "256Mi" },
+      boot: {
+        kernel: {
+          image: "kubevisor/test-guest:latest",
+          kernelPath: "/boot/vmlinuz",
+          initrdPath: "/boot/initrd.img",
+          cmdline: "console=ttyS0 quiet",
+        },
+      },
+      terminationGracePeriodSeconds: 10,
+      ...spec,
+    },
+  });
+}
+
+export async function createNamespace(ns: string): Promise<void> {
+  await kc("create", "namespace", ns);
+}
+
+let clientCert: Promise<{ caPem: string; certPem: string; keyPem: string }> | undefined;
+
+/** A client certificate from the operator CA, as the operator itself presents to launchers. */
+function operatorClientCert() {
+  clientCert ??= (async () => {
+    const secret = await getJson<{ data: Record<string, string> }>(
+      "secret",
+      "kubevisor-ca",
+      "-n",
+      RELEASE_NAMESPACE,
+    );
+    const decode = (k: string) => Buffer.from(secret.data[k] ?? "", "base64").toString("utf8");
+    const ca = { certPem: decode("tls.crt"), keyPem: decode("tls.key") };
+    const cert = await issueCertificate(ca, { commonName: "e2e-test", usage: "client" });
+    return { caPem: ca.certPem, ...cert };
+  })();
+  return clientCert;
+}
+
+/** The serial console of a VM's current launcher pod; collects output until closed. */
+export class Console {
+  output = "";
+  private constructor(private readonly ws: WebSocket) {
+    ws.on("message", (data: Buffer) => {
+      this.output += data.toString("utf8");
+    });
+  }
+
+  static async open(ns: string, vm: string, podIP: string): Promise<Console> {
+    const tls = await operatorClientCert();
+    const ws = new WebSocket(`wss://${podIP}:${LAUNCHER_PORT}/console`, {
+      ca: tls.caPem,
+      cert: tls.certPem,
+      key: tls.keyPem,
+      servername: launcherServerName(ns, vm),
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    return new Console(ws);
+  }
+
+  send(text: string): void {
+    this.ws.send(Buffer.from(text));
+  }
+
+  async waitFor(pattern: RegExp | string, timeoutMs = 60_000): Promise<string> {
+    return await waitFor(
+      `console output ${String(pattern)}`,
+      async () => {
+        const m =
+          typeof pattern === "string" ? this.output.includes(pattern) : pattern.test(this.output);
+        return m ? this.output : undefined;
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
+
+/** The guest's serial counter values seen so far (`kubevisor-counter N ...` lines). */
+export function counters(output: string): number[] {
+  return [...output.matchAll(/kubevisor-counter (\d+)/g)].map((m) => Number(m[1]));
+}

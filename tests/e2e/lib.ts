@@ -5,6 +5,7 @@
  */
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { ConnectionOptions } from "node:tls";
 import { promisify } from "node:util";
 import WebSocket from "ws";
 import { LAUNCHER_PORT, launcherServerName } from "../../src/api/index.js";
@@ -153,12 +154,13 @@ export class Console {
 
   static async open(ns: string, vm: string, podIP: string): Promise<Console> {
     const tls = await operatorClientCert();
-    const ws = new WebSocket(`wss://${podIP}:${LAUNCHER_PORT}/console`, {
+    const options: WebSocket.ClientOptions & ConnectionOptions = {
       ca: tls.caPem,
       cert: tls.certPem,
       key: tls.keyPem,
       servername: launcherServerName(ns, vm),
-    });
+    };
+    const ws = new WebSocket(`wss://${podIP}:${LAUNCHER_PORT}/console`, options);
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);

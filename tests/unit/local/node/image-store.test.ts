@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import {
+  imageRepository,
+  KUBEVISOR_IMAGE,
+  TEST_GUEST_IMAGE,
+} from "../../../../src/local/images.js";
+import { APP_DIR, resolveImage } from "../../../../src/local/node/image-store.js";
+
+const store = { checkoutDir: "/src/kubevisor", guestDir: "/cache/guest/current" };
+
+describe("imageRepository", () => {
+  it.each([
+    ["kubevisor/kubevisor:1.2", "kubevisor/kubevisor"],
+    ["docker.io/kubevisor/kubevisor:latest", "kubevisor/kubevisor"],
+    ["kubevisor/test-guest@sha256:abc", "kubevisor/test-guest"],
+    ["localhost:5000/x/y:1", "localhost:5000/x/y"],
+    ["busybox", "busybox"],
+  ])("%s → %s", (ref, repo) => expect(imageRepository(ref)).toBe(repo));
+});
+
+describe("resolveImage", () => {
+  it("resolves the Kubevisor image, any tag, to this checkout at /app", () => {
+    const r = resolveImage("docker.io/kubevisor/kubevisor:v9", store);
+    expect(r).toEqual({
+      ok: true,
+      image: {
+        ref: "docker.io/kubevisor/kubevisor:v9",
+        dir: "/src/kubevisor",
+        rootBinds: [{ source: "/src/kubevisor", dest: APP_DIR }],
+        workingDir: APP_DIR,
+      },
+    });
+    expect(resolveImage(KUBEVISOR_IMAGE, store).ok).toBe(true);
+  });
+
+  it("resolves the test guest to the built guest directory", () => {
+    const r = resolveImage(TEST_GUEST_IMAGE, store);
+    expect(r.ok && r.image.dir).toBe("/cache/guest/current");
+  });
+
+  it("says how to build the guest when it is missing", () => {
+    const r = resolveImage(TEST_GUEST_IMAGE, { ...store, guestDir: undefined });
+    expect(r).toMatchObject({ ok: false, reason: "ErrImagePull" });
+    expect(!r.ok && r.message).toContain("npm run guest");
+  });
+
+  it("refuses any other image with a message naming it", () => {
+    const r = resolveImage("nginx:1.25", store);
+    expect(r).toMatchObject({ ok: false, reason: "ErrImagePull" });
+    expect(!r.ok && r.message).toContain("nginx:1.25");
+  });
+});

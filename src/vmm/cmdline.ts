@@ -89,7 +89,12 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     config.kernel.path,
   ];
   if (config.kernel.initrdPath) args.push("-initrd", config.kernel.initrdPath);
-  args.push("-append", kernelCmdline(config.kernel.cmdline));
+  let cmdline = kernelCmdline(config.kernel.cmdline);
+  const calibrationless = machine === "microvm" && launch.accel === "tcg";
+  if (calibrationless && launch.hostTscKhz && !cmdline.includes("tsc_early_khz=")) {
+    cmdline += ` tsc_early_khz=${launch.hostTscKhz}`;
+  }
+  args.push("-append", cmdline);
 
   args.push(
     "-chardev",

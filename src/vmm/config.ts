@@ -46,6 +46,12 @@ export interface LaunchOptions {
   incoming: boolean;
   /** Turn a guest reboot into a QEMU exit (-no-reboot): used where a reboot means failure. */
   exitOnReboot: boolean;
+  /**
+   * Host TSC rate (kHz). A microvm has no HPET or PM timer, so under TCG the guest kernel
+   * must calibrate its TSC against the PIT, which fails on a busy host and leaves the boot
+   * stalled; given this rate the kernel skips calibration (tsc_early_khz).
+   */
+  hostTscKhz?: number;
 }
 
 export class GuestConfigError extends Error {

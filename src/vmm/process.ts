@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { ByteRing } from "./ring.js";
 
 export const DEFAULT_QEMU_BINARY = "qemu-system-x86_64";
@@ -58,5 +59,15 @@ export class QemuProcess {
       }
     }
     return this.exited;
+  }
+}
+
+/** The host CPU's nominal rate in kHz (what TCG's guest TSC ticks at), if the host says. */
+export function hostTscKhz(cpuinfo = "/proc/cpuinfo"): number | undefined {
+  try {
+    const mhz = /^cpu MHz\s*:\s*([\d.]+)/m.exec(readFileSync(cpuinfo, "utf8"))?.[1];
+    return mhz ? Math.round(Number(mhz) * 1000) : undefined;
+  } catch {
+    return undefined;
   }
 }

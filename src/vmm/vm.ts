@@ -6,7 +6,7 @@ import { type Logger, logger } from "../util/log.js";
 import { buildQemuArgs } from "./cmdline.js";
 import type { Accelerator, GuestConfig } from "./config.js";
 import { SerialConsole } from "./console.js";
-import { DEFAULT_QEMU_BINARY, type ProcessExit, QemuProcess } from "./process.js";
+import { DEFAULT_QEMU_BINARY, hostTscKhz, type ProcessExit, QemuProcess } from "./process.js";
 import { QmpClient, type QmpEvent } from "./qmp.js";
 
 /** When a started guest counts as up: a line on its console, or QEMU resuming its vCPUs. */
@@ -220,6 +220,7 @@ export class Vm extends EventEmitter {
       startPaused: !incoming,
       incoming,
       exitOnReboot: opts.exitOnReboot ?? false,
+      hostTscKhz: hostTscKhz(),
     });
     const proc = new QemuProcess(opts.qemuBinary ?? DEFAULT_QEMU_BINARY, argv);
     const log = (opts.log ?? logger("vmm")).child({ vm: opts.config.name, qemuPid: proc.pid });

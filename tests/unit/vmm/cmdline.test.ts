@@ -124,6 +124,18 @@ describe("buildQemuArgs", () => {
     ]);
   });
 
+  it("spares a TCG microvm guest the TSC calibration that stalls it on busy hosts", () => {
+    const micro = { ...guest, machine: "microvm" as const };
+    const withTsc = { ...launch, hostTscKhz: 2596150 };
+    expect(values(buildQemuArgs(micro, withTsc), "-append")).toEqual([
+      "console=ttyS0 quiet tsc_early_khz=2596150",
+    ]);
+    expect(values(buildQemuArgs(guest, withTsc), "-append")).toEqual(["console=ttyS0 quiet"]);
+    expect(values(buildQemuArgs(micro, { ...withTsc, accel: "kvm" }), "-append")).toEqual([
+      "console=ttyS0 quiet",
+    ]);
+  });
+
   it("starts a migration target waiting, not paused-for-boot", () => {
     const args = buildQemuArgs(guest, {
       ...launch,

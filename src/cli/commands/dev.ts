@@ -21,7 +21,7 @@ async function waitForPhase(kubeconfig: string, name: string, phase: string): Pr
   const deadline = Date.now() + RUNNING_TIMEOUT_MS;
   let last = "";
   while (Date.now() < deadline) {
-    last = await $`kubectl get vm ${name} -o jsonpath={.status.phase}`
+    last = await $`kubectl get vm ${name} -o ${"jsonpath={.status.phase}"}`
       .env({ KUBECONFIG: kubeconfig })
       .noThrow()
       .text();

@@ -109,6 +109,22 @@ export class CounterLog {
     return max;
   }
 
+  /**
+   * Largest stretch the guest did not run, per consecutive pair: host-side gap minus guest
+   * uptime progress. The guest's clock stands still while it is paused (or in flight during
+   * a migration) but runs on while its vCPU thread merely waits for a busy host CPU, so this
+   * isolates the pause from host load, which also slows the guest while RAM is copied.
+   */
+  maxStallMs(): number {
+    let max = 0;
+    for (let i = 1; i < this.samples.length; i++) {
+      const a = this.samples[i - 1] as CounterSample;
+      const b = this.samples[i] as CounterSample;
+      max = Math.max(max, b.atMs - a.atMs - (b.uptime - a.uptime) * 1000);
+    }
+    return max;
+  }
+
   async waitForMore(count: number, timeoutMs = 10_000): Promise<void> {
     const target = this.samples.length + count;
     const deadline = Date.now() + timeoutMs;

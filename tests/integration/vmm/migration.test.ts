@@ -17,13 +17,11 @@ import {
 } from "./helpers.js";
 
 const accels = await acceleratorsUnderTest();
-/** The guest prints its counter every 100 ms of guest time. */
-const COUNTER_INTERVAL_MS = 100;
 /**
- * Host-side slack on top of the measured pause: the target's TCG translates the guest's code
- * afresh after resuming, and this 2-core machine is shared with other builds.
+ * Slack on top of the measured pause: the guest's uptime has 10 ms resolution, its output
+ * crosses two sockets, and the target's TCG translates the guest's code afresh on resume.
  */
-const SCHEDULING_SLACK_MS = 250;
+const STALL_SLACK_MS = 150;
 
 const scratch = mkdtempSync(join(tmpdir(), "kv-vmm-mig-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -67,17 +65,18 @@ describe.each(accels)("live migration under %s", (accel) => {
     await counter.waitForMore(10);
     const pauseMs = guestPauseMs(outcome.sourceStoppedAtMs ?? 0, arrived.resumedAtMs ?? 0);
     const maxGap = counter.maxGapMs();
+    const stall = counter.maxStallMs();
     console.log(
       `[vmm tests] ${accel} migration 256 MiB: total ${outcome.totalMs.toFixed(0)} ms (QEMU ${outcome.final.qemuTotalTimeMs} ms), ` +
         `QEMU downtime ${outcome.final.qemuDowntimeMs} ms, STOP→RESUME ${pauseMs.toFixed(0)} ms, ` +
-        `largest counter gap ${maxGap} ms`,
+        `largest counter gap ${maxGap} ms of which the guest did not run ${stall.toFixed(0)} ms`,
     );
     // No reboot and nothing lost: every number once, in order, and guest uptime never reset.
     expect(counter.breaks()).toEqual([]);
     const uptimes = counter.samples.map((s) => s.uptime);
     expect(uptimes).toEqual([...uptimes].sort((a, b) => a - b));
     expect(counter.samples.some((s) => s.atMs > migratedAt)).toBe(true);
-    expect(maxGap).toBeLessThanOrEqual(COUNTER_INTERVAL_MS + pauseMs + SCHEDULING_SLACK_MS);
+    expect(stall).toBeLessThanOrEqual(pauseMs + STALL_SLACK_MS);
 
     // The target forwards the declared port from its own address.
     const page = await fetch(`http://127.0.0.2:${targetPort}/`).then((r) => r.text());

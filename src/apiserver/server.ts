@@ -1,0 +1,318 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import type { TLSSocket } from "node:tls";
+import type { KubeConfig } from "@kubernetes/client-node";
+import { WebSocketServer } from "ws";
+import { SUBRESOURCES_APISERVICE, type VmSubresource } from "../api/subresources.js";
+import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
+import { isNotFound, KubeClient } from "../operator/kube/client.js";
+import { type Logger, logger } from "../util/log.js";
+import {
+  execute,
+  NOT_FOUND,
+  planMigration,
+  planStateChange,
+  type VmView,
+  vmPath,
+} from "./actions.js";
+import {
+  AUTH_CONFIGMAP,
+  type AuthResult,
+  authenticate,
+  parseRequestHeaderConfig,
+  type RequestHeaderConfig,
+  type UserInfo,
+} from "./auth.js";
+import { type Attributes, authorize } from "./authz.js";
+import {
+  ConsoleSessions,
+  connectLauncher,
+  consoleMode,
+  type LauncherTls,
+  relay,
+} from "./console.js";
+import { route } from "./routes.js";
+import { ensureCABundle, ensureServingCert } from "./serving-cert.js";
+import { failure, refuseUpgrade, type Status, sendJson, sendStatus } from "./status.js";
+
+export interface ApiServerOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace of the Service, the serving-certificate Secret and the operator CA. */
+  namespace: string;
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Service in front of the server: its DNS names go into the serving certificate. */
+  service: string;
+  /** Secret keeping the serving CA and certificate; default `<service>-tls`. */
+  secretName?: string;
+  /** APIService whose caBundle the server maintains; false leaves it alone. */
+  apiService?: string | false;
+  /** Client certificate for launchers; default: a fresh one from the operator CA. */
+  launcherTls?: LauncherTls;
+  launcherPort?: number;
+  /** How often the front-proxy settings are re-read (the CA can rotate); default 60 s. */
+  authRefreshMs?: number;
+  log?: Logger;
+}
+
+export interface RunningApiServer {
+  port: number;
+  /** The CA of the serving certificate (what the APIService's caBundle must hold). */
+  caPem: string;
+  close(): Promise<void>;
+}
+
+/** Body size cap of a PUT: migrate options are a few fields. */
+const MAX_BODY_BYTES = 64 * 1024;
+
+/**
+ * Starts the aggregated API server for subresources.kubevisor.io in this process. See
+ * README.md for why it lives in the operator process and how it authenticates.
+ */
+export async function startApiServer(o: ApiServerOptions): Promise<RunningApiServer> {
+  const log = o.log ?? logger("apiserver");
+  const client = new KubeClient(o.kubeConfig);
+  let auth = await readAuthConfig(client);
+  const serving = await ensureServingCert(client, {
+    namespace: o.namespace,
+    secretName: o.secretName ?? `${o.service}-tls`,
+    service: o.service,
+    log,
+  });
+  const apiService = o.apiService ?? SUBRESOURCES_APISERVICE;
+  if (apiService !== false) await ensureCABundle(client, serving.caPem, log, apiService);
+  const launcherTls = o.launcherTls ?? (await operatorLauncherTls(client, o.namespace, log));
+
+  const tlsOptions = (ca: string) => ({
+    cert: serving.certPem,
+    key: serving.keyPem,
+    // Client certificates are checked against the request-header CA only, and not required:
+    // discovery and health answer anyone; everything else needs a verified front proxy.
+    ca,
+    requestCert: true,
+    rejectUnauthorized: false,
+    minVersion: "TLSv1.2" as const,
+  });
+  const sessions = new ConsoleSessions();
+  const wss = new WebSocketServer({ noServer: true });
+
+  const identify = (req: IncomingMessage): AuthResult => {
+    const socket = req.socket as TLSSocket;
+    const cert = socket.getPeerCertificate();
+    const cn = cert?.subject?.CN;
+    const peer =
+      cert && Object.keys(cert).length > 0
+        ? { verified: socket.authorized, commonName: Array.isArray(cn) ? cn[0] : cn }
+        : undefined;
+    const result = authenticate(peer, req.headersDistinct, auth);
+    if (!result.ok) log.info({ url: req.url, reason: result.reason }, "request not authenticated");
+    return result;
+  };
+
+  /** Authenticate, authorize, read the VM: the steps every VM request takes. */
+  const admit = async (
+    req: IncomingMessage,
+    target: { namespace: string; name: string; subresource: VmSubresource },
+    verb: Attributes["verb"],
+  ): Promise<{ user: UserInfo; vm: VmView } | Status> => {
+    const who = identify(req);
+    if (!who.ok) return failure(401, "Unauthorized");
+    const decision = await authorize(client, who.user, { verb, ...target });
+    if (!decision.allowed) {
+      log.info({ user: who.user.name, verb, ...target }, "request forbidden");
+      return failure(403, decision.message);
+    }
+    try {
+      const vm = await client.get<VmView>(vmPath(target.namespace, target.name));
+      return { user: who.user, vm };
+    } catch (err) {
+      if (isNotFound(err)) return NOT_FOUND(target.name);
+      throw err;
+    }
+  };
+
+  const onRequest = async (req: IncomingMessage, res: ServerResponse) => {
+    const r = route(req.url ?? "/");
+    if (r.kind === "health") return sendText(res, 200, "ok");
+    if (r.kind === "discovery") return sendJson(res, 200, r.body);
+    if (r.kind === "notFound")
+      return sendStatus(res, failure(404, "the server could not find the requested resource"));
+    if (r.subresource === "console") {
+      // Checked after authentication so anonymous callers learn nothing beyond a 401.
+      if (!identify(req).ok) return sendStatus(res, failure(401, "Unauthorized"));
+      return sendStatus(res, failure(400, "the console is a WebSocket: send an Upgrade request"));
+    }
+    if (req.method !== "PUT")
+      return sendStatus(
+        res,
+        failure(405, `${req.method} is not supported on ${r.subresource}; use PUT`),
+      );
+    const admitted = await admit(req, r, "update");
+    if ("code" in admitted) return sendStatus(res, admitted);
+    let body: unknown;
+    try {
+      body = await readJsonBody(req);
+    } catch (err) {
+      return sendStatus(res, failure(400, (err as Error).message));
+    }
+    const plan =
+      r.subresource === "migrate"
+        ? planMigration(admitted.vm, body, admitted.user)
+        : planStateChange(admitted.vm, r.subresource, new Date());
+    const status = await execute(client, admitted.vm, plan);
+    log.info(
+      {
+        user: admitted.user.name,
+        vm: `${r.namespace}/${r.name}`,
+        action: r.subresource,
+        code: status.code,
+        message: status.message,
+      },
+      "action",
+    );
+    sendStatus(res, status);
+  };
+
+  const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const r = route(req.url ?? "/");
+    if (r.kind !== "vm" || r.subresource !== "console")
+      return refuseUpgrade(socket, failure(404, "only the console takes a WebSocket"));
+    const mode = consoleMode(req.url ?? "/");
+    const admitted = await admit(req, r, mode === "watch" ? "get" : "update");
+    if ("code" in admitted) return refuseUpgrade(socket, admitted);
+    const { vm, user } = admitted;
+    const podIP = (vm.status as { ipAddress?: string } | undefined)?.ipAddress;
+    if (!podIP || !["Running", "Migrating"].includes(vm.status?.phase ?? "")) {
+      return refuseUpgrade(
+        socket,
+        failure(409, `VM ${r.name} is not running (phase ${vm.status?.phase ?? "unknown"})`),
+      );
+    }
+    let upstream: Awaited<ReturnType<typeof connectLauncher>>;
+    try {
+      upstream = await connectLauncher(
+        { podIP, namespace: r.namespace, vmName: r.name, port: o.launcherPort },
+        launcherTls,
+      );
+    } catch (err) {
+      log.warn(
+        { vm: `${r.namespace}/${r.name}`, podIP, err: (err as Error).message },
+        "launcher console unreachable",
+      );
+      return refuseUpgrade(
+        socket,
+        failure(503, `cannot reach the console of VM ${r.name}: ${(err as Error).message}`),
+      );
+    }
+    relay({
+      wss,
+      req,
+      socket,
+      head,
+      upstream,
+      mode,
+      vmKey: `${r.namespace}/${r.name}`,
+      user,
+      sessions,
+      log,
+    });
+  };
+
+  const server: Server = createServer(tlsOptions(auth.clientCA), (req, res) => {
+    onRequest(req, res).catch((err) => {
+      log.error({ err: (err as Error).message, url: req.url }, "request failed");
+      if (!res.headersSent) sendStatus(res, failure(500, (err as Error).message));
+      else res.destroy();
+    });
+  });
+  server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    onUpgrade(req, socket, head).catch((err) => {
+      log.error({ err: (err as Error).message, url: req.url }, "upgrade failed");
+      refuseUpgrade(socket, failure(500, (err as Error).message));
+    });
+  });
+  server.on("tlsClientError", (err) => log.debug({ err: err.message }, "TLS handshake failed"));
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(o.port, o.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  log.info({ host: o.host, port }, "aggregated API server listening");
+
+  // The front-proxy CA can rotate; follow it without a restart.
+  const refresh = setInterval(() => {
+    readAuthConfig(client).then(
+      (next) => {
+        if (next.clientCA !== auth.clientCA) {
+          server.setSecureContext(tlsOptions(next.clientCA));
+          log.info("front-proxy client CA changed; reloaded");
+        }
+        auth = next;
+      },
+      (err) =>
+        log.warn({ err: (err as Error).message }, "re-reading the front-proxy settings failed"),
+    );
+  }, o.authRefreshMs ?? 60_000);
+  refresh.unref();
+
+  return {
+    port,
+    caPem: serving.caPem,
+    async close() {
+      clearInterval(refresh);
+      for (const ws of wss.clients) ws.terminate();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      client.close();
+      log.info("aggregated API server stopped");
+    },
+  };
+}
+
+async function readAuthConfig(client: KubeClient): Promise<RequestHeaderConfig> {
+  const cm = await client.get<{ data?: Record<string, string> }>(
+    `/api/v1/namespaces/${AUTH_CONFIGMAP.namespace}/configmaps/${AUTH_CONFIGMAP.name}`,
+  );
+  return parseRequestHeaderConfig(cm.data ?? {});
+}
+
+async function operatorLauncherTls(
+  client: KubeClient,
+  namespace: string,
+  log: Logger,
+): Promise<LauncherTls> {
+  const ca = await ensureOperatorCA(client, namespace, log);
+  const cert = await issueOperatorClientCert(ca);
+  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
+}
+
+function sendText(res: ServerResponse, code: number, text: string): void {
+  res.writeHead(code, { "content-type": "text/plain" });
+  res.end(`${text}\n`);
+}
+
+async function readJsonBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new Error(`request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (!text) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new Error("request body is not JSON");
+  }
+}

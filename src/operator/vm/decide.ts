@@ -345,7 +345,8 @@ function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) 
   Object.assign(d.status, {
     launchCount: next,
     launcherPod: podName,
-    launchClaimedAt: rfc3339(now),
+    // Milliseconds: other replicas time the claim out against this.
+    launchClaimedAt: now.toISOString(),
     phase: "Scheduling",
   } satisfies VirtualMachineStatus);
   if (restarting) {

@@ -105,7 +105,14 @@ export class VmReconciler {
       now,
       config: this.deps.decideConfig,
     });
-    const requeue = await this.execute(raw, vm, decision, now, log);
+    let requeue: number | undefined;
+    try {
+      requeue = await this.execute(raw, vm, decision, now, log);
+    } catch (err) {
+      // Released by our own finalizer removal, or deleted meanwhile: nothing left to do.
+      if (isNotFound(err) && !(await this.exists(namespace, name))) return {};
+      throw err;
+    }
     if (!vm.metadata.deletionTimestamp && vm.metadata.finalizers?.includes(VM_FINALIZER)) {
       await this.ensureDisruptionBudget(vm);
     }
@@ -134,6 +141,12 @@ export class VmReconciler {
       });
       // The watch brings the VM back with its finalizer; the next pass continues from there.
       return undefined;
+    }
+
+    const launch = d.actions.find((a) => a.type === "launch");
+    if (launch && (await this.otherLivePods(vm, launch.podName, log))) {
+      // The cache was behind: a pod it did not show is alive. Claim nothing; look again.
+      return 1000;
     }
 
     const patch = statusPatch(vm.status, d.status);
@@ -225,14 +238,8 @@ export class VmReconciler {
     const { client, decideConfig } = this.deps;
     const ns = vm.metadata.namespace ?? "";
     const name = vm.metadata.name ?? "";
-    const live = await client.list<V1Pod>(paths.pods(ns), {
-      labelSelector: `${LABEL_VM}=${vmLabelValue(name)},${LABEL_COMPONENT}=${COMPONENT_LAUNCHER}`,
-    });
-    const alive = live.items.map(observePod).filter((p) => !isTerminal(p) && p.name !== podName);
-    if (alive.length > 0) {
-      log.warn({ alive: alive.map((p) => p.name) }, "another launcher pod is alive; not launching");
-      return 1000;
-    }
+    // Checked before the claim too; again now, in case a pod appeared in between.
+    if (await this.otherLivePods(vm, podName, log)) return 1000;
     await this.ensureTlsSecret(vm);
     if (Date.now() - claimedAt > decideConfig.claimTimeoutMs / 2) {
       log.warn({ launch }, "claim too old to act on; leaving it to time out");
@@ -267,6 +274,30 @@ export class VmReconciler {
       if (pod?.metadata?.uid) await this.deletePod(ns, podName, pod.metadata.uid);
     }
     return undefined;
+  }
+
+  /** Live (not cached) check for a non-terminal launcher pod of the VM other than `podName`. */
+  private async otherLivePods(vm: VirtualMachine, podName: string, log: Logger): Promise<boolean> {
+    const live = await this.deps.client.list<V1Pod>(paths.pods(vm.metadata.namespace ?? ""), {
+      labelSelector: `${LABEL_VM}=${vmLabelValue(vm.metadata.name ?? "")},${LABEL_COMPONENT}=${COMPONENT_LAUNCHER}`,
+    });
+    const alive = live.items.map(observePod).filter((p) => !isTerminal(p) && p.name !== podName);
+    if (alive.length === 0) return false;
+    log.warn(
+      { alive: alive.map((p) => p.name), launch: podName },
+      "another launcher pod is alive; not launching",
+    );
+    return true;
+  }
+
+  private async exists(ns: string, name: string): Promise<boolean> {
+    try {
+      await this.deps.client.get(vmPath(ns, name));
+      return true;
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw err;
+    }
   }
 
   private async deletePod(ns: string, name: string, uid: string) {

@@ -108,7 +108,7 @@ describe("first reconcile", () => {
     expect(d.status).toMatchObject({
       launchCount: 1,
       launcherPod: "web-launcher-1",
-      launchClaimedAt: "2026-01-01T12:00:00Z",
+      launchClaimedAt: "2026-01-01T12:00:00.000Z",
       phase: "Scheduling",
       observedGeneration: 1,
     });

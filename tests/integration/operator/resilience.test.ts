@@ -1,0 +1,235 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:net";
+import type { V1Pod } from "@kubernetes/client-node";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { GROUP, LABEL_COMPONENT, LABEL_VM, VERSION } from "../../../src/api/index.js";
+import { paths } from "../../../src/operator/kube/client.js";
+import { Informer } from "../../../src/operator/kube/informer.js";
+import type { RunningOperator } from "../../../src/operator/operator.js";
+import { VM_FINALIZER } from "../../../src/operator/vm/decide.js";
+import { logger } from "../../../src/util/log.js";
+import {
+  createVm,
+  type Env,
+  getVm,
+  launcherPods,
+  setupEnv,
+  start,
+  teardownEnv,
+  until,
+  untilVm,
+  vmPath,
+} from "./harness.js";
+
+let env: Env;
+let operators: RunningOperator[] = [];
+/** Highest number of live launcher pods ever seen at once, per VM. */
+const maxLive = new Map<string, number>();
+let podWatch: Informer<V1Pod>;
+
+beforeAll(async () => {
+  env = await setupEnv("res", 20);
+  podWatch = new Informer<V1Pod>(
+    env.c,
+    paths.pods(env.ns),
+    logger("test"),
+    `${LABEL_COMPONENT}=launcher`,
+  );
+  podWatch.on("change", () => {
+    const live = new Map<string, number>();
+    for (const pod of podWatch.list()) {
+      if (["Succeeded", "Failed"].includes(pod.status?.phase ?? "")) continue;
+      const vm = pod.metadata?.labels?.[LABEL_VM] ?? "";
+      live.set(vm, (live.get(vm) ?? 0) + 1);
+    }
+    for (const [vm, n] of live) maxLive.set(vm, Math.max(maxLive.get(vm) ?? 0, n));
+  });
+  await podWatch.start();
+});
+
+afterEach(async () => {
+  await Promise.all(operators.map((o) => o.stop()));
+  operators = [];
+});
+
+afterAll(async () => {
+  await podWatch.stop();
+  const cleaner = await start(env);
+  await teardownEnv(env, [cleaner]);
+});
+
+const run = async (extra: Parameters<typeof start>[1] = {}) => {
+  const o = await start(env, extra);
+  operators.push(o);
+  return o;
+};
+
+const running = (vm: string, launch: number) =>
+  untilVm(
+    env.c,
+    env.ns,
+    vm,
+    `launch ${launch} Running`,
+    (v) => v.status?.launchCount === launch && v.status.phase === "Running",
+  );
+
+async function failGuest(vm: string) {
+  const v = await getVm(env.c, env.ns, vm);
+  const pod = (await launcherPods(env.c, env.ns, vm)).find(
+    (p) => p.metadata?.name === v.status?.launcherPod,
+  );
+  if (!pod) throw new Error(`no pod for ${vm}`);
+  await env.kubelet.terminate(pod, 1, "GuestCrashed: test");
+}
+
+describe("operator restarts", () => {
+  it("a claim whose pod was never created (operator killed between the two) is replaced, not doubled", async () => {
+    // What a killed operator leaves behind: finalizer, and a claim for launch 1, no pod.
+    await env.c.create(vmPath(env.ns), {
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: "VirtualMachine",
+      metadata: { name: "orphan-claim", namespace: env.ns, finalizers: [VM_FINALIZER] },
+      spec: { memory: { size: "128Mi" } },
+    });
+    const vm = await getVm(env.c, env.ns, "orphan-claim");
+    await env.c.mergePatch(`${vmPath(env.ns, "orphan-claim")}/status`, {
+      metadata: { resourceVersion: vm.metadata.resourceVersion },
+      status: {
+        launchCount: 1,
+        launcherPod: "orphan-claim-launcher-1",
+        launchClaimedAt: new Date().toISOString().replace(/\.\d+Z/, "Z"),
+        phase: "Scheduling",
+      },
+    });
+    const claimedAt = Date.now();
+    await run();
+    const v = await running("orphan-claim", 2);
+    // It waited for the claim to time out (its creator might still have been alive).
+    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(2000);
+    expect(
+      (await launcherPods(env.c, env.ns, "orphan-claim")).map((p) => p.metadata?.name),
+    ).toEqual(["orphan-claim-launcher-2"]);
+    expect(v.status?.restartCount ?? 0).toBe(0);
+  });
+
+  it("an operator stopped right after creating the pod is succeeded by one that adopts it", async () => {
+    const first = await run();
+    await createVm(env.c, env.ns, "adopt");
+    env.kubelet.autoRun = false;
+    try {
+      await until(
+        "pod created",
+        async () => (await launcherPods(env.c, env.ns, "adopt")).length === 1,
+      );
+      await first.stop();
+      operators = operators.filter((o) => o !== first);
+    } finally {
+      env.kubelet.autoRun = true;
+    }
+    await run();
+    await running("adopt", 1);
+    expect((await launcherPods(env.c, env.ns, "adopt")).map((p) => p.metadata?.name)).toEqual([
+      "adopt-launcher-1",
+    ]);
+  });
+});
+
+describe("several operators at once", () => {
+  it("without leader election, launches stay single through repeated failures", async () => {
+    await Promise.all([run(), run(), run()]);
+    const names = ["multi-a", "multi-b", "multi-c", "multi-d"];
+    await Promise.all(names.map((n) => createVm(env.c, env.ns, n)));
+    for (let launch = 1; launch <= 3; launch++) {
+      await Promise.all(names.map((n) => running(n, launch)));
+      if (launch < 3) await Promise.all(names.map((n) => failGuest(n)));
+    }
+    for (const n of names) {
+      expect(maxLive.get(n), n).toBe(1);
+      const vm = await getVm(env.c, env.ns, n);
+      expect(vm.status).toMatchObject({ launchCount: 3, restartCount: 2 });
+    }
+  });
+
+  it("with leader election, one leads; when it stops, another takes over", async () => {
+    const lease = { durationMs: 3000, renewDeadlineMs: 2000, retryPeriodMs: 300 };
+    const a = await run({ leaderElection: true, lease });
+    const b = await run({ leaderElection: true, lease });
+    const leader = await until("a leader", async () => {
+      const leading = [a, b].filter((o) => o.isLeader());
+      return leading.length === 1 ? leading[0] : undefined;
+    });
+    const standby = leader === a ? b : a;
+    await createVm(env.c, env.ns, "led");
+    await running("led", 1);
+    expect(standby.isLeader()).toBe(false);
+
+    await leader.stop();
+    operators = operators.filter((o) => o !== leader);
+    await until("standby leads", async () => standby.isLeader(), 10_000);
+    await failGuest("led");
+    await running("led", 2);
+    expect(maxLive.get("led")).toBe(1);
+  });
+});
+
+describe("as a process", () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => child?.kill("SIGKILL"));
+
+  it("serves health and metrics, reconciles, and exits cleanly on SIGTERM", async () => {
+    const port = await freePort();
+    child = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        "src/operator/main.ts",
+        "--launcher-image",
+        "kubevisor:test",
+        "--namespace",
+        env.operatorNs,
+        "--http-port",
+        String(port),
+        "--http-host",
+        "127.0.0.1",
+        "--leader-elect",
+        "true",
+      ],
+      {
+        env: { ...process.env, KUBEVISOR_LOG_LEVEL: "warn" },
+        stdio: ["ignore", "inherit", "inherit"],
+      },
+    );
+    const exited = new Promise<number | null>((resolve) =>
+      child?.on("exit", (code) => resolve(code)),
+    );
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`);
+      return { status: res.status, text: await res.text() };
+    };
+    await until("readyz", async () => (await get("/readyz")).status === 200, 30_000);
+    expect((await get("/healthz")).status).toBe(200);
+    await createVm(env.c, env.ns, "proc");
+    await running("proc", 1);
+    const metrics = (await get("/metrics")).text;
+    expect(metrics).toMatch(/kubevisor_vmi_phase_count\{phase="Running"\} \d+/);
+    expect(metrics).toContain("kubevisor_operator_reconcile_duration_seconds_bucket");
+    expect(metrics).toContain(
+      'kubevisor_vmi_phase_transition_time_from_creation_seconds_count{phase="Running"}',
+    );
+    expect(metrics).toContain("kubevisor_operator_leader 1");
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}

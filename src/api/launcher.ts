@@ -42,6 +42,8 @@ export const LauncherExitReason = z.enum([
   "GuestCrashed",
   "BootFailed",
   "Migrated",
+  /** A migration target whose guest never arrived (or failed to): nothing ran here. */
+  "MigrationFailed",
   "ConfigError",
 ]);
 export type LauncherExitReason = z.infer<typeof LauncherExitReason>;

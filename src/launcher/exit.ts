@@ -9,7 +9,11 @@ export type LauncherOutcome =
   /** We were asked to stop (SIGTERM) and the guest is gone, gracefully or not. */
   | { kind: "stopped"; message: string }
   /** QEMU died, was killed, or the guest panicked or reset where that means failure. */
-  | { kind: "crashed"; message: string };
+  | { kind: "crashed"; message: string }
+  /** Source: the guest now runs on the migration target; this process's part is over. */
+  | { kind: "migrated"; message: string }
+  /** Target: the guest never arrived or the migration failed; nothing ran here. */
+  | { kind: "migrationFailed"; message: string };
 
 export interface LauncherExit {
   code: number;
@@ -33,6 +37,14 @@ export function launcherExit(outcome: LauncherOutcome): LauncherExit {
       return { code: LAUNCHER_EXIT.ok, reason: "GuestStopped", message: outcome.message };
     case "crashed":
       return { code: LAUNCHER_EXIT.guestFailed, reason: "GuestCrashed", message: outcome.message };
+    case "migrated":
+      return { code: LAUNCHER_EXIT.ok, reason: "Migrated", message: outcome.message };
+    case "migrationFailed":
+      return {
+        code: LAUNCHER_EXIT.guestFailed,
+        reason: "MigrationFailed",
+        message: outcome.message,
+      };
   }
 }
 

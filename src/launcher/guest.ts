@@ -18,6 +18,8 @@ export interface GuestOptions {
   readiness: Readiness;
   bootTimeoutMs: number;
   qemuBinary?: string;
+  /** A migration target: QEMU waits for the guest to arrive instead of booting it. */
+  incoming?: boolean;
   log: Logger;
 }
 
@@ -34,14 +36,15 @@ export class Guest {
   /** Epoch ms by which the guest should have powered off, once a stop was asked for. */
   private stopDeadline: number | undefined;
   private panicked = false;
+  /** Set once the guest's fate was decided by a migration, before QEMU is let go. */
+  private migrationEnd: LauncherOutcome | undefined;
   private message: string | undefined;
   private settle!: (outcome: LauncherOutcome) => void;
 
   constructor(private readonly opts: GuestOptions) {
     this.ended = new Promise((resolve) => {
       this.settle = (outcome) => {
-        this.phase =
-          outcome.kind === "guestShutdown" || outcome.kind === "stopped" ? "Stopped" : "Failed";
+        this.phase = endPhase(outcome);
         this.message = "message" in outcome ? outcome.message : undefined;
         resolve(outcome);
       };
@@ -52,26 +55,30 @@ export class Guest {
     return this.stopDeadline !== undefined;
   }
 
-  /** Boot; failures do not throw but settle `ended` (BootFailed). */
+  /**
+   * Boot (or, as a migration target, start QEMU waiting for the guest); failures do not
+   * throw but settle `ended` (BootFailed).
+   */
   async start(): Promise<void> {
     const { log } = this.opts;
     this.startedAt = new Date().toISOString();
     let vm: Vm;
     try {
-      vm = await Vm.start({
+      const options = {
         config: this.opts.config,
         accel: this.opts.accel,
         readiness: this.opts.readiness,
         bootTimeoutMs: this.opts.bootTimeoutMs,
         log,
         ...(this.opts.qemuBinary ? { qemuBinary: this.opts.qemuBinary } : {}),
-      });
+      };
+      vm = this.opts.incoming ? await Vm.startIncoming(options) : await Vm.start(options);
     } catch (err) {
       this.settle(this.bootFailure(err));
       return;
     }
     this.vm = vm;
-    this.vcpusRunning = true;
+    this.vcpusRunning = !this.opts.incoming;
     vm.qmp.on("event:STOP", () => {
       this.vcpusRunning = false;
     });
@@ -85,7 +92,12 @@ export class Guest {
     });
     void vm.exited.then((status) =>
       this.settle(
-        outcomeOfQemuEnd({ ...status, stopRequested: this.stopRequested, panicked: this.panicked }),
+        this.migrationEnd ??
+          outcomeOfQemuEnd({
+            ...status,
+            stopRequested: this.stopRequested,
+            panicked: this.panicked,
+          }),
       ),
     );
     if (this.stopDeadline !== undefined) {
@@ -93,7 +105,37 @@ export class Guest {
       void vm.shutdown({ timeoutMs: Math.max(0, this.stopDeadline - Date.now()) });
       return;
     }
-    this.phase = "Running";
+    this.phase = this.opts.incoming ? "WaitingForMigration" : "Running";
+  }
+
+  /** The running QEMU, for the migration code; undefined before start or after exit. */
+  get qemu(): Vm | undefined {
+    return this.vm && !this.vm.hasExited ? this.vm : undefined;
+  }
+
+  /** Source: a migration is under way (the guest still runs here) or was given up. */
+  setMigrating(migrating: boolean): void {
+    if (this.phase === "Running" || this.phase === "Migrating") {
+      this.phase = migrating ? "Migrating" : "Running";
+    }
+  }
+
+  /** Target: the guest arrived and runs here now. */
+  arrived(): void {
+    if (this.phase === "WaitingForMigration") this.phase = "Running";
+  }
+
+  /**
+   * The migration decided this QEMU's end: the source's guest runs elsewhere now (its QEMU
+   * sits in postmigrate), or the target's guest never arrived. QEMU is let go; `ended`
+   * settles with `outcome` instead of how QEMU happened to exit.
+   */
+  async release(outcome: Extract<LauncherOutcome, { kind: "migrated" | "migrationFailed" }>) {
+    if (this.migrationEnd || this.stopRequested) return;
+    this.migrationEnd = outcome;
+    this.phase = outcome.kind === "migrated" ? "Migrated" : "Failed";
+    this.vcpusRunning = false;
+    await this.vm?.quit();
   }
 
   private bootFailure(err: unknown): LauncherOutcome {
@@ -105,9 +147,17 @@ export class Guest {
     return { kind: "bootFailed", message: (err as Error).message };
   }
 
-  /** Ready only while this process runs the guest: QEMU alive, booted, vCPUs running. */
+  /**
+   * Ready only while this process runs the guest: QEMU alive, booted (or arrived), vCPUs
+   * running — also while it sends the guest away, since until the switch-over it runs here.
+   */
   get ready(): boolean {
-    return this.phase === "Running" && this.vcpusRunning && !!this.vm && !this.vm.hasExited;
+    return (
+      (this.phase === "Running" || this.phase === "Migrating") &&
+      this.vcpusRunning &&
+      !!this.vm &&
+      !this.vm.hasExited
+    );
   }
 
   get serialConsole(): SerialConsole | undefined {
@@ -134,7 +184,7 @@ export class Guest {
    * off, then QEMU is stopped hard. Resolves once the guest has ended.
    */
   async stop(gracefulMs: number): Promise<LauncherOutcome> {
-    if (!this.stopRequested) {
+    if (!this.stopRequested && !this.migrationEnd) {
       this.stopDeadline = Date.now() + gracefulMs;
       this.phase = "Stopping";
       this.opts.log.info({ gracefulMs }, "stopping the guest");
@@ -142,5 +192,18 @@ export class Guest {
       if (vm) void vm.shutdown({ timeoutMs: gracefulMs });
     }
     return this.ended;
+  }
+}
+
+/** The launcher phase once the guest has ended here. */
+export function endPhase(outcome: LauncherOutcome): LauncherPhase {
+  switch (outcome.kind) {
+    case "guestShutdown":
+    case "stopped":
+      return "Stopped";
+    case "migrated":
+      return "Migrated";
+    default:
+      return "Failed";
   }
 }

@@ -7,8 +7,10 @@ import type { LauncherView } from "./api/view.js";
 import { planDisks } from "./disks/plan.js";
 import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
-import { Guest } from "./guest.js";
+import { endPhase, Guest } from "./guest.js";
 import { guestConfigFor } from "./guest-config.js";
+import { MigrationControl } from "./migration/control.js";
+import { copiedDiskIndexes } from "./migration/disks.js";
 import type { LauncherSettings } from "./settings.js";
 import { type LaunchedVm, readLaunchedVm } from "./spec.js";
 
@@ -25,6 +27,7 @@ export class Launcher implements LauncherView {
   private vm: LaunchedVm | undefined;
   private guest: Guest | undefined;
   private servers: LauncherServers | undefined;
+  private migrationControl: MigrationControl | undefined;
   private stopping: Promise<LauncherOutcome> | undefined;
   private resolveStop!: (outcome: LauncherOutcome) => void;
   private readonly stopRequested = new Promise<LauncherOutcome>((resolve) => {
@@ -51,6 +54,10 @@ export class Launcher implements LauncherView {
     return this.guest?.serialConsole;
   }
 
+  migration() {
+    return this.guest ? this.migrationControl : undefined;
+  }
+
   /** The pod's grace period: from SIGTERM until the kubelet kills us. */
   graceMs(): number {
     const seconds =
@@ -63,8 +70,9 @@ export class Launcher implements LauncherView {
   /** Run until the guest has ended; resolves with how. */
   async run(): Promise<LauncherOutcome> {
     const outcome = await Promise.race([this.runSteps(), this.stopRequested]);
-    this.phase =
-      outcome.kind === "guestShutdown" || outcome.kind === "stopped" ? "Stopped" : "Failed";
+    this.phase = endPhase(outcome);
+    // The guest left for another pod: give the operator a moment to read the final figures.
+    if (outcome.kind === "migrated") await this.migrationControl?.finalStateRead();
     return outcome;
   }
 
@@ -73,8 +81,13 @@ export class Launcher implements LauncherView {
     if (!this.stopping) {
       this.phase = "Stopping";
       const guest = this.guest;
+      const control = this.migrationControl;
       this.stopping = guest
-        ? guest.stop(gracefulShutdownMs(this.graceMs() / 1000))
+        ? // A guest on its way out is called back first: stopping it mid-stream would
+          // leave it running nowhere.
+          (control?.inFlight ? control.cancel() : Promise.resolve()).then(() =>
+            guest.stop(gracefulShutdownMs(this.graceMs() / 1000)),
+          )
         : Promise.resolve({ kind: "stopped", message: "stopped before the guest started" });
       void this.stopping.then(this.resolveStop);
     }
@@ -92,9 +105,12 @@ export class Launcher implements LauncherView {
       const vm = await readLaunchedVm(settings.specFile);
       this.vm = vm;
       log.info({ vm: `${vm.namespace}/${vm.name}`, uid: vm.uid }, "VM spec read");
-      if (await this.isMigrationTarget()) {
-        return configError("starting as a migration target is not supported in this release");
-      }
+      const target = await this.isMigrationTarget();
+      this.migrationControl = new MigrationControl({
+        role: target ? "target" : "source",
+        podIP: settings.podIP,
+        log: logger("launcher-migration"),
+      });
       this.servers = await startServers({
         host: settings.podIP,
         port: settings.port,
@@ -103,7 +119,8 @@ export class Launcher implements LauncherView {
         view: this,
         log: logger("launcher-api"),
       });
-      const disks = await prepareDisks(planDisks(vm, settings), log);
+      const plans = planDisks(vm, settings);
+      const disks = await prepareDisks(plans, log);
       const guestConfig = guestConfigFor(vm, {
         imagesDir: settings.imagesDir,
         podIP: settings.podIP,
@@ -126,9 +143,11 @@ export class Launcher implements LauncherView {
         accelerationReason: accel.reason,
         readiness,
         bootTimeoutMs: settings.bootTimeoutMs,
+        incoming: target,
         log,
         ...(settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {}),
       });
+      this.migrationControl.attach(guest, copiedDiskIndexes(plans));
     } catch (err) {
       this.message = (err as Error).message;
       return configError(this.message);
@@ -136,6 +155,9 @@ export class Launcher implements LauncherView {
     this.guest = guest;
     this.phase = "Starting";
     await guest.start();
+    if (guest.qemu && this.migrationControl.role === "target") {
+      this.migrationControl.expectIncomingWithin(settings.migrationWaitMs);
+    }
     return guest.ended;
   }
 

@@ -38,10 +38,14 @@ export interface LauncherSettings {
    * as up as soon as QEMU runs its vCPUs, since an arbitrary guest prints nothing we know.
    */
   bootMarker?: string;
+  /** A migration target gives up when no migration starts within this long. */
+  migrationWaitMs: number;
 }
 
 /** Generous: a TCG boot of a full distribution on a busy node takes minutes. */
 const DEFAULT_BOOT_TIMEOUT_S = 300;
+/** Long enough for an operator to restart and pick the migration up again. */
+const DEFAULT_MIGRATION_WAIT_S = 300;
 
 export class SettingsError extends Error {
   override name = "SettingsError";
@@ -65,6 +69,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
     pvcsDir: env.KUBEVISOR_PVCS_DIR ?? LAUNCHER_PVCS_DIR,
     terminationLog: terminationLogPath(env),
     bootTimeoutMs: intFromEnv(env, "KUBEVISOR_BOOT_TIMEOUT_SECONDS", DEFAULT_BOOT_TIMEOUT_S) * 1000,
+    migrationWaitMs:
+      intFromEnv(env, "KUBEVISOR_MIGRATION_WAIT_SECONDS", DEFAULT_MIGRATION_WAIT_S) * 1000,
   };
   if (env.KUBEVISOR_BOOT_MARKER) settings.bootMarker = env.KUBEVISOR_BOOT_MARKER;
   if (env.KUBEVISOR_GRACE_SECONDS !== undefined) {

@@ -36,7 +36,14 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
   const { view, log } = opts;
   const api = createHttpsServer(
     { cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
-    guarded(router([...healthRoutes(view), ...statusRoutes(view), ...migrationRoutes()]), log),
+    guarded(
+      router([
+        ...healthRoutes(view),
+        ...statusRoutes(view),
+        ...migrationRoutes(() => view.migration()),
+      ]),
+      log,
+    ),
   );
   api.on("upgrade", consoleUpgrade(view, log));
   api.on("tlsClientError", (err, socket: TLSSocket) =>

@@ -39,6 +39,15 @@ describe("launcherExit", () => {
       code: 2,
       reason: "ConfigError",
     });
+    // A source whose guest moved away ended well; a target whose guest never came did not.
+    expect(launcherExit({ kind: "migrated", message: "m" })).toMatchObject({
+      code: 0,
+      reason: "Migrated",
+    });
+    expect(launcherExit({ kind: "migrationFailed", message: "m" })).toMatchObject({
+      code: 1,
+      reason: "MigrationFailed",
+    });
   });
 });
 

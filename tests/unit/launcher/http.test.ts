@@ -5,23 +5,33 @@ import { healthRoutes, statusRoutes } from "../../../src/launcher/api/health.js"
 import { router } from "../../../src/launcher/api/http.js";
 import { migrationRoutes } from "../../../src/launcher/api/migration.js";
 import type { LauncherView } from "../../../src/launcher/api/view.js";
+import { MigrationControl } from "../../../src/launcher/migration/control.js";
+import { logger } from "../../../src/util/log.js";
 
 let server: Server | undefined;
 afterEach(() => server?.close());
 
 async function serve(view: LauncherView): Promise<string> {
   server = createServer(
-    router([...healthRoutes(view), ...statusRoutes(view), ...migrationRoutes()]),
+    router([
+      ...healthRoutes(view),
+      ...statusRoutes(view),
+      ...migrationRoutes(() => view.migration()),
+    ]),
   );
   await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
-const view = (ready: boolean): LauncherView => ({
+const view = (ready: boolean, migration?: MigrationControl): LauncherView => ({
   ready: () => ready,
   status: async () => ({ phase: ready ? "Running" : "Preparing" }),
   serialConsole: () => undefined,
+  migration: () => migration,
 });
+
+const control = (role: "source" | "target") =>
+  new MigrationControl({ role, podIP: "127.0.0.1", log: logger("test") });
 
 describe("launcher API routes", () => {
   it("answers health, readiness and status", async () => {
@@ -39,20 +49,31 @@ describe("launcher API routes", () => {
     expect(res.status).toBe(503);
   });
 
-  it("reserves /migrate and its subtree, answering 501", async () => {
-    const base = await serve(view(true));
+  it("answers 503 on /migrate until the launcher has a guest", async () => {
+    const base = await serve(view(false));
     for (const [method, path] of [
       ["POST", "/migrate"],
       ["GET", "/migrate"],
       ["DELETE", "/migrate"],
       ["POST", "/migrate/incoming"],
     ] as const) {
-      const res = await fetch(`${base}${path}`, { method });
-      expect(res.status).toBe(501);
-      expect(await res.json()).toEqual({
-        message: "live migration is not implemented in this release",
-      });
+      expect((await fetch(`${base}${path}`, { method })).status).toBe(503);
     }
+  });
+
+  it("reports the migration state and refuses what the role or body does not allow", async () => {
+    const base = await serve(view(true, control("source")));
+    expect(await (await fetch(`${base}/migrate`)).json()).toEqual({
+      role: "source",
+      phase: "None",
+    });
+    const incoming = await fetch(`${base}/migrate/incoming`, { method: "POST", body: "{}" });
+    expect(incoming.status).toBe(409);
+    const bad = await fetch(`${base}/migrate`, { method: "POST", body: '{"diskIndexes":[]}' });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { message: string }).message).toMatch(/migrationUri/);
+    const notJson = await fetch(`${base}/migrate`, { method: "POST", body: "{" });
+    expect(notJson.status).toBe(400);
   });
 
   it("answers 404 for unknown paths and 405 for wrong methods", async () => {

@@ -16,6 +16,7 @@ describe("settingsFromEnv", () => {
       pvcsDir: "/var/run/kubevisor/pvcs",
       terminationLog: "/dev/termination-log",
       bootTimeoutMs: 300_000,
+      migrationWaitMs: 300_000,
     });
     expect(s.graceSeconds).toBeUndefined();
     expect(s.bootMarker).toBeUndefined();

@@ -9,7 +9,6 @@ import {
   CONDITION_FAILURE,
   CONDITION_READY,
   findCondition,
-  rfc3339,
   setCondition,
 } from "./conditions.js";
 import { launcherPodName } from "./naming.js";

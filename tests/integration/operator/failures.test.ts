@@ -1,0 +1,154 @@
+import type { V1Pod } from "@kubernetes/client-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LAUNCHER_CONTAINER } from "../../../src/api/index.js";
+import { paths } from "../../../src/operator/kube/client.js";
+import type { RunningOperator } from "../../../src/operator/operator.js";
+import {
+  createVm,
+  type Env,
+  eventsOf,
+  getVm,
+  launcherPods,
+  setupEnv,
+  start,
+  teardownEnv,
+  until,
+  untilVm,
+  vmPath,
+} from "./harness.js";
+
+let env: Env;
+let operator: RunningOperator;
+
+beforeAll(async () => {
+  env = await setupEnv("fail", 60);
+  operator = await start(env);
+});
+
+afterAll(async () => {
+  await teardownEnv(env, [operator]);
+});
+
+const failure = (vm: { status?: { conditions?: Array<{ type: string }> } }) =>
+  vm.status?.conditions?.find((c) => c.type === "Failure") as
+    | { status: string; reason: string; message: string }
+    | undefined;
+
+describe("a spec that cannot run", () => {
+  it("too little memory on every node: Failure Unschedulable and an Event, operator unharmed", async () => {
+    await createVm(env.c, env.ns, "huge", { memory: { size: "64Gi" } });
+    const vm = await untilVm(
+      env.c,
+      env.ns,
+      "huge",
+      "Unschedulable",
+      (v) => failure(v)?.reason === "Unschedulable",
+      30_000,
+    );
+    expect(vm.status?.phase).toBe("Scheduling");
+    expect(failure(vm)).toMatchObject({ status: "True" });
+    expect(failure(vm)?.message).toMatch(/Insufficient memory/);
+    const events = await until("Unschedulable event", async () =>
+      (await eventsOf(env.c, env.ns, "huge")).find((e) => e.reason === "Unschedulable"),
+    );
+    expect(events.type).toBe("Warning");
+    // Still reconciling everything else.
+    await createVm(env.c, env.ns, "small");
+    await untilVm(env.c, env.ns, "small", "Running", (v) => v.status?.phase === "Running");
+    expect(operator.isLeader()).toBe(true);
+    // The pod stays pending (the scheduler retries when nodes change); one pod, not a loop.
+    expect((await launcherPods(env.c, env.ns, "huge")).length).toBe(1);
+  });
+
+  it("an image that cannot be pulled: Failure ImagePullFailed and an Event", async () => {
+    env.kubelet.autoRun = false;
+    try {
+      await createVm(env.c, env.ns, "noimage", {
+        disks: [{ name: "root", containerDisk: { image: "registry.invalid/none:1" } }],
+      });
+      const pod = await until("bound pod", async () =>
+        (await launcherPods(env.c, env.ns, "noimage")).find((p) => p.spec?.nodeName),
+      );
+      await imagePullFails(pod);
+      const vm = await untilVm(
+        env.c,
+        env.ns,
+        "noimage",
+        "ImagePullFailed",
+        (v) => failure(v)?.reason === "ImagePullFailed",
+      );
+      expect(vm.status?.phase).toBe("Starting");
+      expect(failure(vm)?.message).toContain("registry.invalid/none:1");
+      await until("ImagePullFailed event", async () =>
+        (await eventsOf(env.c, env.ns, "noimage")).some(
+          (e) => e.reason === "ImagePullFailed" && e.type === "Warning",
+        ),
+      );
+    } finally {
+      env.kubelet.autoRun = true;
+    }
+  });
+
+  it("a spec the launcher refuses (exit 2, ConfigError) fails without a restart loop, and is retried after a spec change", async () => {
+    await createVm(env.c, env.ns, "refused", { runStrategy: "Always" });
+    const running = await untilVm(
+      env.c,
+      env.ns,
+      "refused",
+      "Running",
+      (v) => v.status?.phase === "Running",
+    );
+    const pod = (await launcherPods(env.c, env.ns, "refused"))[0] as V1Pod;
+    await env.kubelet.terminate(pod, 2, "ConfigError: disk root: image has no /disk/disk.img");
+    const failed = await untilVm(
+      env.c,
+      env.ns,
+      "refused",
+      "Failed",
+      (v) => v.status?.phase === "Failed",
+    );
+    expect(failure(failed)).toMatchObject({ status: "True", reason: "ConfigError" });
+    expect(failure(failed)?.message).toContain("/disk/disk.img");
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await getVm(env.c, env.ns, "refused")).status?.launchCount).toBe(
+      running.status?.launchCount,
+    );
+
+    await env.c.mergePatch(vmPath(env.ns, "refused"), { spec: { memory: { size: "192Mi" } } });
+    const retried = await untilVm(
+      env.c,
+      env.ns,
+      "refused",
+      "retried",
+      (v) => v.status?.launchCount === 2 && v.status.phase === "Running",
+    );
+    expect(failure(retried)?.status).toBe("False");
+  });
+});
+
+/** What a kubelet reports when it cannot pull an image of the pod. */
+async function imagePullFails(pod: V1Pod) {
+  await env.c.request("PATCH", `${paths.pod(env.ns, pod.metadata?.name ?? "")}/status`, {
+    contentType: "application/merge-patch+json",
+    body: {
+      status: {
+        phase: "Pending",
+        containerStatuses: [
+          {
+            name: LAUNCHER_CONTAINER,
+            image: pod.spec?.containers[0]?.image,
+            imageID: "",
+            ready: false,
+            restartCount: 0,
+            state: {
+              waiting: {
+                reason: "ErrImagePull",
+                message: 'failed to pull image "registry.invalid/none:1": not found',
+              },
+            },
+          },
+        ],
+      },
+    },
+  });
+}

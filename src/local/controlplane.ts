@@ -39,6 +39,8 @@ export interface StartOptions extends ClusterRef {
   build?: boolean;
   /** How long to wait for every component to be ready. Default 180 s. */
   timeoutMs?: number;
+  /** Aborting (e.g. on Ctrl-C) stops whatever was started and rejects. */
+  signal?: AbortSignal;
 }
 
 export interface ControlPlane {
@@ -217,7 +219,7 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     });
 
     try {
-      await launch(l, ports, progress, opts.timeoutMs ?? 180_000);
+      await launch(l, ports, progress, opts.timeoutMs ?? 180_000, opts.signal);
     } catch (err) {
       await stopComponents(l);
       throw err;
@@ -226,7 +228,13 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   });
 }
 
-async function launch(l: ClusterLayout, ports: Ports, progress: Progress, timeoutMs: number) {
+async function launch(
+  l: ClusterLayout,
+  ports: Ports,
+  progress: Progress,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+) {
   const started = Date.now();
   const deadline = started + timeoutMs;
   const tls = adminTls(l);
@@ -246,6 +254,7 @@ async function launch(l: ClusterLayout, ports: Ports, progress: Progress, timeou
     check: () => Promise<{ ok: boolean; detail?: string }>,
   ) => {
     for (;;) {
+      if (signal?.aborted) throw new Error(`interrupted while ${c} was starting`);
       const r = await check();
       if (r.ok) return;
       const pid = pids.get(c);

@@ -33,10 +33,19 @@ const up: Command = {
     }
     const started = Date.now();
     const progress = createProgress();
+    // Ctrl-C while starting: stop what was started instead of leaving half a cluster.
+    const interrupt = new AbortController();
+    const abort = () => interrupt.abort();
+    process.once("SIGINT", abort);
+    process.once("SIGTERM", abort);
     const cp = await startControlPlane({
       name: values.name,
       ports: port === undefined ? {} : { apiserver: port },
       progress,
+      signal: interrupt.signal,
+    }).finally(() => {
+      process.off("SIGINT", abort);
+      process.off("SIGTERM", abort);
     });
     const how = cp.reused
       ? "already running"

@@ -1,0 +1,255 @@
+/**
+ * The aggregated API server in this process, registered with the run's real kube-apiserver
+ * through an APIService, a selectorless Service and a hand-made EndpointSlice (no kubelet),
+ * relaying the console of a real launcher running the test guest under QEMU.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { KubeConfig } from "@kubernetes/client-node";
+import { $ } from "dax-sh";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import {
+  CONSOLE_CLOSE,
+  SUBRESOURCES_APISERVICE,
+  subresourcePath,
+} from "../../../src/api/subresources.js";
+import { type RunningApiServer, startApiServer } from "../../../src/apiserver/server.js";
+import { binaryPath } from "../../../src/local/build/targets.js";
+import { isAlreadyExists, KubeClient, paths } from "../../../src/operator/kube/client.js";
+import { issueCertificate } from "../../../src/util/pki.js";
+import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
+import { LauncherProcess, testGuestSpec, testPki } from "../launcher/harness.js";
+import { adminTls, call, eventually, openConsole, type Tls } from "./harness.js";
+
+const SERVER_NS = "kv-apiserver-it";
+const SERVICE = "kubevisor-apiserver";
+const NS = "tests"; // the launcher harness's namespace
+const VM = "demo";
+const octet = () => 2 + Math.floor(Math.random() * 250);
+const IP = `127.88.${octet()}.${octet()}`;
+const PORT = 20_000 + Math.floor(Math.random() * 20_000);
+
+let client: KubeClient;
+let server: RunningApiServer;
+let launcher: LauncherProcess;
+let apiserver: string;
+let tls: Tls;
+
+const url = (sub: Parameters<typeof subresourcePath>[2], ns = NS) =>
+  `${apiserver}${subresourcePath(ns, VM, sub)}`;
+const put = (sub: Parameters<typeof subresourcePath>[2], user: string) =>
+  call(url(sub), tls, "PUT", { user });
+const vmPath = paths.custom("kubevisor.io", "v1alpha1", "virtualmachines", NS, VM);
+
+async function create(path: string, body: unknown) {
+  await client.create(path, body).catch((err) => {
+    if (!isAlreadyExists(err)) throw err;
+  });
+}
+
+beforeAll(async () => {
+  const kc = new KubeConfig();
+  kc.loadFromFile(inject("kubeconfig"));
+  client = new KubeClient(kc);
+  ({ server: apiserver, tls } = await adminTls());
+  const pki = await testPki();
+  // The guest boots while the rest is set up.
+  launcher = await LauncherProcess.start(pki, VM, testGuestSpec());
+
+  for (const name of [SERVER_NS, NS])
+    await create("/api/v1/namespaces", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+  const roles =
+    await $`${binaryPath("helm", "helm")} template kv ${join(import.meta.dirname, "../../../charts/kubevisor")} --show-only templates/aggregated-roles.yaml`.text();
+  await $`kubectl apply -f -`.stdinText(roles).quiet();
+  await create("/apis/apiregistration.k8s.io/v1/apiservices", {
+    apiVersion: "apiregistration.k8s.io/v1",
+    kind: "APIService",
+    metadata: { name: SUBRESOURCES_APISERVICE },
+    spec: {
+      group: "subresources.kubevisor.io",
+      version: "v1alpha1",
+      service: { namespace: SERVER_NS, name: SERVICE, port: 443 },
+      groupPriorityMinimum: 1000,
+      versionPriority: 15,
+    },
+  });
+  await create(`/api/v1/namespaces/${SERVER_NS}/services`, {
+    apiVersion: "v1",
+    kind: "Service",
+    metadata: { name: SERVICE },
+    spec: { ports: [{ name: "https", port: 443, targetPort: PORT }] },
+  });
+  await create(`/apis/discovery.k8s.io/v1/namespaces/${SERVER_NS}/endpointslices`, {
+    apiVersion: "discovery.k8s.io/v1",
+    kind: "EndpointSlice",
+    metadata: {
+      name: `${SERVICE}-tests`,
+      labels: {
+        "kubernetes.io/service-name": SERVICE,
+        "endpointslice.kubernetes.io/managed-by": "kubevisor-tests",
+      },
+    },
+    // IPv4 endpoints may not be loopback addresses, and 127.0.0.0/8 is all a test may bind.
+    // The aggregator (--enable-aggregator-routing) dials Addresses[0] of any slice whatever
+    // its type, and a dotted quad is a valid FQDN, so an FQDN slice reaches the server.
+    addressType: "FQDN",
+    endpoints: [{ addresses: [IP], conditions: { ready: true } }],
+    ports: [{ name: "https", port: PORT, protocol: "TCP" }],
+  });
+  server = await startApiServer({
+    kubeConfig: kc,
+    namespace: SERVER_NS,
+    host: IP,
+    port: PORT,
+    service: SERVICE,
+    launcherTls: { caPem: pki.ca.certPem, certPem: pki.client.certPem, keyPem: pki.client.keyPem },
+  });
+
+  await create(paths.custom("kubevisor.io", "v1alpha1", "virtualmachines", NS), {
+    apiVersion: "kubevisor.io/v1alpha1",
+    kind: "VirtualMachine",
+    metadata: { name: VM, namespace: NS },
+    spec: { memory: { size: "128Mi" } },
+  });
+  // No operator runs here: the status says where the launcher is, as the operator would.
+  await client.request("PATCH", `${vmPath}/status`, {
+    body: { status: { phase: "Running", ipAddress: launcher.ip } },
+    contentType: "application/merge-patch+json",
+  });
+  const bind = (user: string, kind: "ClusterRole" | "Role", role: string) =>
+    create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/rolebindings`, {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: `${user}-${role}` },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind, name: role },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user }],
+    });
+  await create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${NS}/roles`, {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "Role",
+    metadata: { name: "console-watch" },
+    rules: [
+      {
+        apiGroups: ["subresources.kubevisor.io"],
+        resources: ["virtualmachines/console"],
+        verbs: ["get"],
+      },
+    ],
+  });
+  await bind("alice", "ClusterRole", "edit");
+  await bind("bob", "ClusterRole", "view");
+  await bind("dave", "Role", "console-watch");
+  // Ready once the APIService is available and the role aggregation has reached `edit`.
+  await eventually("alice allowed through the aggregation layer", async () =>
+    (await put("start", "alice")).status === 200 ? true : undefined,
+  );
+});
+
+afterAll(async () => {
+  // A dangling APIService would make discovery fail for every later test in the run.
+  await client
+    ?.delete(`/apis/apiregistration.k8s.io/v1/apiservices/${SUBRESOURCES_APISERVICE}`)
+    .catch(() => {});
+  await client?.delete(`/api/v1/namespaces/${SERVER_NS}`).catch(() => {});
+  await client?.delete(vmPath).catch(() => {});
+  await server?.close();
+  await launcher?.cleanup();
+  client?.close();
+});
+
+describe("aggregated API server", () => {
+  it("serves discovery through the kube-apiserver and owns the APIService caBundle", async () => {
+    const list = await call(`${apiserver}/apis/subresources.kubevisor.io/v1alpha1`, tls, "GET");
+    expect(list.status).toBe(200);
+    expect(JSON.stringify(list.json)).toContain("virtualmachines/console");
+    const apiService = await client.get<{ spec: { caBundle: string } }>(
+      `/apis/apiregistration.k8s.io/v1/apiservices/${SUBRESOURCES_APISERVICE}`,
+    );
+    expect(Buffer.from(apiService.spec.caBundle, "base64").toString()).toBe(server.caPem);
+  });
+
+  it("lets an edit user stop, start, restart and migrate the VM", async () => {
+    const spec = async () =>
+      await client.get<{
+        spec: { runStrategy: string };
+        metadata: { annotations?: Record<string, string> };
+      }>(vmPath);
+    expect((await put("stop", "alice")).status).toBe(200);
+    expect((await spec()).spec.runStrategy).toBe("Halted");
+    expect((await put("start", "alice")).status).toBe(200);
+    expect((await spec()).spec.runStrategy).toBe("Always");
+    expect((await put("restart", "alice")).status).toBe(200);
+    expect((await spec()).metadata.annotations?.["kubevisor.io/restart-requested"]).toBeTruthy();
+    const migrate = await put("migrate", "alice");
+    expect(migrate.status).toBe(200);
+    const name = migrate.json.details?.name ?? "";
+    const migration = await client.get<{
+      spec: { vmName: string };
+      metadata: { annotations: Record<string, string> };
+    }>(paths.custom("kubevisor.io", "v1alpha1", "virtualmachinemigrations", NS, name));
+    expect(migration.spec.vmName).toBe(VM);
+    expect(migration.metadata.annotations["kubevisor.io/requested-by"]).toBe("alice");
+  });
+
+  it("refuses view-bound and unbound users with a 403 naming the permission", async () => {
+    const bob = await put("stop", "bob");
+    expect(bob.status).toBe(403);
+    expect(bob.json.message).toContain(
+      'User "bob" cannot update resource "virtualmachines/stop" in API group "subresources.kubevisor.io" in the namespace "tests"',
+    );
+    expect((await put("restart", "carol")).status).toBe(403);
+    await expect(openConsole(url("console"), tls, "bob")).rejects.toThrow(
+      /403.*cannot get resource \\"virtualmachines\/console\\"/,
+    );
+  });
+
+  it("refuses requests that bypass the front proxy, with or without a certificate", async () => {
+    const direct = `https://${IP}:${PORT}${subresourcePath(NS, VM, "stop")}`;
+    const forged = { "X-Remote-User": "admin", "X-Remote-Group": "system:masters" };
+    expect((await call(direct, {}, "PUT", { headers: forged })).status).toBe(401);
+    // A certificate with the right CN from the wrong CA (the cluster's, not the front proxy's).
+    const pki = join(inject("clusterDir"), "pki");
+    const impostor = await issueCertificate(
+      {
+        certPem: readFileSync(join(pki, "ca.crt"), "utf8"),
+        keyPem: readFileSync(join(pki, "ca.key"), "utf8"),
+      },
+      { commonName: "front-proxy-client", usage: "client" },
+    );
+    const withCert = await call(direct, { cert: impostor.certPem, key: impostor.keyPem }, "PUT", {
+      headers: forged,
+    });
+    expect(withCert.status).toBe(401);
+    expect((await client.get<{ spec: { runStrategy: string } }>(vmPath)).spec.runStrategy).toBe(
+      "Always",
+    );
+  });
+
+  it("relays the console: one interactive session at a time, read-only watchers", async () => {
+    await launcher.waitReady(120_000);
+    const alice = await openConsole(url("console"), tls, "alice");
+    await alice.waitFor(new RegExp(GUEST_BOOT_MARKER), 60_000); // replayed on attach
+    alice.type("echo hi-$((40+2))");
+    await alice.waitFor(/hi-42/);
+
+    await expect(openConsole(url("console"), tls, "dave")).rejects.toThrow(
+      /403.*cannot update resource \\"virtualmachines\/console\\"/,
+    );
+    const watcher = await openConsole(`${url("console")}?mode=watch`, tls, "dave");
+    watcher.type("echo watcher-$((1+1))");
+    alice.type("echo after-$((2+2))");
+    await watcher.waitFor(/after-4/);
+    expect(watcher.text).not.toContain("watcher-2");
+
+    const second = await openConsole(url("console"), tls, "alice");
+    const closed = await alice.closed;
+    expect(closed).toEqual({
+      code: CONSOLE_CLOSE.takenOver,
+      reason: "another interactive console session (user alice) took over",
+    });
+    second.type("echo second-$((3+3))");
+    await second.waitFor(/second-6/);
+    second.ws.close();
+    watcher.ws.close();
+  });
+});

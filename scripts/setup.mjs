@@ -5,7 +5,7 @@
 // the TypeScript scripts it hands over to, cached outside the repository.
 import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 const root = join(import.meta.dirname, "..");
@@ -18,7 +18,13 @@ const DEBIAN_PACKAGES = [
   "busybox-static",
   "cpio",
   "genisoimage",
+  "lz4",
 ];
+
+/** `apt-get download` of the guest kernel needs package lists even when nothing is missing. */
+function aptListsPresent() {
+  return readdirSync("/var/lib/apt/lists").some((f) => f.endsWith("_Packages"));
+}
 
 function missingPackages() {
   return DEBIAN_PACKAGES.filter((pkg) => {
@@ -33,13 +39,13 @@ function run(cmd, args) {
 }
 
 const missing = missingPackages();
-if (missing.length > 0) {
+if (missing.length > 0 || !aptListsPresent()) {
   if (process.getuid?.() !== 0) {
     console.error(`setup: missing Debian packages: ${missing.join(" ")}\n  run: sudo apt-get update && sudo apt-get install -y ${missing.join(" ")}`);
     process.exit(1);
   }
   run("apt-get", ["update", "-qq"]);
-  run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]);
+  if (missing.length > 0) run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]);
 }
 
 for (const tool of ["go", "kubectl"]) {

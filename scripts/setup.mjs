@@ -19,6 +19,8 @@ const DEBIAN_PACKAGES = [
   "cpio",
   "genisoimage",
   "lz4",
+  "openssl",
+  "curl",
 ];
 
 /** `apt-get download` of the guest kernel needs package lists even when nothing is missing. */
@@ -55,10 +57,12 @@ for (const tool of ["go", "kubectl"]) {
   }
 }
 
-// Reinstall node_modules whenever package-lock.json changed since the last install.
+// Reinstall node_modules whenever package-lock.json changed since the last install. `npm
+// install`, not `npm ci`: npm 11 leaves other platforms' optional packages (biome's) out of the
+// lock file and `npm ci` then refuses it as out of sync.
 const lockHash = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
 const stamp = join(root, "node_modules", ".kubevisor-lock-hash");
 if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
-  run("npm", ["ci", "--no-audit", "--no-fund"]);
+  run("npm", ["install", "--no-audit", "--no-fund"]);
   writeFileSync(stamp, lockHash);
 }

@@ -1,4 +1,6 @@
 import { KubeConfig } from "@kubernetes/client-node";
+import { apiServerConfigFromEnv } from "../apiserver/config.js";
+import { startApiServer } from "../apiserver/server.js";
 import { logger } from "../util/log.js";
 import { ConfigError, parseConfig, USAGE } from "./config.js";
 import { startOperator } from "./operator.js";
@@ -34,6 +36,11 @@ async function main() {
     http: { port: config.httpPort, host: config.httpHost },
     decide: { statusPollMs: config.statusPollMs },
   });
+  // Every replica serves the aggregated API, leader or not (see src/apiserver/README.md).
+  const apiServerConfig = apiServerConfigFromEnv(process.env);
+  const apiServer = apiServerConfig
+    ? await startApiServer({ kubeConfig, namespace: config.namespace, ...apiServerConfig })
+    : undefined;
   log.info(
     {
       namespace: config.namespace,
@@ -47,7 +54,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "shutting down");
-    operator.stop().then(
+    Promise.all([operator.stop(), apiServer?.close()]).then(
       () => process.exit(0),
       (err) => {
         log.error({ err: String(err) }, "shutdown failed");

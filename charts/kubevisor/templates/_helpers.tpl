@@ -19,3 +19,7 @@ app.kubernetes.io/component: operator
 {{- define "kubevisor.operatorName" -}}
 {{ .Release.Name }}-operator
 {{- end -}}
+
+{{- define "kubevisor.apiserverName" -}}
+{{ .Release.Name }}-apiserver
+{{- end -}}

@@ -6,9 +6,7 @@
  *
  *   npm run bench -- vmm          (needs `npm run guest` first; BENCH_BOOT_RUNS, BENCH_MIG_RUNS)
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -20,155 +18,19 @@ import { acceptMigration, DEFAULT_MAX_BANDWIDTH, migrate } from "../src/vmm/migr
 import { guestPauseMs } from "../src/vmm/migration-stats.js";
 import { DEFAULT_QEMU_BINARY, hostTscKhz } from "../src/vmm/process.js";
 import { Vm } from "../src/vmm/vm.js";
+import {
+  BOOT_DEADLINE_MS,
+  eventMs,
+  guest,
+  plainBoot,
+  plainStart,
+  plainStop,
+} from "./lib/plain-qemu.js";
 import { type Figures, formatTable, resultLine, summarize } from "./lib/report.js";
 
 const BOOT_RUNS = Number(process.env.BENCH_BOOT_RUNS ?? 5);
 const MIG_RUNS = Number(process.env.BENCH_MIG_RUNS ?? 5);
-const BOOT_DEADLINE_MS = 15_000;
 const DOWNTIME_LIMIT_MS = 100;
-
-function guest(machine: MachineType): GuestConfig {
-  const image = guestImage();
-  return {
-    name: `bench-${machine}`,
-    machine,
-    cores: 1,
-    memoryMiB: 256,
-    kernel: {
-      path: machine === "q35" ? image.vmlinux : image.kernel,
-      initrdPath: image.initrd,
-      cmdline: GUEST_CMDLINE,
-    },
-    disks: [],
-  };
-}
-
-// ---- plain QEMU: no layer, just the process and two sockets ----
-
-interface Plain {
-  proc: ChildProcess;
-  dir: string;
-  qmp: RawQmp;
-  serial: Socket;
-}
-
-async function connectRetry(path: string, deadline: number): Promise<Socket> {
-  for (;;) {
-    try {
-      return await new Promise<Socket>((resolve, reject) => {
-        const s = connect(path);
-        s.once("connect", () => resolve(s));
-        s.once("error", reject);
-      });
-    } catch (err) {
-      if (Date.now() > deadline) throw err;
-      await sleep(5);
-    }
-  }
-}
-
-/** The least QMP that works: line-split replies, first `return`/`error` answers the command. */
-class RawQmp {
-  private buf = "";
-  private waiters: ((m: Record<string, unknown>) => void)[] = [];
-  events: Record<string, unknown>[] = [];
-
-  constructor(readonly sock: Socket) {
-    sock.setEncoding("utf8");
-    sock.on("data", (d: string) => {
-      this.buf += d;
-      let i = this.buf.indexOf("\n");
-      while (i >= 0) {
-        const line = this.buf.slice(0, i).trim();
-        this.buf = this.buf.slice(i + 1);
-        if (line) {
-          const msg = JSON.parse(line) as Record<string, unknown>;
-          if ("event" in msg) this.events.push(msg);
-          else if ("return" in msg || "error" in msg) this.waiters.shift()?.(msg);
-        }
-        i = this.buf.indexOf("\n");
-      }
-    });
-  }
-
-  cmd(execute: string, args?: Record<string, unknown>): Promise<Record<string, unknown>> {
-    return new Promise((resolve) => {
-      this.waiters.push(resolve);
-      this.sock.write(`${JSON.stringify(args ? { execute, arguments: args } : { execute })}\n`);
-    });
-  }
-
-  async event(name: string, match: (d: Record<string, unknown>) => boolean = () => true) {
-    for (;;) {
-      const e = this.events.find(
-        (x) => x.event === name && match((x.data as Record<string, unknown>) ?? {}),
-      );
-      if (e) return e;
-      await sleep(2);
-    }
-  }
-}
-
-function eventMs(e: Record<string, unknown>): number {
-  const t = e.timestamp as { seconds: number; microseconds: number };
-  return t.seconds * 1000 + t.microseconds / 1000;
-}
-
-async function plainStart(config: GuestConfig, incoming: boolean): Promise<Plain> {
-  const dir = mkdtempSync(join(tmpdir(), "kv-bench-"));
-  const argv = buildQemuArgs(config, {
-    accel: "tcg",
-    qmpSocket: join(dir, "qmp.sock"),
-    serialSocket: join(dir, "serial.sock"),
-    startPaused: !incoming,
-    incoming,
-    exitOnReboot: true,
-    hostTscKhz: hostTscKhz(),
-  });
-  const proc = spawn(DEFAULT_QEMU_BINARY, argv, { detached: true, stdio: "ignore" });
-  const deadline = Date.now() + BOOT_DEADLINE_MS;
-  const qmp = new RawQmp(await connectRetry(join(dir, "qmp.sock"), deadline));
-  await qmp.cmd("qmp_capabilities");
-  const serial = await connectRetry(join(dir, "serial.sock"), deadline);
-  return { proc, dir, qmp, serial };
-}
-
-function plainStop(p: Plain): void {
-  try {
-    process.kill(-(p.proc.pid ?? 0), "SIGKILL");
-  } catch {}
-  p.qmp.sock.destroy();
-  p.serial.destroy();
-  rmSync(p.dir, { recursive: true, force: true });
-}
-
-function untilMarker(serial: Socket, deadlineMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let text = "";
-    const timer = setTimeout(() => reject(new Error("plain boot deadline")), deadlineMs);
-    serial.on("data", (d: Buffer) => {
-      text += d.toString("latin1");
-      if (text.includes(GUEST_BOOT_MARKER)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
-async function plainBoot(config: GuestConfig): Promise<{ ms: number; p: Plain }> {
-  const t0 = Date.now();
-  const p = await plainStart(config, false);
-  const marker = untilMarker(p.serial, BOOT_DEADLINE_MS);
-  await p.qmp.cmd("cont");
-  try {
-    await marker;
-  } catch (err) {
-    plainStop(p);
-    throw err;
-  }
-  return { ms: Date.now() - t0, p };
-}
 
 // ---- measurements ----
 

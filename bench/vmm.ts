@@ -1,22 +1,9 @@
-/**
- * VMM benchmark: boot-to-marker time (q35, microvm) and live-migration downtime/total time
- * for a 256 MiB test guest, each measured through src/vmm and, in the same run and
- * interleaved, on plain QEMU: the identical argv spawned directly and driven by a few raw
- * socket writes. The difference is what the layer costs.
- *
- *   npm run bench -- vmm          (needs `npm run guest` first; BENCH_BOOT_RUNS, BENCH_MIG_RUNS)
- */
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pathToFileURL } from "node:url";
-import { buildQemuArgs } from "../src/vmm/cmdline.js";
-import type { GuestConfig, MachineType } from "../src/vmm/config.js";
-import { GUEST_BOOT_MARKER, GUEST_CMDLINE, guestImage } from "../src/vmm/guest-image.js";
+import type { MachineType } from "../src/vmm/config.js";
+import { GUEST_BOOT_MARKER } from "../src/vmm/guest-image.js";
 import { acceptMigration, DEFAULT_MAX_BANDWIDTH, migrate } from "../src/vmm/migration.js";
 import { guestPauseMs } from "../src/vmm/migration-stats.js";
-import { DEFAULT_QEMU_BINARY, hostTscKhz } from "../src/vmm/process.js";
 import { Vm } from "../src/vmm/vm.js";
 import {
   BOOT_DEADLINE_MS,

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
 /**
  * The operator's Prometheus metrics, on a registry of its own so several operators can run
@@ -46,6 +46,8 @@ export class OperatorMetrics {
 
   /** kubevisor_vmi_phase_count{phase}: counted from the VM cache when scraped. */
   constructor(phaseCounts: () => Map<string, number>) {
+    // process_resident_memory_bytes, nodejs_heap_size_used_bytes, event loop lag, …
+    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: "kubevisor_vmi_phase_count",
       help: "VirtualMachines by phase",

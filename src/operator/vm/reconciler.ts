@@ -79,6 +79,8 @@ const vmPath = (ns: string, name: string) =>
  * carries the launch claim, then pods, then the requests consumed, then Events.
  */
 export class VmReconciler {
+  /** Per VM key, the resourceVersion our latest write to it replaced. */
+  private readonly overwritten = new Map<string, string>();
   /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
   private readonly launcherStatus = new Map<string, { at: number; status?: LauncherStatus }>();
 
@@ -87,7 +89,14 @@ export class VmReconciler {
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
     const raw = this.deps.vms.get(name, namespace);
-    if (!raw) return {};
+    if (!raw) {
+      this.overwritten.delete(key);
+      return {};
+    }
+    // The cache still shows the version our last write replaced: deciding on it would only
+    // redo that write and conflict. The watch event of our write brings the key back.
+    if (this.overwritten.get(key) === raw.metadata.resourceVersion) return { requeueAfterMs: 1000 };
+    this.overwritten.delete(key);
     const pods = this.deps.pods.podsOf(namespace, name).map(observePod);
     const parsed = VirtualMachine.safeParse(raw);
     if (!parsed.success) return this.reconcileInvalid(raw, pods, parsed.error.issues);
@@ -129,6 +138,7 @@ export class VmReconciler {
     const { client } = this.deps;
     const ns = vm.metadata.namespace ?? "";
     const name = vm.metadata.name ?? "";
+    const key = `${ns}/${name}`;
     let resourceVersion = raw.metadata.resourceVersion;
     this.fence();
 
@@ -139,6 +149,7 @@ export class VmReconciler {
           finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER],
         },
       });
+      if (resourceVersion) this.overwritten.set(key, resourceVersion);
       // The watch brings the VM back with its finalizer; the next pass continues from there.
       return undefined;
     }
@@ -157,6 +168,7 @@ export class VmReconciler {
         metadata: { resourceVersion },
         status: patch,
       });
+      if (resourceVersion) this.overwritten.set(key, resourceVersion);
       resourceVersion = written.metadata.resourceVersion;
       this.observePhase(vm, d.status);
       log.debug({ patch }, "status written");

@@ -1,0 +1,83 @@
+import { describe, expect, it } from "vitest";
+import { ConfigError, parseConfig } from "../../../src/operator/config.js";
+
+describe("operator configuration", () => {
+  it("reads the environment, with defaults", () => {
+    const c = parseConfig([], {
+      KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1",
+      POD_NAMESPACE: "kv",
+      POD_NAME: "op-0",
+    });
+    expect(c).toMatchObject({
+      namespace: "kv",
+      launcherImage: "kubevisor:1",
+      imagePullPolicy: "IfNotPresent",
+      httpPort: 8080,
+      httpHost: "0.0.0.0",
+      leaderElection: true,
+      workers: 4,
+      identity: "op-0",
+      statusPollMs: 30_000,
+      parallelMigrationsPerCluster: 5,
+      parallelMigrationsPerNode: 2,
+    });
+  });
+
+  it("reads the chart's migration limits", () => {
+    const c = parseConfig([], {
+      KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1",
+      KUBEVISOR_PARALLEL_MIGRATIONS_PER_CLUSTER: "7",
+      KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE: "3",
+    });
+    expect(c).toMatchObject({ parallelMigrationsPerCluster: 7, parallelMigrationsPerNode: 3 });
+    expect(() =>
+      parseConfig([], {
+        KUBEVISOR_LAUNCHER_IMAGE: "i",
+        KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE: "0",
+      }),
+    ).toThrow(ConfigError);
+  });
+
+  it("lets flags win over the environment", () => {
+    const c = parseConfig(
+      [
+        "--launcher-image",
+        "img:2",
+        "--namespace",
+        "x",
+        "--http-port",
+        "9090",
+        "--leader-elect",
+        "false",
+        "--workers",
+        "8",
+        "--kubeconfig",
+        "/k",
+        "--status-poll-seconds",
+        "5",
+      ],
+      { KUBEVISOR_LAUNCHER_IMAGE: "img:1", KUBEVISOR_NAMESPACE: "y", KUBECONFIG: "/other" },
+    );
+    expect(c).toMatchObject({
+      launcherImage: "img:2",
+      namespace: "x",
+      httpPort: 9090,
+      leaderElection: false,
+      workers: 8,
+      kubeconfig: "/k",
+      statusPollMs: 5000,
+    });
+  });
+
+  it("refuses what it cannot use, naming the flag", () => {
+    expect(() => parseConfig([], {})).toThrow(/--launcher-image/);
+    expect(() => parseConfig(["--launcher-image", "i", "--workers", "0"], {})).toThrow(ConfigError);
+    expect(() => parseConfig(["--launcher-image", "i", "--leader-elect", "maybe"], {})).toThrow(
+      /--leader-elect/,
+    );
+    expect(() =>
+      parseConfig(["--launcher-image", "i", "--image-pull-policy", "Sometimes"], {}),
+    ).toThrow(/--image-pull-policy/);
+    expect(() => parseConfig(["--launcher-image", "i", "--bogus"], {})).toThrow();
+  });
+});

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { DEFAULT_MIGRATION_CONFIG } from "./migration/config.js";
 import { DEFAULT_DECIDE_CONFIG } from "./vm/decide.js";
 
 /** Everything `node dist/operator/main.js` can be told, from flags or environment. */
@@ -20,6 +21,9 @@ export interface OperatorConfig {
   /** A kubeconfig file; otherwise KUBECONFIG, then the in-cluster service account. */
   kubeconfig?: string;
   statusPollMs: number;
+  /** Live migrations running at once, cluster-wide and leaving any one node. */
+  parallelMigrationsPerCluster: number;
+  parallelMigrationsPerNode: number;
 }
 
 export class ConfigError extends Error {}
@@ -40,6 +44,8 @@ Flags (environment variable in brackets):
   --identity NAME           name in the leader Lease (default POD_NAME, else host name + random)
   --kubeconfig FILE         kubeconfig (default KUBECONFIG, else in-cluster)
   --status-poll-seconds N   launcher /status poll interval while running (default 30)
+  --parallel-migrations-per-cluster N   (default 5) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_CLUSTER]
+  --parallel-migrations-per-node N      (default 2) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE]
   --help`;
 
 /** Pure: flags win over environment, environment over defaults. */
@@ -60,6 +66,8 @@ export function parseConfig(
       identity: { type: "string" },
       kubeconfig: { type: "string" },
       "status-poll-seconds": { type: "string" },
+      "parallel-migrations-per-cluster": { type: "string" },
+      "parallel-migrations-per-node": { type: "string" },
     },
     strict: true,
   });
@@ -98,6 +106,22 @@ export function parseConfig(
         1,
         3600,
       ) * 1000,
+    parallelMigrationsPerCluster: integer(
+      "--parallel-migrations-per-cluster",
+      values["parallel-migrations-per-cluster"] ??
+        env.KUBEVISOR_PARALLEL_MIGRATIONS_PER_CLUSTER ??
+        String(DEFAULT_MIGRATION_CONFIG.parallelPerCluster),
+      1,
+      1000,
+    ),
+    parallelMigrationsPerNode: integer(
+      "--parallel-migrations-per-node",
+      values["parallel-migrations-per-node"] ??
+        env.KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE ??
+        String(DEFAULT_MIGRATION_CONFIG.parallelPerNode),
+      1,
+      1000,
+    ),
   };
 }
 

@@ -35,6 +35,10 @@ async function main() {
     workers: config.workers,
     http: { port: config.httpPort, host: config.httpHost },
     decide: { statusPollMs: config.statusPollMs },
+    migration: {
+      parallelPerCluster: config.parallelMigrationsPerCluster,
+      parallelPerNode: config.parallelMigrationsPerNode,
+    },
   });
   // Every replica serves the aggregated API, leader or not (see src/apiserver/README.md).
   const apiServerConfig = apiServerConfigFromEnv(process.env);

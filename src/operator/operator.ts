@@ -24,6 +24,10 @@ import { Informer } from "./kube/informer.js";
 import { LauncherClient } from "./launcher-client.js";
 import { LeaderElector } from "./leader.js";
 import { OperatorMetrics } from "./metrics.js";
+import { DEFAULT_MIGRATION_CONFIG, type MigrationConfig } from "./migration/config.js";
+import { MigrationController } from "./migration/controller.js";
+import { MigrationLauncherClient } from "./migration/launcher-api.js";
+import { MigrationMetrics } from "./migration/metrics.js";
 import { DEFAULT_DECIDE_CONFIG, type DecideConfig } from "./vm/decide.js";
 import type { LauncherPodConfig } from "./vm/launcher-pod.js";
 import { COMPONENT_PDB } from "./vm/pdb.js";
@@ -49,6 +53,8 @@ export interface OperatorOptions {
   decide?: Partial<DecideConfig>;
   /** Port launchers serve their API on (tests' stand-in launchers may use another). */
   launcherPort?: number;
+  /** Live migration: parallel limits and timeouts. */
+  migration?: Partial<MigrationConfig>;
 }
 
 export interface RunningOperator {
@@ -115,7 +121,21 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const events = new EventRecorder(client, COMPONENT_NAME, o.identity, log);
   const podIndex = new PodIndex();
 
+  const migrationLauncher = new MigrationLauncherClient(
+    { caPem: ca.certPem, certPem: clientCert.certPem, keyPem: clientCert.keyPem },
+    o.launcherPort ? { port: o.launcherPort } : {},
+  );
+  const migrationMetrics = new MigrationMetrics(metrics.registry, () => {
+    const counts = new Map<string, number>();
+    for (const m of migrations.list()) {
+      const phase = String(m.status?.phase ?? "Pending");
+      counts.set(phase, (counts.get(phase) ?? 0) + 1);
+    }
+    return counts;
+  });
+
   let controller: Controller | undefined;
+  let migrationController: Controller | undefined;
   let stopping: Promise<void> | undefined;
   let elector: LeaderElector | undefined;
   let shutDown = false;
@@ -138,6 +158,22 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     mayAct,
     log,
   });
+
+  const migrationReconciler = new MigrationController({
+    client,
+    migrations,
+    vms,
+    pods,
+    nodes,
+    launcher: migrationLauncher,
+    events,
+    metrics: migrationMetrics,
+    podConfig: { image: o.launcherImage, imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent" },
+    config: { ...DEFAULT_MIGRATION_CONFIG, ...o.migration },
+    mayAct,
+    log: log.child({ controller: "migration" }),
+  });
+  migrationReconciler.watch((key) => migrationController?.queue.add(key));
 
   const enqueue = (namespace: string | undefined, name: string | undefined) => {
     if (namespace && name) controller?.queue.add(`${namespace}/${name}`);
@@ -170,6 +206,14 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
         log: log.child({ controller: "vm" }),
       });
       controller.start();
+      // One worker: admission against the parallel limits must see its own decisions.
+      migrationController = new Controller(
+        "migration",
+        (key) => migrationReconciler.reconcile(key),
+        { workers: 1, metrics, log: log.child({ controller: "migration" }) },
+      );
+      migrationController.start();
+      for (const key of migrationReconciler.initialKeys()) migrationController.queue.add(key);
       metrics.leader.set(1);
       for (const vm of vms.list()) enqueue(vm.metadata?.namespace, vm.metadata?.name);
     };
@@ -177,9 +221,11 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   };
   const stopLeading = () => {
     const c = controller;
+    const mc = migrationController;
     controller = undefined;
+    migrationController = undefined;
     metrics.leader.set(0);
-    stopping = c?.stop();
+    stopping = Promise.all([c?.stop(), mc?.stop()]).then(() => undefined);
   };
 
   await Promise.all(informers.map((i) => i.start()));
@@ -228,6 +274,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       launcher.close();
+      migrationLauncher.close();
       client.close();
       log.info("operator stopped");
     },

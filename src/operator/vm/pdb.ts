@@ -10,9 +10,17 @@ import { disruptionBudgetName, vmLabelValue } from "./naming.js";
 
 export const COMPONENT_PDB = "disruption-budget";
 
-/** Whether the VM's eviction strategy asks for a PodDisruptionBudget over its launcher pods. */
+/**
+ * Whether the VM's eviction strategy asks for a PodDisruptionBudget over its launcher pods:
+ * LiveMigrate always (a drain waits for the migration, or blocks when none is possible);
+ * LiveMigrateIfPossible unless the migration controller found it cannot migrate (then an
+ * eviction stops it, like None, instead of blocking the drain).
+ */
 export function wantsDisruptionBudget(vm: VirtualMachine): boolean {
-  return vm.spec.evictionStrategy !== "None";
+  if (vm.spec.evictionStrategy === "LiveMigrate") return true;
+  if (vm.spec.evictionStrategy === "None") return false;
+  const migratable = vm.status?.conditions?.find((c) => c.type === "Migratable");
+  return migratable?.status !== "False";
 }
 
 /**

@@ -32,7 +32,7 @@ export async function runMigrate(args: {
   const path = paths.custom(GROUP, VERSION, "virtualmachinemigrations", s.namespace, migration);
   const tty = process.stderr.isTTY;
   const deadline = Date.now() + args.timeoutMs;
-  let last = "";
+  let lastLine = "";
   let lastPrinted = 0;
   try {
     for (;;) {
@@ -44,11 +44,11 @@ export async function runMigrate(args: {
       // At a terminal the line is redrawn in place; in a log, printed when it changes, at
       // most once a second.
       if (tty) process.stderr.write(`\r\x1b[K${line}`);
-      else if (line !== last && (done || Date.now() - lastPrinted >= 1000)) {
+      else if (line !== lastLine && (done || Date.now() - lastPrinted >= 1000)) {
         process.stderr.write(`${line}\n`);
         lastPrinted = Date.now();
+        lastLine = line;
       }
-      last = line;
       if (done) {
         if (tty) process.stderr.write("\n");
         return m.status?.phase === "Succeeded" ? EXIT.ok : EXIT.failed;

@@ -19,6 +19,7 @@ import { isAlreadyExists, KubeClient, paths } from "../../../src/operator/kube/c
 import { issueCertificate } from "../../../src/util/pki.js";
 import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
 import { LauncherProcess, testGuestSpec, testPki } from "../launcher/harness.js";
+import { Cli, kubeconfigAs, run } from "./cli.js";
 import { adminTls, call, eventually, openConsole, type Tls } from "./harness.js";
 
 const SERVER_NS = "kv-apiserver-it";
@@ -251,5 +252,82 @@ describe("aggregated API server", () => {
     await second.waitFor(/second-6/);
     second.ws.close();
     watcher.ws.close();
+  });
+});
+
+describe("kubectl-vm through the aggregation layer", () => {
+  const as = (user: string) => ["-n", NS, "--kubeconfig", kubeconfigAs(user)];
+
+  it("stops and starts the VM for an edit user, refuses a view user with exit 4", async () => {
+    const stop = await run(["stop", VM, ...as("alice")]);
+    expect(stop).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/runStrategy set to Halted/),
+    });
+    expect((await run(["start", VM, ...as("alice")])).code).toBe(0);
+    const bob = await run(["stop", VM, ...as("bob")]);
+    expect(bob.code).toBe(4);
+    expect(bob.stderr).toContain('User "bob" cannot update resource "virtualmachines/stop"');
+    expect((await run(["status", "nope", ...as("alice")])).code).toBe(3);
+  });
+
+  it("opens the console in pipe mode and leaves when stdin ends", async () => {
+    await launcher.waitReady(120_000);
+    const cli = new Cli(["console", VM, "--linger", "1s", ...as("alice")]);
+    cli.type("echo hi-$((40+2))");
+    await cli.waitFor(/hi-42/);
+    cli.child.stdin?.end();
+    expect(await cli.exited).toBe(0);
+    const bob = await run(["console", VM, ...as("bob")]);
+    expect(bob.code).toBe(4);
+    expect(bob.stderr).toContain('cannot get resource "virtualmachines/console"');
+  });
+
+  it("migrate --wait shows progress and exits by the migration's outcome", async () => {
+    const migrations = paths.custom("kubevisor.io", "v1alpha1", "virtualmachinemigrations", NS);
+    const before = new Set(
+      (await client.list<{ metadata: { name: string } }>(migrations)).items.map(
+        (m) => m.metadata.name,
+      ),
+    );
+    const drive = async (final: Record<string, unknown>) => {
+      const cli = new Cli(["migrate", VM, "--wait", ...as("alice")]);
+      // No migration controller runs here: play its part on the status.
+      const name = await eventually("the migration", async () =>
+        (await client.list<{ metadata: { name: string } }>(migrations)).items
+          .map((m) => m.metadata.name)
+          .find((n) => !before.has(n)),
+      );
+      before.add(name);
+      const status = (body: unknown) =>
+        client.request("PATCH", `${migrations}/${name}/status`, {
+          body: { status: body },
+          contentType: "application/merge-patch+json",
+        });
+      await status({
+        phase: "Running",
+        progress: { dataTotalBytes: 4096, dataProcessedBytes: 1024, dataRemainingBytes: 3072 },
+      });
+      await eventually(
+        "progress shown",
+        async () => (/transferred/.test(cli.stderr) ? true : undefined),
+        10_000,
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; stderr: ${cli.stderr}; stdout: ${cli.stdout}`);
+      });
+      await status(final);
+      return { code: await cli.exited, stderr: cli.stderr };
+    };
+    const ok = await drive({ phase: "Succeeded", downtimeMs: 12, totalTimeMs: 1500 });
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/1\.0 KiB transferred, 3\.0 KiB remaining/);
+    expect(ok.stderr).toMatch(/Succeeded: downtime 12 ms, total 1\.5 s/);
+    const failed = await drive({
+      phase: "Failed",
+      reason: "TargetFailed",
+      message: "the target pod died",
+    });
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toContain("Failed: TargetFailed: the target pod died");
   });
 });

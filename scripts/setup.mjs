@@ -30,6 +30,8 @@ function aptListsPresent() {
 
 function missingPackages() {
   return DEBIAN_PACKAGES.filter((pkg) => {
+    // dpkg-query's own format syntax, not a template literal.
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query format
     const r = spawnSync("dpkg-query", ["-W", "-f=${Status}", pkg], { encoding: "utf8" });
     return !r.stdout.includes("install ok installed");
   });
@@ -37,22 +39,31 @@ function missingPackages() {
 
 function run(cmd, args) {
   console.log(`setup: ${cmd} ${args.join(" ")}`);
-  execFileSync(cmd, args, { stdio: "inherit", cwd: root, env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+  execFileSync(cmd, args, {
+    stdio: "inherit",
+    cwd: root,
+    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+  });
 }
 
 const missing = missingPackages();
 if (missing.length > 0 || !aptListsPresent()) {
   if (process.getuid?.() !== 0) {
-    console.error(`setup: missing Debian packages: ${missing.join(" ")}\n  run: sudo apt-get update && sudo apt-get install -y ${missing.join(" ")}`);
+    console.error(
+      `setup: missing Debian packages: ${missing.join(" ")}\n  run: sudo apt-get update && sudo apt-get install -y ${missing.join(" ")}`,
+    );
     process.exit(1);
   }
   run("apt-get", ["update", "-qq"]);
-  if (missing.length > 0) run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]);
+  if (missing.length > 0)
+    run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing]);
 }
 
 for (const tool of ["go", "kubectl"]) {
   if (spawnSync(tool, ["version"], { stdio: "ignore" }).error) {
-    console.error(`setup: ${tool} is not on PATH; Kubevisor builds Kubernetes with Go and drives it with kubectl`);
+    console.error(
+      `setup: ${tool} is not on PATH; Kubevisor builds Kubernetes with Go and drives it with kubectl`,
+    );
     process.exit(1);
   }
 }
@@ -60,7 +71,9 @@ for (const tool of ["go", "kubectl"]) {
 // Reinstall node_modules whenever package-lock.json changed since the last install. `npm
 // install`, not `npm ci`: npm 11 leaves other platforms' optional packages (biome's) out of the
 // lock file and `npm ci` then refuses it as out of sync.
-const lockHash = createHash("sha256").update(readFileSync(join(root, "package-lock.json"))).digest("hex");
+const lockHash = createHash("sha256")
+  .update(readFileSync(join(root, "package-lock.json")))
+  .digest("hex");
 const stamp = join(root, "node_modules", ".kubevisor-lock-hash");
 if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
   run("npm", ["install", "--no-audit", "--no-fund"]);

@@ -1,4 +1,4 @@
-import { pino, type Logger } from "pino";
+import { type Logger, pino } from "pino";
 
 /** One JSON logger per process; components take a child with their own name. */
 export const rootLogger: Logger = pino({

@@ -6,13 +6,10 @@
 import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ConnectionOptions } from "node:tls";
-import { promisify } from "node:util";
 import WebSocket from "ws";
 import { LAUNCHER_PORT, launcherServerName } from "../../src/api/index.js";
 import { RELEASE_NAMESPACE } from "../../src/local/product.js";
 import { issueCertificate } from "../../src/util/pki.js";
-
-const exec = promisify(execFile);
 
 export interface KubectlResult {
   code: number;

@@ -6,7 +6,9 @@ import { EXAMPLES_DIR, INVALID_DIR, loadManifests } from "../fixtures/manifests.
 const exec = promisify(execFile);
 const NS = "crd-validation";
 
-async function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function kubectl(
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await exec("kubectl", args, { env: process.env });
     return { code: 0, stdout, stderr };
@@ -53,8 +55,11 @@ describe("CRDs at kubectl apply", () => {
       });
     const apply = (vmName: string) =>
       new Promise<{ code: number; stderr: string }>((resolve) => {
-        const child = execFile("kubectl", ["apply", "-f", "-"], { env: process.env }, (err, _o, stderr) =>
-          resolve({ code: err ? 1 : 0, stderr }),
+        const child = execFile(
+          "kubectl",
+          ["apply", "-f", "-"],
+          { env: process.env },
+          (err, _o, stderr) => resolve({ code: err ? 1 : 0, stderr }),
         );
         child.stdin?.end(manifest(vmName));
       });

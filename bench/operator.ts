@@ -247,6 +247,13 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** CPU time (user + system) the process has used, in seconds. */
+function cpuSecondsOf(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  // utime and stime are fields 14 and 15 of stat, in clock ticks (100 per second on Linux).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 function memoryOf(pid: number): { rssMiB: number; peakMiB: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   const kib = (key: string) =>
@@ -380,6 +387,7 @@ export default async function main() {
       await new Promise((r) => setTimeout(r, 100));
     }
     const idle = memoryOf(pid);
+    const cpuBefore = cpuSecondsOf(pid);
     const vms = new Informer<{ metadata?: { name?: string }; status?: { phase?: string } }>(
       c,
       paths.custom(GROUP, VERSION, "virtualmachines", vmNs),
@@ -395,6 +403,7 @@ export default async function main() {
       "vm",
     );
     const mem = memoryOf(pid);
+    const cpu = cpuSecondsOf(pid) - cpuBefore;
     const metrics = await scrape(port);
     await vms.stop();
 
@@ -411,6 +420,7 @@ export default async function main() {
       operator_peak_rss_mib: round(mem.peakMiB, 1),
       operator_idle_rss_mib: round(idle.rssMiB, 1),
       operator_heap_mib: round((metrics.get("nodejs_heap_size_used_bytes") ?? 0) / 2 ** 20, 1),
+      operator_cpu_seconds: round(cpu, 1),
       reconciles,
       reconcile_errors:
         metrics.get('kubevisor_operator_reconcile_errors_total{controller="vm"}') ?? 0,
@@ -444,6 +454,7 @@ export default async function main() {
             "-",
           ],
           ["operator heap used", `${figures.operator_heap_mib} MiB`, "-"],
+          ["operator CPU time during the run", `${figures.operator_cpu_seconds} s`, "-"],
           [
             "load average, cores",
             `${loadavg()

@@ -40,7 +40,7 @@ Flags (environment variable in brackets):
   --http-port PORT          /metrics, /healthz, /readyz (default 8080) [KUBEVISOR_HTTP_PORT]
   --http-host HOST          listen address (default 0.0.0.0) [KUBEVISOR_HTTP_HOST]
   --leader-elect BOOL       leader election on a Lease (default true) [KUBEVISOR_LEADER_ELECT]
-  --workers N               parallel reconciles (default 4) [KUBEVISOR_WORKERS]
+  --workers N               parallel reconciles (default 10) [KUBEVISOR_WORKERS]
   --identity NAME           name in the leader Lease (default POD_NAME, else host name + random)
   --kubeconfig FILE         kubeconfig (default KUBECONFIG, else in-cluster)
   --status-poll-seconds N   launcher /status poll interval while running (default 30)
@@ -96,7 +96,7 @@ export function parseConfig(
       "--leader-elect",
       values["leader-elect"] ?? env.KUBEVISOR_LEADER_ELECT ?? "true",
     ),
-    workers: integer("--workers", values.workers ?? env.KUBEVISOR_WORKERS ?? "4", 1, 256),
+    workers: integer("--workers", values.workers ?? env.KUBEVISOR_WORKERS ?? "10", 1, 256),
     identity: values.identity ?? env.POD_NAME ?? `${hostname()}-${randomBytes(4).toString("hex")}`,
     ...(kubeconfig ? { kubeconfig } : {}),
     statusPollMs:

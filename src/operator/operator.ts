@@ -36,6 +36,11 @@ import { type RawVm, VmReconciler } from "./vm/reconciler.js";
 import { COMPONENT_TLS } from "./vm/tls-secret.js";
 
 export const LEASE_NAME = "kubevisor-operator";
+/**
+ * Parallel VM reconciles. A pass mostly waits on the apiserver, so several run at once;
+ * KubeVirt's virt-controller uses 10 for its VM and VMI controllers.
+ */
+export const DEFAULT_WORKERS = 10;
 export const COMPONENT_NAME = "kubevisor-operator";
 
 export interface OperatorOptions {
@@ -201,7 +206,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       await stopping;
       if (shutDown || controller) return;
       controller = new Controller("vm", (key) => reconciler.reconcile(key), {
-        workers: o.workers ?? 4,
+        workers: o.workers ?? DEFAULT_WORKERS,
         metrics,
         log: log.child({ controller: "vm" }),
       });

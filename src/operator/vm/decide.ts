@@ -5,12 +5,7 @@ import type {
   VirtualMachineSpec,
   VirtualMachineStatus,
 } from "../../api/index.js";
-import {
-  CONDITION_FAILURE,
-  CONDITION_READY,
-  findCondition,
-  setCondition,
-} from "./conditions.js";
+import { CONDITION_FAILURE, CONDITION_READY, findCondition, setCondition } from "./conditions.js";
 import { launcherPodName } from "./naming.js";
 import { isTerminal, type ObservedPod } from "./observe.js";
 import { readUserRequests, type UserRequests } from "./requests.js";

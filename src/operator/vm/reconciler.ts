@@ -88,7 +88,7 @@ export class VmReconciler {
 
   async reconcile(key: string): Promise<ReconcileResult> {
     const [namespace = "", name = ""] = key.split("/");
-    const raw = this.deps.vms.get(name, namespace);
+    let raw = this.deps.vms.get(name, namespace);
     if (!raw) {
       this.overwritten.delete(key);
       return {};
@@ -100,22 +100,31 @@ export class VmReconciler {
     const pods = this.deps.pods.podsOf(namespace, name).map(observePod);
     const parsed = VirtualMachine.safeParse(raw);
     if (!parsed.success) return this.reconcileInvalid(raw, pods, parsed.error.issues);
-    const vm = parsed.data;
+    let vm = parsed.data;
     const log = this.deps.log.child({ vm: key });
 
     const current = pods.find((p) => p.name === vm.status?.launcherPod);
     const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
     const now = new Date();
-    const decision = decide({
-      vm,
-      pods,
-      launcher,
-      nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
-      now,
-      config: this.deps.decideConfig,
-    });
+    const decideNow = () =>
+      decide({
+        vm,
+        pods,
+        launcher,
+        nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
+        now,
+        config: this.deps.decideConfig,
+      });
+    let decision = decideNow();
     let requeue: number | undefined;
     try {
+      if (decision.actions.some((a) => a.type === "addFinalizer")) {
+        // With the finalizer written, decide again on the VM as it now is: one pass, not two.
+        const metadata = await this.addFinalizer(raw);
+        raw = { ...raw, metadata: { ...raw.metadata, ...metadata } };
+        vm = { ...vm, metadata: { ...vm.metadata, ...metadata } };
+        decision = decideNow();
+      }
       requeue = await this.execute(raw, vm, decision, now, log);
     } catch (err) {
       // Released by our own finalizer removal, or deleted meanwhile: nothing left to do.
@@ -142,22 +151,16 @@ export class VmReconciler {
     let resourceVersion = raw.metadata.resourceVersion;
     this.fence();
 
-    if (d.actions.some((a) => a.type === "addFinalizer")) {
-      await client.mergePatch(vmPath(ns, name), {
-        metadata: {
-          resourceVersion,
-          finalizers: [...(vm.metadata.finalizers ?? []), VM_FINALIZER],
-        },
-      });
-      if (resourceVersion) this.overwritten.set(key, resourceVersion);
-      // The watch brings the VM back with its finalizer; the next pass continues from there.
-      return undefined;
-    }
-
     const launch = d.actions.find((a) => a.type === "launch");
-    if (launch && (await this.otherLivePods(vm, launch.podName, log))) {
+    if (launch) {
+      // Live, not from the cache: no other launcher pod of this VM may be alive when a launch
+      // is claimed. (The TLS Secret the pod mounts is made meanwhile; it harms nothing.)
+      const [alive] = await Promise.all([
+        this.otherLivePods(vm, launch.podName, log),
+        this.ensureTlsSecret(vm),
+      ]);
       // The cache was behind: a pod it did not show is alive. Claim nothing; look again.
-      return 1000;
+      if (alive) return 1000;
     }
 
     const patch = statusPatch(vm.status, d.status);
@@ -235,10 +238,10 @@ export class VmReconciler {
   }
 
   /**
-   * Launch n was claimed by the status write just made. Before the pod exists, check live
-   * (not the cache) that no other launcher pod of this VM is alive, and that the claim is
-   * still young enough that no other replica can have given up on it; after, check the
-   * claim still stands, else take the pod back.
+   * Launch n was claimed by the status write just made, after a live check that no other
+   * launcher pod of the VM is alive. Create its pod only while the claim is young enough
+   * that no other replica can have given up on it; after, check the claim still stands
+   * (a replica stalled past that point is caught here), else take the pod back.
    */
   private async launch(
     vm: VirtualMachine,
@@ -250,9 +253,6 @@ export class VmReconciler {
     const { client, decideConfig } = this.deps;
     const ns = vm.metadata.namespace ?? "";
     const name = vm.metadata.name ?? "";
-    // Checked before the claim too; again now, in case a pod appeared in between.
-    if (await this.otherLivePods(vm, podName, log)) return 1000;
-    await this.ensureTlsSecret(vm);
     if (Date.now() - claimedAt > decideConfig.claimTimeoutMs / 2) {
       log.warn({ launch }, "claim too old to act on; leaving it to time out");
       return decideConfig.claimTimeoutMs;
@@ -300,6 +300,26 @@ export class VmReconciler {
       "another launcher pod is alive; not launching",
     );
     return true;
+  }
+
+  private async addFinalizer(
+    raw: RawVm,
+  ): Promise<Pick<V1ObjectMeta, "finalizers" | "resourceVersion">> {
+    const ns = raw.metadata.namespace ?? "";
+    const name = raw.metadata.name ?? "";
+    this.fence();
+    const written = await this.deps.client.mergePatch<RawVm>(vmPath(ns, name), {
+      metadata: {
+        resourceVersion: raw.metadata.resourceVersion,
+        finalizers: [...(raw.metadata.finalizers ?? []), VM_FINALIZER],
+      },
+    });
+    if (raw.metadata.resourceVersion)
+      this.overwritten.set(`${ns}/${name}`, raw.metadata.resourceVersion);
+    return {
+      finalizers: written.metadata.finalizers,
+      resourceVersion: written.metadata.resourceVersion,
+    };
   }
 
   private async exists(ns: string, name: string): Promise<boolean> {

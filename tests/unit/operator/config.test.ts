@@ -15,7 +15,7 @@ describe("operator configuration", () => {
       httpPort: 8080,
       httpHost: "0.0.0.0",
       leaderElection: true,
-      workers: 4,
+      workers: 10,
       identity: "op-0",
       statusPollMs: 30_000,
       parallelMigrationsPerCluster: 5,

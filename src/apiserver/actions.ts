@@ -45,9 +45,8 @@ export function planStateChange(vm: VmView, action: Exclude<VmAction, "migrate">
     message,
   });
   if (action === "restart") {
-    if (strategy === "Halted" || vm.status?.phase === "Stopped") {
-      return conflict(`VM ${name} is not running; use start`);
-    }
+    // The operator starts a stopped VM on restart, except a Halted one (src/operator/README.md).
+    if (strategy === "Halted") return conflict(`VM ${name} is halted; use start`);
     return annotate(
       ANNOTATION_RESTART_REQUESTED,
       now.toISOString(),

@@ -12,7 +12,6 @@ import {
   counters,
   createNamespace,
   getJson,
-  kc,
   kubectl,
   vmManifest,
   waitForVmPhase,

@@ -60,7 +60,7 @@ async function bootRuns(machine: MachineType, stalls: Stalls) {
   return { layer, plain };
 }
 
-interface MigSample {
+export interface MigSample {
   totalMs: number;
   qemuDowntimeMs: number;
   pauseMs: number;
@@ -91,7 +91,7 @@ async function layerMigration(): Promise<MigSample> {
   }
 }
 
-async function plainMigration(): Promise<MigSample> {
+export async function plainMigration(): Promise<MigSample> {
   const { p: source } = await plainBoot(guest("q35"));
   const target = await plainStart(guest("q35"), true);
   try {

@@ -160,12 +160,16 @@ export class MigrationControl {
   // ---- source ----
 
   start(req: MigrateRequest): LauncherMigrationState {
-    if (this.opts.role !== "source") {
-      throw new MigrationRefused(409, "a migration target cannot send a guest");
-    }
     const c = this.current;
-    if (c.phase !== "None" && c.migrationUri === req.migrationUri) return this.state();
-    if (c.phase === "Migrating" || c.phase === "Succeeded") {
+    // A target whose guest arrived runs it like any source and may send it on again.
+    const arrivedHere = c.role === "target" && c.phase === "Succeeded";
+    if (c.role !== "source" && !arrivedHere) {
+      throw new MigrationRefused(409, "no guest runs here yet; a waiting target cannot send one");
+    }
+    if (c.role === "source" && c.phase !== "None" && c.migrationUri === req.migrationUri) {
+      return this.state();
+    }
+    if (c.role === "source" && (c.phase === "Migrating" || c.phase === "Succeeded")) {
       throw new MigrationRefused(409, `a migration to ${c.migrationUri} is ${c.phase}`);
     }
     const guest = this.guest;

@@ -517,7 +517,11 @@ export class MigrationReconciler {
       pod?.podIP && !isTerminal(pod)
         ? this.deps.launcher.state(this.address(m, pod.podIP)).catch(() => undefined)
         : Promise.resolve(undefined);
-    const [source, target] = await Promise.all([ask(sourcePod), ask(targetPod)]);
+    const [asked, target] = await Promise.all([ask(sourcePod), ask(targetPod)]);
+    // A source pod that was itself a migration target reports its arrival until it is
+    // asked to send: for this migration it has not been asked yet.
+    const source: LauncherMigrationState | undefined =
+      asked && asked.role !== "source" ? { role: "source", phase: "None" } : asked;
     if (source) this.lastSource.set(m.metadata.uid ?? "", source);
     return {
       ...(source ? { source } : {}),

@@ -126,6 +126,28 @@ describe("a spec that cannot run", () => {
   });
 });
 
+describe("a VM the CRD accepts but the operator's schema refuses", () => {
+  it("gets Failure InvalidSpec naming the field and a Warning Event; nothing is launched", async () => {
+    // An int64 the apiserver keeps, but beyond what JSON numbers hold exactly.
+    await createVm(env.c, env.ns, "unsafe", { memory: { size: 2 ** 53 + 2 } });
+    const vm = await untilVm(
+      env.c,
+      env.ns,
+      "unsafe",
+      "InvalidSpec",
+      (v) => failure(v)?.reason === "InvalidSpec",
+    );
+    expect(failure(vm)?.message).toContain("memory.size");
+    await until("InvalidSpec event", async () =>
+      (await eventsOf(env.c, env.ns, "unsafe")).some(
+        (e) => e.reason === "InvalidSpec" && e.type === "Warning",
+      ),
+    );
+    expect(await launcherPods(env.c, env.ns, "unsafe")).toEqual([]);
+    expect(operator.isLeader()).toBe(true);
+  });
+});
+
 /** What a kubelet reports when it cannot pull an image of the pod. */
 async function imagePullFails(pod: V1Pod) {
   await env.c.request("PATCH", `${paths.pod(env.ns, pod.metadata?.name ?? "")}/status`, {

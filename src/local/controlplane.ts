@@ -5,6 +5,7 @@ import { logger } from "../util/log.js";
 import { ensureBinaries, missingBinaries } from "./build/build.js";
 import { binaryPath, component, ETCD_VERSION, KUBERNETES_VERSION } from "./build/targets.js";
 import { ensurePki, readPem } from "./certs.js";
+import { startLocalEndpoints, stopLocalEndpoints } from "./endpoints/lifecycle.js";
 import { apiserverUrl, componentArgs, healthUrl, type Ports } from "./flags.js";
 import { type ClientTls, get } from "./http.js";
 import { renderKubeconfig } from "./kubeconfig.js";
@@ -183,6 +184,8 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
     if (state && running.size === COMPONENTS.length) {
       const ready = await get(healthUrl("kube-apiserver", state.ports), adminTls(l));
       if (ready.status === 200) {
+        // Started anew if it died (or predates it); the rest is reused as is.
+        await startLocalEndpoints(l.dir, { signal: opts.signal });
         log.info({ name, dir: l.dir }, "reusing running control plane");
         return handle(name, l, state.ports, true);
       }
@@ -313,6 +316,13 @@ async function launch(
     return { ok: r.status === 200 };
   });
   status["kube-controller-manager"] = "healthy";
+  // The local endpoints controller publishes loopback pods behind Services, which the
+  // controller-manager cannot (src/local/endpoints/slice.ts says why). It is one more
+  // detached process of the control plane rather than part of the node processes: it needs
+  // the admin credentials (a node identity may not write EndpointSlices), one instance per
+  // cluster whatever the number of nodes, and a lifetime that is the control plane's, so
+  // `local up` reuses it and `local down` stops it with the rest.
+  await startLocalEndpoints(l.dir, { deadline, signal });
   progress.done(`ready at ${apiserverUrl(ports)}`);
   log.info({ dir: l.dir, ports, ms: Date.now() - started }, "control plane ready");
 }
@@ -329,6 +339,7 @@ export function describeFailure(body: string): string | undefined {
  * etcd last so the apiserver can finish its writes), whole process groups; clears pid files.
  */
 async function stopComponents(l: ClusterLayout): Promise<StopResult> {
+  await stopLocalEndpoints(l.dir);
   const pids = runningPids(l);
   const result: StopResult = { stopped: [], killed: [] };
   const stop = async (c: ControlPlaneComponent) => {

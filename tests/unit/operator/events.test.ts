@@ -53,7 +53,8 @@ describe("event recorder", () => {
     const r = new EventRecorder(client, "kubevisor-operator", "op-0", logger("test"));
     await r.record(vm, "Normal", "Started", "a");
     await r.record(vm, "Normal", "Started", "b");
-    missing.add(String((calls[0]?.body.metadata as { name: string }).name));
+    const first = calls[0]?.body.metadata as { name: string } | undefined;
+    missing.add(first?.name ?? "");
     await r.record(vm, "Normal", "Started", "a");
     expect(calls.map((c) => c.verb)).toEqual(["create", "create", "create"]);
   });

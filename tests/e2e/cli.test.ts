@@ -1,6 +1,6 @@
 /** `kubectl vm start|stop|restart|status` on the local cluster, as an edit-bound user. */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { bind, kubeconfigAs, publishApiServerEndpoints, run } from "./cli-helpers.js";
+import { bind, kubeconfigAs, run, waitForSubresourcesApi } from "./cli-helpers.js";
 import { createNamespace, getVm, kubectl, vmManifest, waitFor, waitForVmPhase } from "./lib.js";
 
 const NS = "e2e-cli";
@@ -10,7 +10,7 @@ beforeAll(async () => {
   await createNamespace(NS);
   await kubectl(["apply", "-f", "-"], vmManifest(NS, "demo"));
   await bind(NS, "alice", "edit");
-  await publishApiServerEndpoints();
+  await waitForSubresourcesApi();
   await waitForVmPhase(NS, "demo", "Running", 240_000);
 });
 

@@ -7,15 +7,8 @@ import { request } from "node:https";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { subresourcePath } from "../../src/api/subresources.js";
 import { GUEST_BOOT_MARKER } from "../../src/vmm/index.js";
-import { bind, Cli, kubeconfigAs, publishApiServerEndpoints, run } from "./cli-helpers.js";
-import {
-  counters,
-  createNamespace,
-  getJson,
-  kubectl,
-  vmManifest,
-  waitForVmPhase,
-} from "./lib.js";
+import { bind, Cli, kubeconfigAs, run, waitForSubresourcesApi } from "./cli-helpers.js";
+import { counters, createNamespace, getJson, kubectl, vmManifest, waitForVmPhase } from "./lib.js";
 
 const NS = "e2e-console";
 const as = (user: string) => ["-n", NS, "--kubeconfig", kubeconfigAs(user)];
@@ -25,7 +18,7 @@ beforeAll(async () => {
   await kubectl(["apply", "-f", "-"], vmManifest(NS, "demo", { evictionStrategy: "LiveMigrate" }));
   await bind(NS, "alice", "edit");
   await bind(NS, "bob", "view");
-  await publishApiServerEndpoints();
+  await waitForSubresourcesApi();
   await waitForVmPhase(NS, "demo", "Running", 240_000);
 });
 

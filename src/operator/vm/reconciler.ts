@@ -171,7 +171,7 @@ export class VmReconciler {
         metadata: { resourceVersion },
         status: patch,
       });
-      if (resourceVersion) this.overwritten.set(key, resourceVersion);
+      this.replaced(key, resourceVersion, written.metadata.resourceVersion);
       resourceVersion = written.metadata.resourceVersion;
       this.observePhase(vm, d.status);
       log.debug({ patch }, "status written");
@@ -302,6 +302,14 @@ export class VmReconciler {
     return true;
   }
 
+  /**
+   * Remember that our write replaced version `before` — unless the write changed nothing
+   * (same version after): no watch event would then ever release the key.
+   */
+  private replaced(key: string, before: string | undefined, after: string | undefined) {
+    if (before && after && before !== after) this.overwritten.set(key, before);
+  }
+
   private async addFinalizer(
     raw: RawVm,
   ): Promise<Pick<V1ObjectMeta, "finalizers" | "resourceVersion">> {
@@ -314,8 +322,7 @@ export class VmReconciler {
         finalizers: [...(raw.metadata.finalizers ?? []), VM_FINALIZER],
       },
     });
-    if (raw.metadata.resourceVersion)
-      this.overwritten.set(`${ns}/${name}`, raw.metadata.resourceVersion);
+    this.replaced(`${ns}/${name}`, raw.metadata.resourceVersion, written.metadata.resourceVersion);
     return {
       finalizers: written.metadata.finalizers,
       resourceVersion: written.metadata.resourceVersion,

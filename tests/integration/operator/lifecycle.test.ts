@@ -80,7 +80,7 @@ describe("a new VM", () => {
     expect(pod.spec?.nodeSelector).toEqual({ "kubernetes.io/os": "linux" });
     // Its TLS secret and the disruption budget exist beside it.
     await env.c.get(paths.secret(env.ns, "basic-launcher-tls"));
-    await env.c.get(paths.pdb(env.ns, "basic-launcher"));
+    await until("disruption budget", () => env.c.get(paths.pdb(env.ns, "basic-launcher")));
 
     const ready = await running("basic");
     expect(ready.status).toMatchObject({

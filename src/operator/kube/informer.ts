@@ -1,6 +1,6 @@
 import { type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
 import type { Logger } from "../../util/log.js";
-import type { KubeClient } from "./client.js";
+import { type KubeClient, KubeError } from "./client.js";
 
 /**
  * A list-watch cache of one kind, restarted after errors (client-node's ListWatch stops on
@@ -64,7 +64,9 @@ export class Informer<T extends KubernetesObject> {
 
   private retry(err: unknown) {
     if (this.stopped) return;
-    this.log.warn(
+    // 429 is the apiserver asking to come back later (e.g. a CRD's storage still starting).
+    const level = err instanceof KubeError && err.status === 429 ? "info" : "warn";
+    this.log[level](
       { err: String(err), path: this.path, retryMs: this.retryMs },
       "watch failed; retrying",
     );

@@ -36,6 +36,9 @@ export interface DecideConfig {
   statusPollMs: number;
 }
 
+/** How soon an unanswered launcher /status is asked again. */
+export const LAUNCHER_RETRY_MS = 1000;
+
 export const DEFAULT_DECIDE_CONFIG: DecideConfig = {
   claimTimeoutMs: 30_000,
   quickFailureMs: 10_000,
@@ -235,7 +238,11 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
       input.now,
     );
   }
-  if (d.status.phase === "Running") d.requeueAfterMs = input.config.statusPollMs;
+  if (d.status.phase === "Running") {
+    // Until the launcher has answered once, ask again soon: its API may start a moment after
+    // the pod turns Ready, and the accelerator column should not wait a whole poll interval.
+    d.requeueAfterMs = input.launcher ? input.config.statusPollMs : LAUNCHER_RETRY_MS;
+  }
 }
 
 function activePhase(

@@ -32,6 +32,7 @@ import {
   type Decision,
   decide,
   deletionActions,
+  LAUNCHER_RETRY_MS,
   VM_FINALIZER,
 } from "./decide.js";
 import { buildLauncherPod, type LauncherPodConfig } from "./launcher-pod.js";
@@ -418,7 +419,8 @@ export class VmReconciler {
     if (pod.stage !== "Running" || !pod.podIP || pod.terminating) return undefined;
     const cached = this.launcherStatus.get(pod.uid);
     const now = Date.now();
-    if (cached && now - cached.at < this.deps.decideConfig.statusPollMs / 2) return cached.status;
+    const fresh = cached?.status ? this.deps.decideConfig.statusPollMs / 2 : LAUNCHER_RETRY_MS;
+    if (cached && now - cached.at < fresh) return cached.status;
     let status: LauncherStatus | undefined;
     try {
       status = await this.deps.launcher.status(

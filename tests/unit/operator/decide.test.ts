@@ -9,6 +9,7 @@ import {
   DEFAULT_DECIDE_CONFIG,
   type DecideInput,
   decide,
+  LAUNCHER_RETRY_MS,
   VM_FINALIZER,
 } from "../../../src/operator/vm/decide.js";
 import type { ObservedPod } from "../../../src/operator/vm/observe.js";
@@ -232,6 +233,14 @@ describe("an active launcher pod", () => {
     ]);
     expect(d.requeueAfterMs).toBe(DEFAULT_DECIDE_CONFIG.statusPollMs);
     expect(d.actions).toEqual([]);
+  });
+
+  it("asks a running guest's launcher again within a second until it has answered", () => {
+    const v = vm({ status: launched(1, { phase: "Running" }) });
+    const d = run(v, [pod(1)]);
+    expect(d.status.phase).toBe("Running");
+    expect(d.status.acceleration).toBeUndefined();
+    expect(d.requeueAfterMs).toBe(LAUNCHER_RETRY_MS);
   });
 
   it("takes the launcher's word for Running before the readiness probe catches up", () => {

@@ -45,10 +45,12 @@ export class MigrationControl {
   private outgoingDone: Promise<void> | undefined;
   private answer: Promise<IncomingAnswer> | undefined;
   private noShowTimer: NodeJS.Timeout | undefined;
-  private finalRead!: () => void;
-  private readonly finalReadDone = new Promise<void>((resolve) => {
-    this.finalRead = resolve;
-  });
+  /**
+   * Settles once the operator has read how the current outgoing migration ended. One per
+   * outgoing migration: a launcher whose guest arrived here (its own Succeeded, as target,
+   * was read long ago) or whose earlier attempt failed must still wait for this one's read.
+   */
+  private finalRead = latch();
 
   constructor(private readonly opts: MigrationControlOptions) {
     this.current = { role: opts.role, phase: "None" };
@@ -74,7 +76,7 @@ export class MigrationControl {
 
   state(): LauncherMigrationState {
     const ended = ["Succeeded", "Failed", "Cancelled"].includes(this.current.phase);
-    if (ended) this.finalRead();
+    if (ended && this.current.role === "source") this.finalRead.open();
     return { ...this.current };
   }
 
@@ -84,7 +86,7 @@ export class MigrationControl {
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, timeoutMs);
     });
-    await Promise.race([this.finalReadDone, timeout]);
+    await Promise.race([this.finalRead.opened, timeout]);
     clearTimeout(timer);
   }
 
@@ -181,6 +183,7 @@ export class MigrationControl {
     if (unknown.length > 0) {
       throw new MigrationRefused(400, `disks ${unknown.join(", ")} are not local to this pod`);
     }
+    this.finalRead = latch();
     this.current = {
       role: "source",
       phase: "Migrating",
@@ -230,4 +233,13 @@ export class MigrationControl {
     }
     return this.state();
   }
+}
+
+/** A promise opened once from outside. */
+function latch(): { opened: Promise<void>; open: () => void } {
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { opened, open };
 }

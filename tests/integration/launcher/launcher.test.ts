@@ -76,8 +76,16 @@ describe("a launcher running the test guest", () => {
     expect(launcher.logs).toContain("TLS handshake refused");
   });
 
-  it("reserves the migration endpoints", async () => {
-    expect((await launcher.get("/migrate", undefined, "POST")).status).toBe(501);
+  it("serves the migration endpoints: a source with nothing under way, never a target", async () => {
+    const state = await launcher.get("/migrate");
+    expect(state.status).toBe(200);
+    expect(JSON.parse(state.body)).toEqual({ role: "source", phase: "None" });
+    // It runs the guest: listening for another one would run it twice.
+    expect((await launcher.get("/migrate/incoming", undefined, "POST")).status).toBe(409);
+    // A send request without the target's answer is refused naming the field.
+    const bad = await launcher.get("/migrate", undefined, "POST");
+    expect(bad.status).toBe(400);
+    expect(bad.body).toContain("migrationUri");
   });
 
   it("shuts the guest down gracefully on SIGTERM and leaves no QEMU behind", async () => {
@@ -161,12 +169,23 @@ describe("a launcher whose guest ends", () => {
     });
   });
 
-  it("refuses to start as a migration target in this release", async () => {
+  it("starts as a migration target: QEMU waits for the guest, never boots it, not Ready", async () => {
     const launcher = await start("target", testGuestSpec(), {
       specFiles: { "migration-target": "true\n" },
     });
-    expect(await launcher.exited).toEqual({ code: 2, signal: null });
-    expect(launcher.terminationMessage()).toMatch(/^ConfigError: starting as a migration target/);
-    expect(launcher.qemuPid()).toBeUndefined();
+    let status: { phase?: string; qemuStatus?: string } = {};
+    while (status.phase !== "WaitingForMigration") {
+      await new Promise((r) => setTimeout(r, 200));
+      status = JSON.parse((await launcher.get("/status").catch(() => ({ body: "{}" }))).body);
+    }
+    expect(status.qemuStatus).toBe("inmigrate");
+    expect((await launcher.get("/readyz")).status).toBe(503);
+    expect(JSON.parse((await launcher.get("/migrate")).body)).toEqual({
+      role: "target",
+      phase: "None",
+    });
+    // Nothing to send before a guest arrived.
+    expect((await launcher.get("/migrate", undefined, "POST")).status).toBe(400);
+    expect(launcher.logs).not.toContain(GUEST_BOOT_MARKER);
   });
 });

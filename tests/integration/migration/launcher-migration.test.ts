@@ -110,6 +110,52 @@ describe("live migration between two launchers", () => {
     await destConsole.waitFor(/^payload-42/m);
   });
 
+  it.each([
+    ["without disks", undefined],
+    ["with an empty disk", [{ name: "scratch", emptyDisk: { size: "32Mi" } }]],
+  ])("sends a guest that arrived by migration on to a third launcher (%s)", async (_, disks) => {
+    const spec = testGuestSpec(disks ? { disks } : {});
+    const a = await launch("mig-hops", spec);
+    const aConsole = await console(a);
+    await aConsole.waitFor(/kubevisor-counter \d+/);
+    if (disks) {
+      aConsole.type(
+        "echo hop-$((6*7)) | dd of=/dev/vda bs=512 seek=7 conv=fsync 2>/dev/null; echo wrote-$((2+3))",
+      );
+      await aConsole.waitFor(/wrote-5/);
+    }
+    const b = await target(a, spec);
+    await beginMigration(a, b, { downtimeLimitMs: 100 });
+    // Onward as soon as B says the guest arrived, as an operator would: A may still be up.
+    await until("the guest to arrive on B", async () =>
+      (await migrationState(b)).phase === "Succeeded" ? true : undefined,
+    );
+
+    // B started as a target; once the guest runs there it is a source like any other.
+    const c = await target(b, spec);
+    await beginMigration(b, c, { downtimeLimitMs: 100 });
+    const done = await until("B to finish", async () => {
+      const s = await migrationState(b);
+      return s.phase === "Migrating" ? undefined : s;
+    });
+    expect(done).toMatchObject({ role: "source", phase: "Succeeded" });
+    await c.waitReady(10_000);
+    expect(await launcherPhase(c)).toBe("Running");
+    expect((await a.exited).code).toBe(0);
+    expect((await b.exited).code).toBe(0);
+    expect(parseTerminationMessage(b.terminationMessage())?.reason).toBe("Migrated");
+
+    const cConsole = await console(c);
+    await cConsole.waitFor(/kubevisor-counter \d+/);
+    expect(cConsole.received).not.toContain("KUBEVISOR-GUEST-BOOTED");
+    expect(counts(cConsole)[0]?.n).toBeGreaterThan(counts(aConsole).at(-1)?.n ?? 0);
+    if (disks) {
+      // Copied twice: A's write reached C through B's disk.
+      cConsole.type("dd if=/dev/vda bs=512 skip=7 count=1 2>/dev/null | head -1");
+      await cConsole.waitFor(/^hop-42/m);
+    }
+  });
+
   it("cancels on request: the source keeps running, the target gives up", async () => {
     const spec = testGuestSpec();
     const source = await launch("mig-cancel", spec);

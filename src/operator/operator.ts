@@ -126,10 +126,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const events = new EventRecorder(client, COMPONENT_NAME, o.identity, log);
   const podIndex = new PodIndex();
 
-  const migrationLauncher = new MigrationLauncherClient(
-    { caPem: ca.certPem, certPem: clientCert.certPem, keyPem: clientCert.keyPem },
-    o.launcherPort ? { port: o.launcherPort } : {},
-  );
+  const migrationLauncher = new MigrationLauncherClient(launcher);
   const migrationMetrics = new MigrationMetrics(metrics.registry, () => {
     const counts = new Map<string, number>();
     for (const m of migrations.list()) {
@@ -279,7 +276,6 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       await Promise.all(informers.map((i) => i.stop()));
       await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
       launcher.close();
-      migrationLauncher.close();
       client.close();
       log.info("operator stopped");
     },

@@ -423,11 +423,11 @@ export class VmReconciler {
     if (cached && now - cached.at < fresh) return cached.status;
     let status: LauncherStatus | undefined;
     try {
-      status = await this.deps.launcher.status(
-        pod.podIP,
-        vm.metadata.namespace ?? "",
-        vm.metadata.name ?? "",
-      );
+      status = await this.deps.launcher.status({
+        podIP: pod.podIP,
+        namespace: vm.metadata.namespace ?? "",
+        vmName: vm.metadata.name ?? "",
+      });
     } catch (err) {
       log.debug({ pod: pod.name, err: String(err) }, "launcher /status unavailable");
     }

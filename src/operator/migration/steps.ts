@@ -55,12 +55,23 @@ export function runningStep(s: Sides): Step {
           ? { kind: "succeed" }
           : { kind: "wait", why: "the source finished; waiting for the target to run the guest" };
       case "Failed":
-      case "Cancelled":
+      case "Cancelled": {
+        const said = s.source.error ?? `the source reports the migration ${s.source.phase}`;
+        // A dead target is the cause: the source failed on the broken stream, or was
+        // cancelled by us because of it (the cancel's own pass may not be the one that ends).
+        if (targetGone) {
+          return {
+            kind: "fail",
+            reason: "TargetFailed",
+            message: `${targetGoneMessage(s.targetPod)}; ${said}`,
+          };
+        }
         return {
           kind: "fail",
           reason: s.source.phase === "Cancelled" ? "Cancelled" : "MigrationFailed",
-          message: s.source.error ?? `the source reports the migration ${s.source.phase}`,
+          message: said,
         };
+      }
     }
   }
   // The source cannot be asked.

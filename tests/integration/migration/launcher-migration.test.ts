@@ -130,6 +130,10 @@ describe("live migration between two launchers", () => {
     await until("the guest to arrive on B", async () =>
       (await migrationState(b)).phase === "Succeeded" ? true : undefined,
     );
+    // The operator reads A's final figures; A may go.
+    await until("A's final figures", async () =>
+      (await migrationState(a)).phase === "Succeeded" ? true : undefined,
+    );
 
     // B started as a target; once the guest runs there it is a source like any other.
     const c = await target(b, spec);

@@ -55,6 +55,19 @@ describe("runningStep: where a running migration stands", () => {
     });
   });
 
+  it("blames a dead target for the source's failure or our cancel", () => {
+    const dead = { ...targetPod, stage: "Failed" as const };
+    for (const phase of ["Failed", "Cancelled"] as const) {
+      const step = runningStep({
+        source: state("source", phase, { error: "broken pipe" }),
+        sourcePod,
+        targetPod: dead,
+      });
+      expect(step).toMatchObject({ kind: "fail", reason: "TargetFailed" });
+      expect(step.kind === "fail" && step.message).toContain("broken pipe");
+    }
+  });
+
   it("fails when the source says so, keeping its error", () => {
     expect(
       runningStep({ source: state("source", "Failed", { error: "boom" }), sourcePod, targetPod }),

@@ -131,6 +131,18 @@ export default async function main(): Promise<void> {
       kv.push(await kubevisorMigration("mover", i));
       plain.push(await plainMigration());
     }
+    // The drain below should move exactly its three VMs: mover may sit on the drained node.
+    await kubectl(["delete", "vm", "mover", "-n", NS, "--wait=true"]);
+    await until("mover's pods gone", async () => {
+      const pods = await json<{ items: unknown[] }>(
+        "pods",
+        "-n",
+        NS,
+        "-l",
+        "kubevisor.io/vm=mover",
+      );
+      return pods.items.length === 0 ? true : undefined;
+    });
     const nodes = (await json<{ items: { metadata: { name: string } }[] }>("nodes")).items
       .map((n) => n.metadata.name)
       .sort();

@@ -2,9 +2,15 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
+    // Components log JSON at info; in a test run only their warnings and errors help.
+    env: { KUBEVISOR_LOG_LEVEL: process.env.KUBEVISOR_LOG_LEVEL ?? "warn" },
     projects: [
-      { test: { name: "unit", include: ["tests/unit/**/*.test.ts"], sequence: { groupOrder: 0 } } },
       {
+        extends: true,
+        test: { name: "unit", include: ["tests/unit/**/*.test.ts"], sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
         test: {
           name: "integration",
           // Projects run one after another: timing-sensitive guests get both cores.
@@ -17,6 +23,7 @@ export default defineConfig({
         },
       },
       {
+        extends: true,
         test: {
           name: "e2e",
           sequence: { groupOrder: 2 },

@@ -1,7 +1,8 @@
 /**
  * One whole product for the end-to-end run: control plane, two local nodes and the chart
  * installed with Helm, in a temp state directory so a developer's `default` cluster is never
- * touched. Tests get the kubeconfig as `inject("kubeconfig")` and as KUBECONFIG.
+ * touched. Tests get the kubeconfig as `inject("kubeconfig")` and, through
+ * tests/kubeconfig-setup.ts, as KUBECONFIG.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,7 +27,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  process.env.KUBECONFIG = product.kubeconfigPath;
   project.provide("kubeconfig", product.kubeconfigPath);
   project.provide("clusterDir", product.controlPlane.dir);
   const started = product;

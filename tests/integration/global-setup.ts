@@ -1,8 +1,7 @@
 /**
  * Starts one real control plane for the whole integration run, in a temp state directory so
  * it never touches a developer's `default` cluster, installs crds/, and hands the kubeconfig
- * to tests both as `inject("kubeconfig")` and as KUBECONFIG (which kubectl and
- * KubeConfig.loadFromDefault() read; test workers inherit this process's environment).
+ * to tests as `inject("kubeconfig")`; tests/kubeconfig-setup.ts exports it as KUBECONFIG.
  * KUBEVISOR_SKIP_CONTROL_PLANE=1 skips all that for QEMU-only runs: "kubeconfig" is then "".
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -40,7 +39,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }
-  process.env.KUBECONFIG = cp.kubeconfigPath;
   project.provide("kubeconfig", cp.kubeconfigPath);
   project.provide("apiserverUrl", cp.apiserverUrl);
   project.provide("clusterDir", cp.dir);

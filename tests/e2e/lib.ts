@@ -72,6 +72,7 @@ export interface VmObject {
     ipAddress?: string;
     acceleration?: string;
     conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    migration?: { name?: string; phase?: string };
   };
 }
 

@@ -117,6 +117,8 @@ export class LauncherProcess {
         KUBEVISOR_TERMINATION_LOG: join(this.dir, "termination-log"),
         KUBEVISOR_BOOT_MARKER: GUEST_BOOT_MARKER,
         KUBEVISOR_BOOT_TIMEOUT_SECONDS: "60",
+        // The harness reads QEMU's pid from the launcher's info-level log.
+        KUBEVISOR_LOG_LEVEL: "info",
         ...opts.env,
       },
     });

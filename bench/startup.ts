@@ -6,12 +6,13 @@
  *
  *   npm run bench -- startup        (BENCH_STARTUP_VMS, default 10)
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startProduct } from "../src/local/product.js";
 import { GUEST_BOOT_MARKER } from "../src/vmm/guest-image.js";
 import { Console, getVm, kc, kubectl, vmManifest, waitFor } from "../tests/e2e/lib.js";
+import { pidsOfPod } from "../tests/e2e/migration-lib.js";
 import { guest, plainBoot, plainStop } from "./lib/plain-qemu.js";
 import { type Figures, formatTable, resultLine, summarize } from "./lib/report.js";
 
@@ -25,18 +26,14 @@ function percentile(values: number[], p: number): number {
   );
 }
 
-/** Resident memory (MiB) of host processes whose environment names the pod and whose command matches. */
+/** Resident memory (MiB) of the pod's host processes whose command matches. */
 function rssOfPod(pod: string, command: RegExp): number {
   let kib = 0;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const pid of pidsOfPod(pod, command)) {
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8").replaceAll("\0", " ");
-      if (!command.test(cmdline)) continue;
-      if (!readFileSync(`/proc/${entry}/environ`, "utf8").split("\0").includes(`POD_NAME=${pod}`))
-        continue;
-      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${entry}/status`, "utf8"));
-      kib += Number(m?.[1] ?? 0);
+      kib += Number(
+        /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0,
+      );
     } catch {
       // Gone while we looked.
     }

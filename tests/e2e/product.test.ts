@@ -1,4 +1,3 @@
-import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkoutDir } from "../../src/local/node/image-store.js";
@@ -14,6 +13,7 @@ import {
   waitFor,
   waitForVmPhase,
 } from "./lib.js";
+import { pidsOfPod } from "./migration-lib.js";
 
 const NS = "e2e-product";
 
@@ -27,23 +27,6 @@ interface PodList {
 
 const ready = (p: PodList["items"][number]) =>
   p.status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false;
-
-/** Host pids whose environment says they run in pod `pod` (local nodes share the host pid space). */
-function pidsOfPod(pod: string, command: RegExp): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmdline = readFileSync(join("/proc", entry, "cmdline"), "utf8").replaceAll("\0", " ");
-      if (!command.test(cmdline)) continue;
-      const environ = readFileSync(join("/proc", entry, "environ"), "utf8").split("\0");
-      if (environ.includes(`POD_NAME=${pod}`)) pids.push(Number(entry));
-    } catch {
-      // The process ended while we looked.
-    }
-  }
-  return pids;
-}
 
 function qemuPidsOf(pod: string): number[] {
   return pidsOfPod(pod, /qemu-system/);

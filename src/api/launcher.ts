@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { GROUP } from "./common.js";
+import { AcceleratorInUse } from "./virtualmachine.js";
 
 /**
  * The contract between the operator and the launcher pods it creates: labels, the files
@@ -67,7 +68,7 @@ export type LauncherPhase = z.infer<typeof LauncherPhase>;
 
 export const LauncherStatus = z.object({
   phase: LauncherPhase,
-  acceleration: z.enum(["KVM", "TCG"]).optional(),
+  acceleration: AcceleratorInUse.optional(),
   accelerationReason: z.string().optional(),
   qemuStatus: z.string().optional().describe("QEMU's own run state from query-status"),
   startedAt: z.string().optional(),

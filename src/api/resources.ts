@@ -1,5 +1,4 @@
 import type { z } from "zod";
-import { GROUP, VERSION } from "./common.js";
 import { VirtualMachineMigration } from "./migration.js";
 import { VirtualMachine } from "./virtualmachine.js";
 
@@ -55,4 +54,3 @@ export const RESOURCES: ResourceDefinition[] = [
   VirtualMachineResource,
   VirtualMachineMigrationResource,
 ];
-export { GROUP, VERSION };

@@ -6,6 +6,9 @@ export const RunStrategy = z.enum(["Always", "RerunOnFailure", "Once", "Manual",
 export const EvictionStrategy = z.enum(["LiveMigrate", "LiveMigrateIfPossible", "None"]);
 export const MachineType = z.enum(["q35", "microvm"]);
 export const Acceleration = z.enum(["Auto", "KVM", "Emulation"]);
+/** The accelerator a running guest actually uses (Auto resolves to one of these). */
+export const AcceleratorInUse = z.enum(["KVM", "TCG"]);
+
 export const VirtualMachinePhase = z.enum([
   "Pending",
   "Scheduling",
@@ -138,7 +141,7 @@ export const VirtualMachineStatus = z.object({
   nodeName: z.string().optional(),
   launcherPod: z.string().optional(),
   ipAddress: z.string().optional(),
-  acceleration: z.enum(["KVM", "TCG"]).optional().describe("Accelerator actually in use"),
+  acceleration: AcceleratorInUse.optional().describe("Accelerator actually in use"),
   accelerationReason: z.string().optional(),
   conditions: z.array(Condition).optional(),
   migration: z

@@ -135,15 +135,5 @@ export class CounterLog {
   }
 }
 
-/** A port nobody listens on at `host` right now (the kernel's pick for port 0). */
-export async function freePort(host: string): Promise<number> {
-  const { createServer } = await import("node:net");
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}
+/** A port nobody listens on at `host` right now: the launcher's own helper. */
+export { freePort } from "../../../src/launcher/migration/net.js";

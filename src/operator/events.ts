@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "../util/log.js";
 import { isNotFound, type KubeClient, paths } from "./kube/client.js";
+import { rfc3339 } from "./vm/conditions.js";
 
 /** The object an Event is about. */
 export interface InvolvedObject {
@@ -68,7 +69,7 @@ export class EventRecorder {
     message: string,
   ) {
     const now = new Date();
-    const stamp = `${now.toISOString().slice(0, 19)}Z`;
+    const stamp = rfc3339(now);
     const seen = this.tracked.get(key);
     if (seen && now.getTime() - seen.last < DEDUP_WINDOW_MS) {
       try {

@@ -18,7 +18,7 @@ import type { EventRecorder, InvolvedObject } from "../events.js";
 import { isAlreadyExists, isConflict, isNotFound, type KubeClient, paths } from "../kube/client.js";
 import type { Informer } from "../kube/informer.js";
 import type { LauncherAddress } from "../launcher-client.js";
-import { rfc3339, setCondition } from "../vm/conditions.js";
+import { findCondition, rfc3339, setCondition } from "../vm/conditions.js";
 import type { LauncherPodConfig } from "../vm/launcher-pod.js";
 import { isTerminal, type ObservedPod, observePod } from "../vm/observe.js";
 import type { RawVm } from "../vm/reconciler.js";
@@ -565,7 +565,7 @@ export class MigrationReconciler {
 
   /** Say on the VM whether it can migrate, so `kubectl get vm -o yaml` answers "why not". */
   async setMigratableCondition(vm: VirtualMachine, verdict: Migratability) {
-    const old = vm.status?.conditions?.find((c) => c.type === CONDITION_MIGRATABLE);
+    const old = findCondition(vm.status?.conditions, CONDITION_MIGRATABLE);
     const status = verdict.migratable ? "True" : "False";
     if (old?.status === status && old.reason === verdict.reason && old.message === verdict.message)
       return;

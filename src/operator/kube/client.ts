@@ -34,7 +34,6 @@ export interface RequestOptions {
 }
 
 export const MERGE_PATCH = "application/merge-patch+json";
-export const JSON_PATCH = "application/json-patch+json";
 
 export interface KubeList<T> {
   metadata?: { resourceVersion?: string; continue?: string };

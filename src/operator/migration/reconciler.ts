@@ -268,7 +268,7 @@ export class MigrationReconciler {
     const step = runningStep(sides);
     if (step.kind === "progress" && sides.source) {
       const over = this.overrun(m, vm, sides.source);
-      if (over) return this.abort(m, vm, over.reason, over.message, log);
+      if (over) return this.abort(m, vm, over.reason, over.message, log, sides);
       await this.recordProgress(m, sides.source);
       return { requeueAfterMs: this.deps.config.pollMs };
     }
@@ -281,20 +281,24 @@ export class MigrationReconciler {
 
   // ---- endings ----
 
-  /** End early: cancel what is under way, and remove the target only once it is safe. */
+  /**
+   * End early: cancel what is under way, and remove the target only once it is safe.
+   * `known`: both sides as just read in this pass, so they are not asked again.
+   */
   private async abort(
     m: Migration,
     vm: VirtualMachine | undefined,
     reason: string,
     message: string,
     log: Logger,
+    known?: Sides,
   ): Promise<ReconcileResult> {
     const phase = m.status?.phase ?? "Pending";
     if (phase === "Pending" || phase === "Scheduling" || phase === "TargetReady") {
       // The source was never told to send (Running is written first): nothing to call back.
       return this.fail(m, vm, reason, message, log);
     }
-    const sides = await this.sides(m);
+    const sides = known ?? (await this.sides(m));
     return this.act(m, vm, abortStep(sides, reason, message), sides, log);
   }
 

@@ -14,12 +14,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { GROUP, LAUNCHER_CONTAINER, VERSION, VirtualMachine } from "../src/api/index.js";
+import { freePort } from "../src/launcher/migration/net.js";
 import { type ControlPlane, startControlPlane } from "../src/local/controlplane.js";
 import { applyCrds, packagedCrdsDir } from "../src/local/crds.js";
 import { createProgress } from "../src/local/progress.js";
@@ -236,17 +236,6 @@ function convergence<T extends { metadata?: { name?: string } }>(
   };
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === "object" && a ? a.port : 0));
-    });
-  });
-}
-
 /** CPU time (user + system) the process has used, in seconds. */
 function cpuSecondsOf(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
@@ -350,7 +339,7 @@ export default async function main() {
     await pods.stop();
 
     // The operator, as a process of its own.
-    const port = await freePort();
+    const port = await freePort("127.0.0.1");
     operator = spawn(
       process.execPath,
       [

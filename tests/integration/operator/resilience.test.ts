@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GROUP, LABEL_COMPONENT, LABEL_VM, VERSION } from "../../../src/api/index.js";
+import { freePort } from "../../../src/launcher/migration/net.js";
 import { paths } from "../../../src/operator/kube/client.js";
 import { Informer } from "../../../src/operator/kube/informer.js";
 import type { RunningOperator } from "../../../src/operator/operator.js";
@@ -177,7 +177,7 @@ describe("as a process", () => {
   afterEach(() => child?.kill("SIGKILL"));
 
   it("serves health and metrics, reconciles, and exits cleanly on SIGTERM", async () => {
-    const port = await freePort();
+    const port = await freePort("127.0.0.1");
     child = spawn(
       process.execPath,
       [
@@ -222,14 +222,3 @@ describe("as a process", () => {
     expect(await exited).toBe(0);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
-    });
-  });
-}

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { logger } from "../util/log.js";
@@ -19,7 +19,14 @@ import {
 } from "./layout.js";
 import { withLock } from "./lock.js";
 import { allocatePorts, assertPortsFree } from "./ports.js";
-import { findProcesses, ownedPid, removeFile, spawnDaemon, stopGroup } from "./process.js";
+import {
+  findProcesses,
+  ownedPid,
+  removeFile,
+  spawnDaemon,
+  stopGroup,
+  tailFile,
+} from "./process.js";
 import { formatDuration, type Progress, silentProgress } from "./progress.js";
 import { readState, writeState } from "./state.js";
 
@@ -122,14 +129,6 @@ function runningPids(l: ClusterLayout): Map<ControlPlaneComponent, number> {
     if (pid !== undefined) pids.set(c, pid);
   }
   return pids;
-}
-
-export function tailFile(path: string, lines = 25): string {
-  try {
-    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
-  } catch {
-    return "(no log)";
-  }
 }
 
 function writeKubeconfigs(name: string, l: ClusterLayout, ports: Ports): void {

@@ -8,8 +8,10 @@ import {
   rmSync,
   writeFileSync,
 } from "node:fs";
+import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Is a process with this pid alive (and ours to signal)? Zombies count as alive. */
 export function isAlive(pid: number): boolean {
@@ -83,10 +85,13 @@ export function mentionsDir(args: readonly string[], dir: string): boolean {
  * kernel has since given to an unrelated process is stale.
  */
 export function ownedPid(pidFile: string, dir: string): number | undefined {
+  return pidWithArg(pidFile, (a) => mentionsDir([a], dir));
+}
+
+/** The pid in `pidFile` if it still runs a command with a matching argument (not a recycled pid). */
+export function pidWithArg(pidFile: string, test: (arg: string) => boolean): number | undefined {
   const pid = readPidFile(pidFile);
-  if (pid === undefined) return undefined;
-  const args = cmdline(pid);
-  return args && mentionsDir(args, dir) ? pid : undefined;
+  return pid !== undefined && cmdline(pid)?.some(test) ? pid : undefined;
 }
 
 /**
@@ -94,11 +99,16 @@ export function ownedPid(pidFile: string, dir: string): number | undefined {
  * net for processes whose pid file was lost (deleted state, a crash between spawn and write).
  */
 export function findProcesses(bin: string, dir: string): number[] {
+  return scanProcesses((args) => args[0] === bin && mentionsDir(args, dir));
+}
+
+/** Live processes whose command line satisfies `match`, found by scanning /proc. */
+export function scanProcesses(match: (args: string[]) => boolean): number[] {
   const found: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     const args = cmdline(Number(entry));
-    if (args?.[0] === bin && mentionsDir(args, dir)) found.push(Number(entry));
+    if (args && match(args)) found.push(Number(entry));
   }
   return found;
 }
@@ -160,6 +170,25 @@ export async function stopGroup(pgid: number, graceMs = 10_000): Promise<boolean
     throw new Error(`process group ${pgid} survived SIGKILL`);
   }
   return true;
+}
+
+/** The last `lines` lines of a (daemon's) log file, for error messages. */
+export function tailFile(path: string, lines = 25): string {
+  try {
+    return readFileSync(path, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+  } catch {
+    return "(no log)";
+  }
+}
+
+/**
+ * Node arguments that run the `main` module beside the module at `here` (its
+ * `import.meta.url`): compiled JS directly, or the TypeScript source through tsx.
+ */
+export function mainEntryArgs(here: string): string[] {
+  if (here.endsWith(".js")) return [fileURLToPath(new URL("./main.js", here))];
+  const tsx = pathToFileURL(createRequire(here).resolve("tsx")).href;
+  return ["--import", tsx, fileURLToPath(new URL("./main.ts", here))];
 }
 
 export function removeFile(path: string): void {

@@ -1,11 +1,17 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { createRequire } from "node:module";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { logger } from "../../util/log.js";
-import { pidWithArg } from "../node/container-process.js";
-import { cmdline, isAlive, removeFile, spawnDaemon, stopGroup } from "../process.js";
+import {
+  isAlive,
+  mainEntryArgs,
+  pidWithArg,
+  removeFile,
+  scanProcesses,
+  spawnDaemon,
+  stopGroup,
+  tailFile,
+} from "../process.js";
 
 /**
  * Starting and stopping the local endpoints controller, one more detached process of the
@@ -27,14 +33,6 @@ export function endpointsPaths(clusterDir: string) {
 
 const marker = (clusterDir: string) => `--endpoints-cluster-dir=${clusterDir}`;
 
-/** How to run main: compiled JS directly, or the TypeScript source through tsx. */
-function entryArgs(): string[] {
-  const here = import.meta.url;
-  if (here.endsWith(".js")) return [fileURLToPath(new URL("./main.js", here))];
-  const tsx = pathToFileURL(createRequire(here).resolve("tsx")).href;
-  return ["--import", tsx, fileURLToPath(new URL("./main.ts", here))];
-}
-
 export function localEndpointsPid(clusterDir: string): number | undefined {
   return pidWithArg(endpointsPaths(clusterDir).pidFile, (a) => a === marker(clusterDir));
 }
@@ -49,12 +47,7 @@ function isReady(clusterDir: string, pid: number): boolean {
 
 /** Every live controller process of this cluster, by its argument (pid file or not). */
 function findControllers(clusterDir: string): number[] {
-  const found: number[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    if (cmdline(Number(entry))?.includes(marker(clusterDir))) found.push(Number(entry));
-  }
-  return found;
+  return scanProcesses((args) => args.includes(marker(clusterDir)));
 }
 
 export interface StartEndpointsOptions {
@@ -80,7 +73,7 @@ export async function startLocalEndpoints(
     await stopLocalEndpoints(clusterDir); // a stray whose pid file was lost
     pid = spawnDaemon({
       bin: process.execPath,
-      args: [...entryArgs(), marker(clusterDir)],
+      args: [...mainEntryArgs(import.meta.url), marker(clusterDir)],
       logFile: p.log,
       pidFile: p.pidFile,
     });
@@ -88,13 +81,7 @@ export async function startLocalEndpoints(
   }
   const deadline = opts.deadline ?? Date.now() + 60_000;
   while (!isReady(clusterDir, pid)) {
-    const tail = () => {
-      try {
-        return readFileSync(p.log, "utf8").trimEnd().split("\n").slice(-20).join("\n");
-      } catch {
-        return "(no log)";
-      }
-    };
+    const tail = () => tailFile(p.log, 20);
     if (!isAlive(pid)) {
       throw new Error(
         `local endpoints controller exited while starting\n--- ${p.log} ---\n${tail()}`,

@@ -2,7 +2,7 @@ import { spawn } from "node:child_process";
 import { closeSync, mkdirSync, openSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { cmdline, groupAlive, groupMembers, readPidFile } from "../process.js";
+import { groupAlive, groupMembers, pidWithArg } from "../process.js";
 
 /**
  * One container run: a bwrap process in its own process group, output appended to the
@@ -125,12 +125,6 @@ export function runToCompletion(
       resolve({ exitCode: sig ? 137 : (code ?? 0), output });
     });
   });
-}
-
-/** The pid in `pidFile` if it still runs a command with a matching argument (not a recycled pid). */
-export function pidWithArg(pidFile: string, test: (arg: string) => boolean): number | undefined {
-  const pid = readPidFile(pidFile);
-  return pid !== undefined && cmdline(pid)?.some(test) ? pid : undefined;
 }
 
 /** A container's bwrap pid, if it is still alive: its binds name the pod's directory. */

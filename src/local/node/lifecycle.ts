@@ -1,12 +1,18 @@
 import { existsSync, readdirSync } from "node:fs";
-import { createRequire } from "node:module";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { logger } from "../../util/log.js";
-import { tailFile } from "../controlplane.js";
 import { DEFAULT_CLUSTER, defaultClusterDir } from "../layout.js";
-import { groupMembers, isAlive, removeFile, spawnDaemon, stopGroup } from "../process.js";
-import { containerPid, killGroup, pidWithArg } from "./container-process.js";
+import {
+  groupMembers,
+  isAlive,
+  mainEntryArgs,
+  pidWithArg,
+  removeFile,
+  spawnDaemon,
+  stopGroup,
+  tailFile,
+} from "../process.js";
+import { containerPid, killGroup } from "./container-process.js";
 import { DEFAULT_NODE_NAMES, nodeLayout } from "./layout.js";
 
 /**
@@ -56,14 +62,6 @@ function nodeArg(dir: string): string {
   return `--node-dir=${dir}`;
 }
 
-/** How to run main: compiled JS directly, or the TypeScript source through tsx. */
-function entryArgs(): string[] {
-  const here = import.meta.url;
-  if (here.endsWith(".js")) return [fileURLToPath(new URL("./main.js", here))];
-  const tsx = pathToFileURL(createRequire(here).resolve("tsx")).href;
-  return ["--import", tsx, fileURLToPath(new URL("./main.ts", here))];
-}
-
 function nodePid(clusterDir: string, name: string): number | undefined {
   const l = nodeLayout(clusterDir, name);
   return pidWithArg(l.pidFile, (a) => a === nodeArg(l.dir));
@@ -81,7 +79,11 @@ export async function startLocalNodes(opts: StartNodesOptions = {}): Promise<Sta
     removeFile(l.readyFile);
     const pid = spawnDaemon({
       bin: process.execPath,
-      args: [...entryArgs(), nodeArg(l.dir), `--shutdown-grace=${opts.shutdownGraceSeconds ?? 15}`],
+      args: [
+        ...mainEntryArgs(import.meta.url),
+        nodeArg(l.dir),
+        `--shutdown-grace=${opts.shutdownGraceSeconds ?? 15}`,
+      ],
       logFile: l.log,
       pidFile: l.pidFile,
     });

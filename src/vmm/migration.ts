@@ -277,6 +277,23 @@ export function migrate(vm: Vm, opts: MigrateOptions): OutgoingMigration {
 
 const mirrorTarget = (index: number) => `kv-mig-${diskNodeName(index)}`;
 
+/** One waiter per mirror job for `event`; a waiter that fails is observed by its caller. */
+function mirrorEvents(
+  vm: Vm,
+  event: string,
+  indexes: number[],
+  timeoutMs: number,
+): Promise<QmpEvent>[] {
+  const waits = indexes.map((i) =>
+    vm.qmp.waitForEvent(event, {
+      timeoutMs,
+      match: (e) => e.data.device === mirrorTarget(i),
+    }),
+  );
+  for (const w of waits) w.catch(() => {});
+  return waits;
+}
+
 async function startMirrors(
   vm: Vm,
   indexes: number[],
@@ -284,13 +301,7 @@ async function startMirrors(
   timeoutMs: number,
 ): Promise<void> {
   const qmp = vm.qmp;
-  const ready = indexes.map((i) =>
-    qmp.waitForEvent("BLOCK_JOB_READY", {
-      timeoutMs,
-      match: (e) => e.data.device === mirrorTarget(i),
-    }),
-  );
-  for (const r of ready) r.catch(() => {});
+  const ready = mirrorEvents(vm, "BLOCK_JOB_READY", indexes, timeoutMs);
   for (const i of indexes) {
     await qmp.execute("blockdev-add", {
       driver: "nbd",
@@ -313,13 +324,7 @@ async function startMirrors(
 
 async function completeMirrors(vm: Vm, indexes: number[], timeoutMs: number): Promise<void> {
   const qmp = vm.qmp;
-  const done = indexes.map((i) =>
-    qmp.waitForEvent("BLOCK_JOB_COMPLETED", {
-      timeoutMs,
-      match: (e) => e.data.device === mirrorTarget(i),
-    }),
-  );
-  for (const d of done) d.catch(() => {});
+  const done = mirrorEvents(vm, "BLOCK_JOB_COMPLETED", indexes, timeoutMs);
   // Cancelling a READY mirror completes it without pivoting: the target keeps an exact copy
   // and the source keeps using its own disk (it is about to stop anyway).
   for (const i of indexes) await qmp.execute("block-job-cancel", { device: mirrorTarget(i) });

@@ -4,7 +4,6 @@ import {
   type Accelerator,
   BootTimeoutError,
   type GuestConfig,
-  QemuExitedError,
   type Readiness,
   type SerialConsole,
   Vm,
@@ -143,7 +142,6 @@ export class Guest {
     if (err instanceof BootTimeoutError) {
       return { kind: "bootFailed", message: `guest not ready within ${err.timeoutMs} ms` };
     }
-    if (err instanceof QemuExitedError) return { kind: "bootFailed", message: err.message };
     return { kind: "bootFailed", message: (err as Error).message };
   }
 

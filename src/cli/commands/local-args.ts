@@ -5,13 +5,18 @@ type Options = NonNullable<ParseArgsConfig["options"]>;
 
 /**
  * parseArgs with the options every `local` subcommand shares (--name, --help) and strict
- * checking, so a typo is an error rather than silently ignored.
+ * checking, so a typo is an error rather than silently ignored. Positionals are refused
+ * unless `allowPositionals` is set.
  */
-export function parseLocalArgs<O extends Options>(args: string[], options: O) {
+export function parseLocalArgs<O extends Options>(
+  args: string[],
+  options: O,
+  allowPositionals = false,
+) {
   return parseArgs({
     args,
     strict: true,
-    allowPositionals: false,
+    allowPositionals,
     options: {
       name: { type: "string", default: DEFAULT_CLUSTER },
       help: { type: "boolean", short: "h" },

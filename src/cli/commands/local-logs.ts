@@ -1,9 +1,9 @@
 import { createReadStream } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
-import { DEFAULT_CLUSTER, defaultClusterDir } from "../../local/layout.js";
+import { defaultClusterDir } from "../../local/layout.js";
 import { findPodLogs } from "../../local/node/logs.js";
 import type { Command } from "../kubevisor.js";
+import { parseLocalArgs } from "./local-args.js";
 
 const USAGE = `usage: kubevisor local logs POD [-c CONTAINER] [-n NAMESPACE] [--name CLUSTER]
 
@@ -14,17 +14,14 @@ output from the node's log directory. The container may be omitted when the pod 
 const logs: Command = {
   summary: "print a container's log from a local node",
   async run(args) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseLocalArgs(
       args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        name: { type: "string", default: DEFAULT_CLUSTER },
+      {
         container: { type: "string", short: "c" },
         namespace: { type: "string", short: "n", default: "default" },
-        help: { type: "boolean", short: "h" },
       },
-    });
+      true,
+    );
     const [pod] = positionals;
     if (values.help || !pod) {
       console.log(USAGE);

@@ -1,8 +1,7 @@
-import { parseArgs } from "node:util";
-import { DEFAULT_CLUSTER } from "../../local/layout.js";
 import { DEFAULT_NODE_NAMES } from "../../local/node/layout.js";
 import { localNodesStatus, startLocalNodes, stopLocalNodes } from "../../local/node/lifecycle.js";
 import type { Command } from "../kubevisor.js";
+import { parseLocalArgs } from "./local-args.js";
 
 const USAGE = `usage: kubevisor local node start|stop|status [--name CLUSTER] [--nodes A,B] [--json]
 
@@ -14,17 +13,11 @@ Lease and runs the pods bound to it as bubblewrap sandboxes. 'local up' starts t
 const node: Command = {
   summary: "start, stop or list the local nodes",
   async run(args) {
-    const { values, positionals } = parseArgs({
+    const { values, positionals } = parseLocalArgs(
       args,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        name: { type: "string", default: DEFAULT_CLUSTER },
-        nodes: { type: "string" },
-        json: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-    });
+      { nodes: { type: "string" }, json: { type: "boolean" } },
+      true,
+    );
     const [action] = positionals;
     if (values.help || !action) {
       console.log(USAGE);

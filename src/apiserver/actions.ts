@@ -105,9 +105,6 @@ function conflict(message: string): Plan {
   return { kind: "answer", status: failure(409, message) };
 }
 
-export const vmPath = (ns: string, name: string) =>
-  paths.custom(GROUP, VERSION, VirtualMachineResource.plural, ns, name);
-
 /** Carry out a plan with the server's own identity (the user was authorized already). */
 export async function execute(client: KubeClient, vm: VmView, plan: Plan): Promise<Status> {
   const { namespace, name } = vm.metadata;
@@ -115,7 +112,7 @@ export async function execute(client: KubeClient, vm: VmView, plan: Plan): Promi
     case "answer":
       return plan.status;
     case "patchVm":
-      await client.mergePatch(vmPath(namespace, name), plan.patch);
+      await client.mergePatch(paths.vm(namespace, name), plan.patch);
       return success(plan.message);
     case "createMigration": {
       const created = await client.create<{ metadata: { name: string } }>(

@@ -7,16 +7,9 @@ import type { KubeConfig } from "@kubernetes/client-node";
 import { WebSocketServer } from "ws";
 import { SUBRESOURCES_APISERVICE, type VmSubresource } from "../api/subresources.js";
 import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
-import { isNotFound, KubeClient } from "../operator/kube/client.js";
+import { isNotFound, KubeClient, paths } from "../operator/kube/client.js";
 import { type Logger, logger } from "../util/log.js";
-import {
-  execute,
-  NOT_FOUND,
-  planMigration,
-  planStateChange,
-  type VmView,
-  vmPath,
-} from "./actions.js";
+import { execute, NOT_FOUND, planMigration, planStateChange, type VmView } from "./actions.js";
 import {
   AUTH_CONFIGMAP,
   type AuthResult,
@@ -126,7 +119,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       return failure(403, decision.message);
     }
     try {
-      const vm = await client.get<VmView>(vmPath(target.namespace, target.name));
+      const vm = await client.get<VmView>(paths.vm(target.namespace, target.name));
       return { user: who.user, vm };
     } catch (err) {
       if (isNotFound(err)) return NOT_FOUND(target.name);

@@ -1,6 +1,12 @@
 import http from "node:http";
 import https from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
+import {
+  GROUP,
+  VERSION,
+  VirtualMachineMigrationResource,
+  VirtualMachineResource,
+} from "../../api/index.js";
 
 /**
  * A small JSON client for the Kubernetes API. The generated typed clients turn timestamps
@@ -150,6 +156,9 @@ function toKubeError(status: number, text: string, method: string, path: string)
   }
 }
 
+const custom = (group: string, version: string, plural: string, ns?: string, name?: string) =>
+  `/apis/${group}/${version}${ns ? `/namespaces/${ns}` : ""}/${plural}${name ? `/${name}` : ""}`;
+
 /** API paths, so no caller concatenates them by hand. */
 export const paths = {
   pods: (ns?: string) => (ns ? `/api/v1/namespaces/${ns}/pods` : "/api/v1/pods"),
@@ -168,6 +177,8 @@ export const paths = {
   lease: (ns: string, name: string) =>
     `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,
-  custom: (group: string, version: string, plural: string, ns?: string, name?: string) =>
-    `/apis/${group}/${version}${ns ? `/namespaces/${ns}` : ""}/${plural}${name ? `/${name}` : ""}`,
+  custom,
+  vm: (ns: string, name: string) => custom(GROUP, VERSION, VirtualMachineResource.plural, ns, name),
+  migration: (ns: string, name: string) =>
+    custom(GROUP, VERSION, VirtualMachineMigrationResource.plural, ns, name),
 };

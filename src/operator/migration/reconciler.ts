@@ -1,14 +1,10 @@
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import {
-  GROUP,
   type LauncherMigrationState,
   quantityToBytes,
-  VERSION,
   type VirtualMachine,
   VirtualMachineMigration,
-  VirtualMachineMigrationResource,
   type VirtualMachineMigrationStatus,
-  VirtualMachineResource,
   VirtualMachine as VirtualMachineSchema,
   type VirtualMachineStatus,
 } from "../../api/index.js";
@@ -57,10 +53,6 @@ export interface MigrationReconcilerDeps {
 type Migration = VirtualMachineMigration;
 type Phase = NonNullable<VirtualMachineMigrationStatus["phase"]>;
 
-const migrationPath = (ns: string, name: string) =>
-  paths.custom(GROUP, VERSION, VirtualMachineMigrationResource.plural, ns, name);
-const vmPath = (ns: string, name: string) =>
-  paths.custom(GROUP, VERSION, VirtualMachineResource.plural, ns, name);
 const pvcPath = (ns: string, name: string) =>
   `/api/v1/namespaces/${ns}/persistentvolumeclaims/${name}`;
 
@@ -95,7 +87,7 @@ export class MigrationReconciler {
     if (phase === "Succeeded" || phase === "Failed") return this.settle(m, vm, log);
     if (!m.metadata.deletionTimestamp && !m.metadata.finalizers?.includes(MIGRATION_FINALIZER)) {
       this.fence();
-      await this.deps.client.mergePatch(migrationPath(namespace, name), {
+      await this.deps.client.mergePatch(paths.migration(namespace, name), {
         metadata: {
           resourceVersion: m.metadata.resourceVersion,
           finalizers: [...(m.metadata.finalizers ?? []), MIGRATION_FINALIZER],
@@ -170,7 +162,7 @@ export class MigrationReconciler {
     // tells the VM controller to leave the pods alone.
     if (!ours) {
       this.fence();
-      await this.deps.client.mergePatch(`${vmPath(ns, m.spec.vmName)}/status`, {
+      await this.deps.client.mergePatch(`${paths.vm(ns, m.spec.vmName)}/status`, {
         metadata: { resourceVersion: vm.metadata.resourceVersion },
         status: { migration: { name, phase: "Scheduling" } },
       });
@@ -353,7 +345,7 @@ export class MigrationReconciler {
     const target = sides.targetPod;
     if (vm && target && vm.status?.launcherPod !== target.name) {
       this.fence();
-      await this.deps.client.mergePatch(`${vmPath(ns, vm.metadata.name ?? "")}/status`, {
+      await this.deps.client.mergePatch(`${paths.vm(ns, vm.metadata.name ?? "")}/status`, {
         metadata: { resourceVersion: vm.metadata.resourceVersion },
         status: {
           launcherPod: target.name,
@@ -438,7 +430,7 @@ export class MigrationReconciler {
     if (m.metadata.finalizers?.includes(MIGRATION_FINALIZER)) {
       this.fence();
       await this.deps.client
-        .mergePatch(migrationPath(m.metadata.namespace ?? "", name), {
+        .mergePatch(paths.migration(m.metadata.namespace ?? "", name), {
           metadata: {
             resourceVersion: m.metadata.resourceVersion,
             finalizers: m.metadata.finalizers.filter((f) => f !== MIGRATION_FINALIZER),
@@ -559,7 +551,7 @@ export class MigrationReconciler {
     if (vm.status?.migration?.name !== name || vm.status.migration.phase === phase) return;
     this.fence();
     await this.deps.client.mergePatch(
-      `${vmPath(vm.metadata.namespace ?? "", vm.metadata.name ?? "")}/status`,
+      `${paths.vm(vm.metadata.namespace ?? "", vm.metadata.name ?? "")}/status`,
       {
         metadata: { resourceVersion: vm.metadata.resourceVersion },
         status: { migration: { name, phase } },
@@ -580,7 +572,7 @@ export class MigrationReconciler {
     );
     this.fence();
     await this.deps.client.mergePatch(
-      `${vmPath(vm.metadata.namespace ?? "", vm.metadata.name ?? "")}/status`,
+      `${paths.vm(vm.metadata.namespace ?? "", vm.metadata.name ?? "")}/status`,
       { metadata: { resourceVersion: vm.metadata.resourceVersion }, status: { conditions } },
     );
   }
@@ -608,7 +600,7 @@ export class MigrationReconciler {
     const patch: Record<string, unknown> = { observedGeneration: m.metadata.generation };
     for (const [k, v] of Object.entries(change)) patch[k] = v === undefined ? null : v;
     const written = await this.deps.client.mergePatch<RawVm>(
-      `${migrationPath(m.metadata.namespace ?? "", m.metadata.name ?? "")}/status`,
+      `${paths.migration(m.metadata.namespace ?? "", m.metadata.name ?? "")}/status`,
       { metadata: { resourceVersion: m.metadata.resourceVersion }, status: patch },
     );
     // Later writes in this pass build on this one.

@@ -8,11 +8,9 @@ import type {
 } from "@kubernetes/client-node";
 import {
   COMPONENT_LAUNCHER,
-  GROUP,
   LABEL_COMPONENT,
   LABEL_VM,
   type LauncherStatus,
-  VERSION,
   VirtualMachine,
   VirtualMachineResource,
   type VirtualMachineStatus,
@@ -70,9 +68,6 @@ export interface VmReconcilerDeps {
 }
 
 const MAX_REMEMBERED = 4096;
-
-const vmPath = (ns: string, name: string) =>
-  paths.custom(GROUP, VERSION, VirtualMachineResource.plural, ns, name);
 
 /**
  * One reconcile pass of one VM: read the world (caches; a live list before creating a pod),
@@ -168,7 +163,7 @@ export class VmReconciler {
     if (patch) {
       // The resourceVersion precondition makes the write a compare-and-swap: a launch is
       // claimed by exactly one writer, and a decision made on stale data is thrown away.
-      const written = await client.mergePatch<RawVm>(`${vmPath(ns, name)}/status`, {
+      const written = await client.mergePatch<RawVm>(`${paths.vm(ns, name)}/status`, {
         metadata: { resourceVersion },
         status: patch,
       });
@@ -218,13 +213,13 @@ export class VmReconciler {
         await this.deletePod(ns, action.name, action.uid);
         return undefined;
       case "clearStateRequest": {
-        const written = await client.mergePatch<RawVm>(vmPath(ns, name), {
+        const written = await client.mergePatch<RawVm>(paths.vm(ns, name), {
           metadata: { resourceVersion, annotations: { [ANNOTATION_STATE_REQUEST]: null } },
         });
         return written.metadata.resourceVersion;
       }
       case "removeFinalizer": {
-        const written = await client.mergePatch<RawVm>(vmPath(ns, name), {
+        const written = await client.mergePatch<RawVm>(paths.vm(ns, name), {
           metadata: {
             resourceVersion,
             finalizers: (vm.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER),
@@ -272,7 +267,7 @@ export class VmReconciler {
       if (!isAlreadyExists(err)) throw err;
       log.info({ pod: podName }, "launcher pod already exists");
     }
-    const fresh = await client.get<RawVm>(vmPath(ns, name)).catch((err) => {
+    const fresh = await client.get<RawVm>(paths.vm(ns, name)).catch((err) => {
       if (isNotFound(err)) return undefined;
       throw err;
     });
@@ -317,7 +312,7 @@ export class VmReconciler {
     const ns = raw.metadata.namespace ?? "";
     const name = raw.metadata.name ?? "";
     this.fence();
-    const written = await this.deps.client.mergePatch<RawVm>(vmPath(ns, name), {
+    const written = await this.deps.client.mergePatch<RawVm>(paths.vm(ns, name), {
       metadata: {
         resourceVersion: raw.metadata.resourceVersion,
         finalizers: [...(raw.metadata.finalizers ?? []), VM_FINALIZER],
@@ -332,7 +327,7 @@ export class VmReconciler {
 
   private async exists(ns: string, name: string): Promise<boolean> {
     try {
-      await this.deps.client.get(vmPath(ns, name));
+      await this.deps.client.get(paths.vm(ns, name));
       return true;
     } catch (err) {
       if (isNotFound(err)) return false;
@@ -466,7 +461,7 @@ export class VmReconciler {
         this.fence();
         if (action.type === "deletePod") await this.deletePod(ns, action.name, action.uid);
         if (action.type === "removeFinalizer") {
-          await client.mergePatch(vmPath(ns, name), {
+          await client.mergePatch(paths.vm(ns, name), {
             metadata: {
               resourceVersion: raw.metadata.resourceVersion,
               finalizers: (raw.metadata.finalizers ?? []).filter((f) => f !== VM_FINALIZER),
@@ -495,7 +490,7 @@ export class VmReconciler {
       },
       new Date(),
     );
-    await client.mergePatch(`${vmPath(ns, name)}/status`, {
+    await client.mergePatch(`${paths.vm(ns, name)}/status`, {
       metadata: { resourceVersion: raw.metadata.resourceVersion },
       status: { conditions, observedGeneration: raw.metadata.generation },
     });

@@ -17,6 +17,9 @@ export const ANNOTATION_VM_SPEC = `${GROUP}/vm-spec`;
 /** Pod annotation saying whether the pod is a migration target ("true") or a normal launch. */
 export const ANNOTATION_MIGRATION_TARGET = `${GROUP}/migration-target`;
 
+/** Extended resource for /dev/kvm: requested by KVM launcher pods, offered by nodes. */
+export const KVM_RESOURCE = `devices.${GROUP}/kvm`;
+
 export const LAUNCHER_PORT = 8443;
 /**
  * Plain-HTTP port serving only GET /healthz and GET /readyz on the pod IP: kubelet probes

@@ -22,6 +22,3 @@ export interface NodeContext {
   images: () => ImageStore;
   log: Logger;
 }
-
-/** Extended resource a pod requests to get /dev/kvm in its sandbox. */
-export const KVM_RESOURCE = "devices.kubevisor.io/kvm";

@@ -1,4 +1,4 @@
-import { KVM_RESOURCE } from "./context.js";
+import { KVM_RESOURCE } from "../../api/launcher.js";
 
 /**
  * The Node object a local node registers and the status it heartbeats. Pure: the host's

@@ -7,9 +7,10 @@ import {
   type V1ContainerStatus,
   type V1Pod,
 } from "@kubernetes/client-node";
+import { KVM_RESOURCE } from "../../api/launcher.js";
 import type { Logger } from "../../util/log.js";
 import { ContainerProcess, runToCompletion } from "./container-process.js";
-import { KVM_RESOURCE, type NodeContext } from "./context.js";
+import type { NodeContext } from "./context.js";
 import { ContainerConfigError, type Lookups, resolveArgv, resolveEnv } from "./env.js";
 import type { PodFacts } from "./fieldpath.js";
 import { type Bind, type ResolvedImage, resolveImage } from "./image-store.js";

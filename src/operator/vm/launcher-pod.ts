@@ -12,6 +12,7 @@ import {
   API_VERSION,
   COMPONENT_LAUNCHER,
   imageDirName,
+  KVM_RESOURCE,
   LABEL_COMPONENT,
   LABEL_MANAGED_BY,
   LABEL_VM,
@@ -40,8 +41,6 @@ import {
 export const MANAGED_BY = "kubevisor";
 /** Pod annotation (operator-private): which launch of the VM this pod is, "1", "2", … */
 export const ANNOTATION_LAUNCH = "kubevisor.io/launch";
-/** Extended resource a device plugin offers for /dev/kvm. */
-export const KVM_RESOURCE = "devices.kubevisor.io/kvm";
 
 /**
  * Memory the launcher pod needs beyond the guest's RAM: the Node.js launcher and QEMU's own

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   ANNOTATION_VM_SPEC,
   imageDirName,
+  KVM_RESOURCE,
   LABEL_COMPONENT,
   LABEL_MANAGED_BY,
   LABEL_VM,
@@ -16,7 +17,6 @@ import {
 import {
   ANNOTATION_LAUNCH,
   buildLauncherPod,
-  KVM_RESOURCE,
   podMemoryMiB,
 } from "../../../src/operator/vm/launcher-pod.js";
 import { launcherPodName, vmLabelValue } from "../../../src/operator/vm/naming.js";

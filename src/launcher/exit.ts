@@ -21,31 +21,20 @@ export interface LauncherExit {
   message: string;
 }
 
+/** Exit code and reason per outcome; the message is the outcome's own. */
+const EXIT_OF: Record<LauncherOutcome["kind"], Omit<LauncherExit, "message">> = {
+  configError: { code: LAUNCHER_EXIT.configError, reason: "ConfigError" },
+  bootFailed: { code: LAUNCHER_EXIT.guestFailed, reason: "BootFailed" },
+  guestShutdown: { code: LAUNCHER_EXIT.ok, reason: "GuestShutdown" },
+  stopped: { code: LAUNCHER_EXIT.ok, reason: "GuestStopped" },
+  crashed: { code: LAUNCHER_EXIT.guestFailed, reason: "GuestCrashed" },
+  migrated: { code: LAUNCHER_EXIT.ok, reason: "Migrated" },
+  migrationFailed: { code: LAUNCHER_EXIT.guestFailed, reason: "MigrationFailed" },
+};
+
 export function launcherExit(outcome: LauncherOutcome): LauncherExit {
-  switch (outcome.kind) {
-    case "configError":
-      return { code: LAUNCHER_EXIT.configError, reason: "ConfigError", message: outcome.message };
-    case "bootFailed":
-      return { code: LAUNCHER_EXIT.guestFailed, reason: "BootFailed", message: outcome.message };
-    case "guestShutdown":
-      return {
-        code: LAUNCHER_EXIT.ok,
-        reason: "GuestShutdown",
-        message: outcome.message ?? "the guest powered off",
-      };
-    case "stopped":
-      return { code: LAUNCHER_EXIT.ok, reason: "GuestStopped", message: outcome.message };
-    case "crashed":
-      return { code: LAUNCHER_EXIT.guestFailed, reason: "GuestCrashed", message: outcome.message };
-    case "migrated":
-      return { code: LAUNCHER_EXIT.ok, reason: "Migrated", message: outcome.message };
-    case "migrationFailed":
-      return {
-        code: LAUNCHER_EXIT.guestFailed,
-        reason: "MigrationFailed",
-        message: outcome.message,
-      };
-  }
+  // Only guestShutdown may come without a message.
+  return { ...EXIT_OF[outcome.kind], message: outcome.message ?? "the guest powered off" };
 }
 
 /** Time left for the guest's ACPI shutdown: the grace period less a margin for the hard stop. */

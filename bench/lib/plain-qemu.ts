@@ -10,23 +10,18 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { buildQemuArgs } from "../../src/vmm/cmdline.js";
 import type { GuestConfig, MachineType } from "../../src/vmm/config.js";
-import { GUEST_BOOT_MARKER, GUEST_CMDLINE, guestImage } from "../../src/vmm/guest-image.js";
+import { GUEST_BOOT_MARKER, testGuestKernel } from "../../src/vmm/guest-image.js";
 import { DEFAULT_QEMU_BINARY, hostTscKhz } from "../../src/vmm/process.js";
 
 export const BOOT_DEADLINE_MS = 15_000;
 
 export function guest(machine: MachineType): GuestConfig {
-  const image = guestImage();
   return {
     name: `bench-${machine}`,
     machine,
     cores: 1,
     memoryMiB: 256,
-    kernel: {
-      path: machine === "q35" ? image.vmlinux : image.kernel,
-      initrdPath: image.initrd,
-      cmdline: GUEST_CMDLINE,
-    },
+    kernel: testGuestKernel(machine),
     disks: [],
   };
 }

@@ -11,7 +11,7 @@ import { hostname, release } from "node:os";
 import { dirname } from "node:path";
 import { cacheDir } from "../util/paths.js";
 import type { Accelerator } from "./config.js";
-import { GUEST_BOOT_MARKER, GUEST_CMDLINE, type GuestImage, guestImage } from "./guest-image.js";
+import { GUEST_BOOT_MARKER, type GuestImage, guestImage, testGuestKernel } from "./guest-image.js";
 import { DEFAULT_QEMU_BINARY } from "./process.js";
 import { Vm } from "./vm.js";
 
@@ -122,7 +122,7 @@ export async function probeKvm(opts: ProbeOptions = {}): Promise<KvmProbeResult>
         machine: "q35",
         cores: 1,
         memoryMiB: 128,
-        kernel: { path: image.vmlinux, initrdPath: image.initrd, cmdline: GUEST_CMDLINE },
+        kernel: testGuestKernel("q35", image),
         disks: [],
       },
     });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cacheDir } from "../util/paths.js";
+import type { GuestConfig, MachineType } from "./config.js";
 
 /**
  * The project's test guest: a Debian kernel plus a busybox initramfs (built by
@@ -45,5 +46,17 @@ export function guestImage(dir: string = guestImageDir()): GuestImage {
     vmlinux: join(dir, "boot", "vmlinux"),
     initrd: join(dir, "boot", "initrd.img"),
     kernelVersion: manifest.kernelVersion,
+  };
+}
+
+/** How `machine` boots the test guest: q35 the PVH ELF (faster under TCG), microvm the bzImage. */
+export function testGuestKernel(
+  machine: MachineType,
+  image: GuestImage = guestImage(),
+): GuestConfig["kernel"] {
+  return {
+    path: machine === "q35" ? image.vmlinux : image.kernel,
+    initrdPath: image.initrd,
+    cmdline: GUEST_CMDLINE,
   };
 }

@@ -3,9 +3,8 @@ import { chooseAccelerator } from "../../../src/vmm/accel.js";
 import type { Accelerator, GuestConfig, MachineType } from "../../../src/vmm/config.js";
 import {
   GUEST_BOOT_MARKER,
-  GUEST_CMDLINE,
   GUEST_COUNTER_RE,
-  guestImage,
+  testGuestKernel,
 } from "../../../src/vmm/guest-image.js";
 import { Vm, type VmOptions } from "../../../src/vmm/vm.js";
 
@@ -19,19 +18,13 @@ export async function acceleratorsUnderTest(): Promise<Accelerator[]> {
 }
 
 export function testGuest(overrides: Partial<GuestConfig> = {}): GuestConfig {
-  const image = guestImage();
   const machine: MachineType = overrides.machine ?? "q35";
   return {
     name: "vmm-test",
     machine,
     cores: 1,
     memoryMiB: 256,
-    // q35 boots the PVH ELF (faster under TCG); microvm the bzImage.
-    kernel: {
-      path: machine === "q35" ? image.vmlinux : image.kernel,
-      initrdPath: image.initrd,
-      cmdline: GUEST_CMDLINE,
-    },
+    kernel: testGuestKernel(machine),
     disks: [],
     ...overrides,
   };

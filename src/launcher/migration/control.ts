@@ -5,7 +5,7 @@ import type {
   MigrateRequest,
 } from "../../api/launcher-migration.js";
 import type { Logger } from "../../util/log.js";
-import { acceptMigration, migrate, type OutgoingMigration } from "../../vmm/index.js";
+import { acceptMigration, migrate, type OutgoingMigration, withTimeout } from "../../vmm/index.js";
 import type { Guest } from "../guest.js";
 import { freePort } from "./net.js";
 import { describeEnd, endFields, progressFields } from "./state.js";
@@ -82,12 +82,7 @@ export class MigrationControl {
 
   /** Source: resolves once the operator has read the final state, or after `timeoutMs`. */
   async finalStateRead(timeoutMs = FINAL_READ_WAIT_MS): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-    });
-    await Promise.race([this.finalRead.opened, timeout]);
-    clearTimeout(timer);
+    await withTimeout(this.finalRead.opened, timeoutMs);
   }
 
   get role(): "source" | "target" {

@@ -7,93 +7,50 @@
  *
  *   npm run bench -- migration        (BENCH_MIG_RUNS, default 3)
  */
-import { execFile } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { startProduct } from "../src/local/product.js";
 import { createProgress } from "../src/local/progress.js";
+import { getJson, kc, vmManifest, waitFor, waitForVmPhase } from "../tests/e2e/lib.js";
+import { applyJson, getMigration, migrationManifest, nodes } from "../tests/e2e/migration-lib.js";
 import { type Figures, formatTable, resultLine, summarize } from "./lib/report.js";
 import { plainMigration } from "./vmm.js";
 
 const RUNS = Number(process.env.BENCH_MIG_RUNS ?? 3);
 const NS = "bench-migration";
-const run = promisify(execFile);
-
-async function kubectl(args: string[], input?: string): Promise<string> {
-  const child = run("kubectl", args, { env: process.env, maxBuffer: 64 << 20 });
-  if (input !== undefined) child.child.stdin?.end(input);
-  return (await child).stdout;
-}
-
-async function json<T>(...args: string[]): Promise<T> {
-  return JSON.parse(await kubectl(["get", ...args, "-o", "json"])) as T;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, ms = 300_000) {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    await sleep(100);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-interface Vm {
-  status?: { phase?: string; nodeName?: string };
-}
-interface Migration {
-  status?: { phase?: string; downtimeMs?: number; totalTimeMs?: number; message?: string };
-}
-
-function vmJson(name: string): string {
-  return JSON.stringify({
-    apiVersion: "kubevisor.io/v1alpha1",
-    kind: "VirtualMachine",
-    metadata: { name, namespace: NS },
-    spec: {
-      memory: { size: "256Mi" },
-      terminationGracePeriodSeconds: 10,
-      boot: {
-        kernel: {
-          image: "kubevisor/test-guest:latest",
-          kernelPath: "/boot/vmlinux",
-          initrdPath: "/boot/initrd.img",
-          cmdline: "console=ttyS0 panic=-1 quiet",
-        },
+/** The bench guest boots the PVH vmlinux, like bench/vmm.ts's, so both boot alike. */
+const vmJson = (name: string) =>
+  vmManifest(NS, name, {
+    boot: {
+      kernel: {
+        image: "kubevisor/test-guest:latest",
+        kernelPath: "/boot/vmlinux",
+        initrdPath: "/boot/initrd.img",
+        cmdline: "console=ttyS0 panic=-1 quiet",
       },
     },
   });
-}
 
-const running = (name: string) =>
-  until(`VM ${name} Running`, async () => {
-    const vm = await json<Vm>("vm", name, "-n", NS);
-    return vm.status?.phase === "Running" ? vm : undefined;
-  });
+const running = (name: string) => waitForVmPhase(NS, name, "Running", 300_000);
 
 /** One migration through Kubevisor: created → Succeeded by our clock, plus the status figures. */
 async function kubevisorMigration(vm: string, i: number) {
   await running(vm);
   const name = `${vm}-${i}`;
   const t0 = Date.now();
-  await kubectl(
-    ["apply", "-f", "-"],
-    JSON.stringify({
-      apiVersion: "kubevisor.io/v1alpha1",
-      kind: "VirtualMachineMigration",
-      metadata: { name, namespace: NS },
-      spec: { vmName: vm },
-    }),
+  await applyJson(migrationManifest(NS, name, vm));
+  // Polled every 100 ms: the poll interval bounds how exactly created → Succeeded is timed.
+  const m = await waitFor(
+    `migration ${name} to end`,
+    async () => {
+      const m = await getMigration(NS, name);
+      return m.status?.phase === "Succeeded" || m.status?.phase === "Failed" ? m : undefined;
+    },
+    300_000,
+    100,
   );
-  const m = await until(`migration ${name}`, async () => {
-    const m = await json<Migration>("virtualmachinemigrations", name, "-n", NS);
-    if (m.status?.phase === "Failed") throw new Error(`${name} failed: ${m.status.message}`);
-    return m.status?.phase === "Succeeded" ? m : undefined;
-  });
+  if (m.status?.phase === "Failed") throw new Error(`${name} failed: ${m.status.message}`);
   return {
     endToEndMs: Date.now() - t0,
     downtimeMs: m.status?.downtimeMs ?? Number.NaN,
@@ -102,15 +59,15 @@ async function kubevisorMigration(vm: string, i: number) {
 }
 
 async function drainThree(from: string, to: string): Promise<number> {
-  await kubectl(["cordon", to]);
+  await kc("cordon", to);
   const names = ["drain-a", "drain-b", "drain-c"];
-  for (const n of names) await kubectl(["apply", "-f", "-"], vmJson(n));
+  for (const n of names) await applyJson(vmJson(n));
   for (const n of names) await running(n);
-  await kubectl(["uncordon", to]);
+  await kc("uncordon", to);
   const t0 = Date.now();
-  await kubectl(["drain", from, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s"]);
+  await kc("drain", from, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=600s");
   const ms = Date.now() - t0;
-  await kubectl(["uncordon", from]);
+  await kc("uncordon", from);
   return ms;
 }
 
@@ -123,8 +80,8 @@ export default async function main(): Promise<void> {
   });
   process.env.KUBECONFIG = product.kubeconfigPath;
   try {
-    await kubectl(["create", "namespace", NS]);
-    await kubectl(["apply", "-f", "-"], vmJson("mover"));
+    await kc("create", "namespace", NS);
+    await applyJson(vmJson("mover"));
     const kv = [];
     const plain = [];
     for (let i = 1; i <= RUNS; i++) {
@@ -132,21 +89,23 @@ export default async function main(): Promise<void> {
       plain.push(await plainMigration());
     }
     // The drain below should move exactly its three VMs: mover may sit on the drained node.
-    await kubectl(["delete", "vm", "mover", "-n", NS, "--wait=true"]);
-    await until("mover's pods gone", async () => {
-      const pods = await json<{ items: unknown[] }>(
-        "pods",
-        "-n",
-        NS,
-        "-l",
-        "kubevisor.io/vm=mover",
-      );
-      return pods.items.length === 0 ? true : undefined;
-    });
-    const nodes = (await json<{ items: { metadata: { name: string } }[] }>("nodes")).items
-      .map((n) => n.metadata.name)
-      .sort();
-    const drainMs = await drainThree(nodes[0] ?? "", nodes[1] ?? "");
+    await kc("delete", "vm", "mover", "-n", NS, "--wait=true");
+    await waitFor(
+      "mover's pods gone",
+      async () => {
+        const pods = await getJson<{ items: unknown[] }>(
+          "pods",
+          "-n",
+          NS,
+          "-l",
+          "kubevisor.io/vm=mover",
+        );
+        return pods.items.length === 0 ? true : undefined;
+      },
+      300_000,
+    );
+    const [from = "", to = ""] = await nodes();
+    const drainMs = await drainThree(from, to);
 
     const med = (xs: number[]) => Math.round(summarize(xs).median);
     const figures: Figures = {

@@ -14,10 +14,10 @@ import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { SUBRESOURCES_APISERVICE } from "../src/api/subresources.js";
 import { startApiServer } from "../src/apiserver/server.js";
+import { KubeClient, paths } from "../src/kube/client.js";
 import { type ControlPlane, startControlPlane } from "../src/local/controlplane.js";
 import { applyCrds, packagedCrdsDir } from "../src/local/crds.js";
 import { createProgress } from "../src/local/progress.js";
-import { KubeClient, paths } from "../src/operator/kube/client.js";
 import { GUEST_BOOT_MARKER } from "../src/vmm/index.js";
 import {
   type ConsoleClient,

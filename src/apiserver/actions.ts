@@ -9,7 +9,7 @@ import {
   VirtualMachineResource,
 } from "../api/index.js";
 import { MIGRATION_KIND_PLURAL, type VmAction } from "../api/subresources.js";
-import { type KubeClient, paths } from "../operator/kube/client.js";
+import { type KubeClient, paths } from "../kube/client.js";
 import { ANNOTATION_RESTART_REQUESTED, ANNOTATION_STATE_REQUEST } from "../operator/vm/requests.js";
 import type { UserInfo } from "./auth.js";
 import { failure, type Status, success } from "./status.js";

@@ -3,7 +3,7 @@ import {
   SUBRESOURCES_VERSION,
   type VmSubresource,
 } from "../api/subresources.js";
-import type { KubeClient } from "../operator/kube/client.js";
+import type { KubeClient } from "../kube/client.js";
 import type { UserInfo } from "./auth.js";
 
 /**

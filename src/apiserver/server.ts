@@ -6,8 +6,8 @@ import type { TLSSocket } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { WebSocketServer } from "ws";
 import { SUBRESOURCES_APISERVICE, type VmSubresource } from "../api/subresources.js";
+import { isNotFound, KubeClient, paths } from "../kube/client.js";
 import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
-import { isNotFound, KubeClient, paths } from "../operator/kube/client.js";
 import { type Logger, logger } from "../util/log.js";
 import { execute, NOT_FOUND, planMigration, planStateChange, type VmView } from "./actions.js";
 import {

@@ -1,6 +1,6 @@
 import { X509Certificate } from "node:crypto";
 import { SUBRESOURCES_APISERVICE } from "../api/subresources.js";
-import { isConflict, isNotFound, type KubeClient, paths } from "../operator/kube/client.js";
+import { isConflict, isNotFound, type KubeClient, paths } from "../kube/client.js";
 import type { Logger } from "../util/log.js";
 import { createCA, issueCertificate } from "../util/pki.js";
 

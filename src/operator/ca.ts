@@ -1,6 +1,6 @@
+import { isAlreadyExists, isNotFound, type KubeClient, paths } from "../kube/client.js";
 import type { Logger } from "../util/log.js";
 import { createCA, issueCertificate, type PemPair } from "../util/pki.js";
-import { isAlreadyExists, isNotFound, type KubeClient, paths } from "./kube/client.js";
 
 export const CA_SECRET = "kubevisor-ca";
 const CA_COMMON_NAME = "kubevisor-ca";

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
+import { isNotFound, type KubeClient, paths } from "../kube/client.js";
 import type { Logger } from "../util/log.js";
-import { isNotFound, type KubeClient, paths } from "./kube/client.js";
 import { rfc3339 } from "./vm/conditions.js";
 
 /** The object an Event is about. */

@@ -14,15 +14,15 @@ import {
   VirtualMachineMigrationResource,
   VirtualMachineResource,
 } from "../api/index.js";
+import { KubeClient, paths } from "../kube/client.js";
+import { Controller } from "../kube/controller.js";
+import { Informer } from "../kube/informer.js";
+import { LeaderElector } from "../kube/leader.js";
 import { logger } from "../util/log.js";
 import { ensureOperatorCA, issueOperatorClientCert } from "./ca.js";
-import { Controller } from "./controller.js";
 import { EventRecorder } from "./events.js";
 import { startHttpServer } from "./http.js";
-import { KubeClient, paths } from "./kube/client.js";
-import { Informer } from "./kube/informer.js";
 import { LauncherClient } from "./launcher-client.js";
-import { LeaderElector } from "./leader.js";
 import { OperatorMetrics } from "./metrics.js";
 import { DEFAULT_MIGRATION_CONFIG, type MigrationConfig } from "./migration/config.js";
 import { MigrationController } from "./migration/controller.js";

@@ -1,6 +1,6 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import type { ClientOptions } from "ws";
-import { KubeClient, KubeError } from "../../operator/kube/client.js";
+import { KubeClient, KubeError } from "../../kube/client.js";
 import { type CommonArgs, EXIT } from "./args.js";
 
 /** The user's kubeconfig, as kubectl reads it: --kubeconfig, else KUBECONFIG, else ~/.kube/config. */

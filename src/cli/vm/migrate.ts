@@ -1,5 +1,5 @@
 import { GROUP, VERSION, type VirtualMachineMigrationStatus } from "../../api/index.js";
-import { paths } from "../../operator/kube/client.js";
+import { paths } from "../../kube/client.js";
 import { putAction } from "./actions.js";
 import { EXIT } from "./args.js";
 import { CliError, fromKubeError, session } from "./kube.js";

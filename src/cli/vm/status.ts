@@ -4,7 +4,7 @@ import {
   type VirtualMachineSpec,
   type VirtualMachineStatus,
 } from "../../api/index.js";
-import { paths } from "../../operator/kube/client.js";
+import { paths } from "../../kube/client.js";
 import type { CommonArgs } from "./args.js";
 import { fromKubeError, type Session, session } from "./kube.js";
 

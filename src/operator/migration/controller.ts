@@ -7,9 +7,9 @@ import {
   VirtualMachineMigration,
   VirtualMachineMigrationResource,
 } from "../../api/index.js";
-import type { ReconcileResult } from "../controller.js";
-import { isAlreadyExists, paths } from "../kube/client.js";
-import type { Informer } from "../kube/informer.js";
+import { isAlreadyExists, paths } from "../../kube/client.js";
+import type { ReconcileResult } from "../../kube/controller.js";
+import type { Informer } from "../../kube/informer.js";
 import { PodIndex } from "../vm/pod-index.js";
 import { evacuationMigration, planEvacuation } from "./drain.js";
 import type { Migratability } from "./migratable.js";

@@ -8,11 +8,17 @@ import {
   VirtualMachine as VirtualMachineSchema,
   type VirtualMachineStatus,
 } from "../../api/index.js";
+import {
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  type KubeClient,
+  paths,
+} from "../../kube/client.js";
+import { FencedError, type ReconcileResult } from "../../kube/controller.js";
+import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
-import { FencedError, type ReconcileResult } from "../controller.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient, paths } from "../kube/client.js";
-import type { Informer } from "../kube/informer.js";
 import type { LauncherAddress } from "../launcher-client.js";
 import { findCondition, rfc3339, setCondition } from "../vm/conditions.js";
 import type { LauncherPodConfig } from "../vm/launcher-pod.js";

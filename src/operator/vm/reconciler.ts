@@ -15,12 +15,18 @@ import {
   VirtualMachineResource,
   type VirtualMachineStatus,
 } from "../../api/index.js";
+import {
+  isAlreadyExists,
+  isConflict,
+  isNotFound,
+  type KubeClient,
+  paths,
+} from "../../kube/client.js";
+import { FencedError, type ReconcileResult } from "../../kube/controller.js";
+import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
 import { issueCertificate, type PemPair } from "../../util/pki.js";
-import { FencedError, type ReconcileResult } from "../controller.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
-import { isAlreadyExists, isConflict, isNotFound, type KubeClient, paths } from "../kube/client.js";
-import type { Informer } from "../kube/informer.js";
 import type { LauncherClient } from "../launcher-client.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { CONDITION_FAILURE, findCondition, setCondition } from "./conditions.js";

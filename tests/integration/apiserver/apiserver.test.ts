@@ -14,8 +14,8 @@ import {
   subresourcePath,
 } from "../../../src/api/subresources.js";
 import { type RunningApiServer, startApiServer } from "../../../src/apiserver/server.js";
+import { isAlreadyExists, KubeClient, paths } from "../../../src/kube/client.js";
 import { binaryPath } from "../../../src/local/build/targets.js";
-import { isAlreadyExists, KubeClient, paths } from "../../../src/operator/kube/client.js";
 import { issueCertificate } from "../../../src/util/pki.js";
 import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
 import { LauncherProcess, testGuestSpec, testPki } from "../launcher/harness.js";

@@ -1,7 +1,7 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LAUNCHER_CONTAINER } from "../../../src/api/index.js";
-import { paths } from "../../../src/operator/kube/client.js";
+import { paths } from "../../../src/kube/client.js";
 import type { RunningOperator } from "../../../src/operator/operator.js";
 import {
   createVm,

@@ -17,13 +17,8 @@ import {
   type VirtualMachineSpecInput,
   type VirtualMachineStatus,
 } from "../../../src/api/index.js";
+import { isAlreadyExists, isNotFound, KubeClient, paths } from "../../../src/kube/client.js";
 import { ensureOperatorCA } from "../../../src/operator/ca.js";
-import {
-  isAlreadyExists,
-  isNotFound,
-  KubeClient,
-  paths,
-} from "../../../src/operator/kube/client.js";
 import {
   type OperatorOptions,
   type RunningOperator,

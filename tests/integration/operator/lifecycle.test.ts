@@ -3,7 +3,7 @@ import { promisify } from "node:util";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ANNOTATION_VM_SPEC, LABEL_VM } from "../../../src/api/index.js";
-import { paths } from "../../../src/operator/kube/client.js";
+import { paths } from "../../../src/kube/client.js";
 import type { RunningOperator } from "../../../src/operator/operator.js";
 import { VM_FINALIZER } from "../../../src/operator/vm/decide.js";
 import {

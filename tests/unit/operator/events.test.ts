@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { type KubeClient, KubeError } from "../../../src/kube/client.js";
 import { EventRecorder } from "../../../src/operator/events.js";
-import { type KubeClient, KubeError } from "../../../src/operator/kube/client.js";
 import { logger } from "../../../src/util/log.js";
 
 /** Records the writes an EventRecorder makes; `missing` names Events that 404 on patch. */

@@ -1,6 +1,6 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
-import { microTime } from "../../../src/operator/leader.js";
+import { microTime } from "../../../src/kube/leader.js";
 import { setCondition } from "../../../src/operator/vm/conditions.js";
 import { observePod } from "../../../src/operator/vm/observe.js";
 import { statusPatch } from "../../../src/operator/vm/status-patch.js";

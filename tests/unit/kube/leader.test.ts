@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { type KubeClient, KubeError } from "../../../src/operator/kube/client.js";
-import { LeaderElector } from "../../../src/operator/leader.js";
+import { type KubeClient, KubeError } from "../../../src/kube/client.js";
+import { LeaderElector } from "../../../src/kube/leader.js";
 import { logger } from "../../../src/util/log.js";
 
 /**

@@ -1,6 +1,6 @@
+import type { OperatorMetrics } from "../operator/metrics.js";
 import type { Logger } from "../util/log.js";
-import { isConflict } from "./kube/client.js";
-import type { OperatorMetrics } from "./metrics.js";
+import { isConflict } from "./client.js";
 import { WorkQueue } from "./queue.js";
 
 /** A reconcile refused to write because this replica may no longer act (lost the lease). */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from "vitest";
-import { WorkQueue } from "../../../src/operator/queue.js";
+import { WorkQueue } from "../../../src/kube/queue.js";
 
 describe("work queue", () => {
   it("queues a key once however often it is added", async () => {

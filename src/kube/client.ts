@@ -6,7 +6,7 @@ import {
   VERSION,
   VirtualMachineMigrationResource,
   VirtualMachineResource,
-} from "../../api/index.js";
+} from "../api/index.js";
 
 /**
  * A small JSON client for the Kubernetes API. The generated typed clients turn timestamps

@@ -1,5 +1,5 @@
 import { type KubernetesObject, ListWatch, Watch } from "@kubernetes/client-node";
-import type { Logger } from "../../util/log.js";
+import type { Logger } from "../util/log.js";
 import { type KubeClient, KubeError } from "./client.js";
 
 /**

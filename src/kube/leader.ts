@@ -1,5 +1,5 @@
 import type { Logger } from "../util/log.js";
-import { isConflict, isNotFound, type KubeClient, paths } from "./kube/client.js";
+import { isConflict, isNotFound, type KubeClient, paths } from "./client.js";
 
 export interface LeaderElectionOptions {
   client: KubeClient;

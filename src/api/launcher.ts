@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { GROUP } from "./common.js";
-import { AcceleratorInUse } from "./virtualmachine.js";
+import { AcceleratorInUse, GuestInterface, GuestOSInfo } from "./virtualmachine.js";
 
 /**
  * The contract between the operator and the launcher pods it creates: labels, the files
@@ -77,6 +77,14 @@ export const LauncherStatus = z.object({
   startedAt: z.string().optional(),
   bootTimeMs: z.number().nonnegative().optional(),
   message: z.string().optional(),
+  guest: z
+    .object({
+      agentConnected: z.boolean(),
+      osInfo: GuestOSInfo.optional(),
+      interfaces: z.array(GuestInterface).max(64).optional(),
+    })
+    .optional()
+    .describe("What the guest agent reports; absent before the launcher first polled it"),
 });
 export type LauncherStatus = z.infer<typeof LauncherStatus>;
 
@@ -87,6 +95,22 @@ export type LauncherStatus = z.infer<typeof LauncherStatus>;
  */
 export const LAUNCHER_PVCS_DIR = "/var/run/kubevisor/pvcs";
 export const LAUNCHER_PVC_DISK_FILE = "disk.img";
+/**
+ * Where each block-mode (`volumeMode: Block`) persistentVolumeClaim disk appears as a device:
+ * `${LAUNCHER_PVC_DEVICES_DIR}/<disk name>` (a pod `volumeDevices` entry). The launcher uses the
+ * device when it exists, else the filesystem claim under LAUNCHER_PVCS_DIR.
+ */
+export const LAUNCHER_PVC_DEVICES_DIR = "/var/run/kubevisor/pvc-devices";
+/**
+ * Where the Secrets named by a cloudInitNoCloud disk are mounted:
+ * `${LAUNCHER_CLOUDINIT_DIR}/<disk name>/userdata/` and `.../networkdata/`, each a Secret
+ * volume whose key `userdata`/`userData` (resp. `networkdata`/`networkData`) the launcher reads.
+ */
+export const LAUNCHER_CLOUDINIT_DIR = "/var/run/kubevisor/cloud-init";
+export const CLOUDINIT_SECRET_KEYS = {
+  userdata: ["userdata", "userData"],
+  networkdata: ["networkdata", "networkData"],
+} as const;
 /**
  * downwardAPI item in LAUNCHER_SPEC_DIR exposing ANNOTATION_MIGRATION_TARGET ("true" on a
  * migration target; empty or absent otherwise).

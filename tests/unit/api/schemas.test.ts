@@ -17,10 +17,13 @@ import { EXAMPLES_DIR, INVALID_DIR, loadManifests } from "../../fixtures/manifes
 const schemaFor = (kind: unknown) =>
   kind === "VirtualMachineMigration" ? VirtualMachineMigration : VirtualMachine;
 
+const KERNEL_BOOT = { kernel: { image: "img" } };
+
 describe("VirtualMachine spec defaults", () => {
   it("fills every default from a minimal spec", () => {
-    const spec = VirtualMachineSpec.parse({ memory: { size: "256Mi" } });
+    const spec = VirtualMachineSpec.parse({ memory: { size: "256Mi" }, boot: KERNEL_BOOT });
     expect(spec).toEqual({
+      boot: { kernel: { image: "img", kernelPath: "/boot/vmlinuz" } },
       runStrategy: "Always",
       evictionStrategy: "LiveMigrate",
       cpu: { cores: 1 },
@@ -108,7 +111,56 @@ describe("quantities", () => {
     const result = VirtualMachineSpec.safeParse({ memory: { size: "63Mi" } });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual(["memory", "size"]);
-    expect(VirtualMachineSpec.safeParse({ memory: { size: "64Mi" } }).success).toBe(true);
+    expect(
+      VirtualMachineSpec.safeParse({ memory: { size: "64Mi" }, boot: KERNEL_BOOT }).success,
+    ).toBe(true);
+  });
+});
+
+describe("boot sources", () => {
+  const disk = (source: object) => ({ name: "d", ...source });
+  it.each([
+    ["a kernel", { boot: KERNEL_BOOT }],
+    ["a containerDisk", { disks: [disk({ containerDisk: { image: "img" } })] }],
+    ["a PVC", { disks: [disk({ persistentVolumeClaim: { claimName: "c" } })] }],
+  ])("boots from %s", (_, extra) => {
+    const result = VirtualMachineSpec.safeParse({ memory: { size: "256Mi" }, ...extra });
+    expect(result.error?.issues ?? []).toEqual([]);
+  });
+
+  it.each([
+    ["no disks", {}],
+    [
+      "only a blank disk and a seed",
+      {
+        disks: [disk({ emptyDisk: { size: "1Gi" } }), { name: "ci", cloudInitNoCloud: {} }],
+      },
+    ],
+  ])("refuses %s and names spec.disks", (_, extra) => {
+    const result = VirtualMachineSpec.safeParse({ memory: { size: "256Mi" }, ...extra });
+    expect(result.error?.issues.map((i) => i.path)).toEqual([["disks"]]);
+  });
+
+  it("refuses firmware boot on microvm, naming machine.type", () => {
+    const result = VirtualMachineSpec.safeParse({
+      memory: { size: "256Mi" },
+      machine: { type: "microvm" },
+      disks: [disk({ containerDisk: { image: "img" } })],
+    });
+    expect(result.error?.issues.map((i) => i.path)).toEqual([["machine", "type"]]);
+  });
+
+  it("refuses secureBoot without UEFI, and userData beside its Secret", () => {
+    const base = { memory: { size: "256Mi" }, boot: KERNEL_BOOT };
+    const fw = VirtualMachineSpec.safeParse({ ...base, firmware: { secureBoot: true } });
+    expect(fw.error?.issues.map((i) => i.path)).toEqual([["firmware", "secureBoot"]]);
+    const ci = VirtualMachineSpec.safeParse({
+      ...base,
+      disks: [
+        { name: "ci", cloudInitNoCloud: { userData: "x", userDataSecretRef: { name: "s" } } },
+      ],
+    });
+    expect(ci.success).toBe(false);
   });
 });
 

@@ -49,11 +49,13 @@ export interface KubeList<T> {
 export class KubeClient {
   private readonly server: URL;
   private readonly agent: http.Agent;
+  private readonly timeoutMs: number;
 
   constructor(
     readonly kubeConfig: KubeConfig,
-    opts: { maxSockets?: number } = {},
+    opts: { maxSockets?: number; timeoutMs?: number } = {},
   ) {
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
@@ -95,7 +97,7 @@ export class KubeClient {
           key: options.key,
           rejectUnauthorized: options.rejectUnauthorized,
           servername: options.servername,
-          timeout: opts.timeoutMs ?? 30_000,
+          timeout: opts.timeoutMs ?? this.timeoutMs,
         },
         (res) => {
           const chunks: Buffer[] = [];

@@ -1,6 +1,8 @@
 import { subresourcePath, type VmAction } from "../../api/subresources.js";
-import type { CommonArgs } from "./args.js";
-import { fromKubeError, session } from "./kube.js";
+import type { CommonArgs, WaitArgs } from "./args.js";
+import { fromKubeError, type Session, session } from "./kube.js";
+import { getVm } from "./status.js";
+import { type StateAction, waitForAction } from "./wait.js";
 
 interface StatusBody {
   message?: string;
@@ -8,33 +10,25 @@ interface StatusBody {
 }
 
 /** PUT one of the VM's action subresources; returns the server's Status. */
-export async function putAction(
-  args: CommonArgs,
-  action: VmAction,
-  body?: unknown,
-): Promise<StatusBody> {
+export async function putAction(s: Session, name: string, action: VmAction, body?: unknown) {
+  return s.client
+    .request<StatusBody>("PUT", subresourcePath(s.namespace, name, action), { body: body ?? {} })
+    .catch(fromKubeError);
+}
+
+/** `kubectl vm start|stop|restart NAME [--wait]`. */
+export async function runAction(args: CommonArgs & WaitArgs, action: StateAction): Promise<number> {
   const s = session(args);
   try {
-    return await s.client.request<StatusBody>(
-      "PUT",
-      subresourcePath(s.namespace, args.name, action),
-      {
-        body: body ?? {},
-      },
-    );
-  } catch (err) {
-    return fromKubeError(err);
+    const before = args.wait ? (await getVm(s, args.name)).status : undefined;
+    const status = await putAction(s, args.name, action);
+    console.log(status.message ?? `${action} requested`);
+    if (args.wait) {
+      const vm = await waitForAction(action, before, () => getVm(s, args.name), args.timeoutMs);
+      console.log(`VM ${args.name} ${vm.status?.phase ?? ""}`.trimEnd());
+    }
+    return 0;
   } finally {
     s.client.close();
   }
-}
-
-/** `kubectl vm start|stop|restart NAME`. */
-export async function runAction(
-  args: CommonArgs,
-  action: "start" | "stop" | "restart",
-): Promise<number> {
-  const status = await putAction(args, action);
-  console.log(status.message ?? `${action} requested`);
-  return 0;
 }

@@ -1,177 +1,332 @@
 import { parseArgs } from "node:util";
+import { UsageError } from "./errors.js";
+
+export { EXIT, UsageError } from "./errors.js";
 
 /**
- * Exit codes scripts can rely on; the same for every subcommand.
- * 0 done · 1 the operation failed (migration Failed, connection lost for good, server error,
- * VM in the wrong state) · 2 usage error · 3 VM not found · 4 not allowed (401/403)
+ * kubectl-vm's command line as data: every flag once (name, type, help), every command with
+ * the flags it takes. The parser, the help texts and shell completion all read these tables,
+ * so they cannot disagree. Flags may stand anywhere on the line, as with kubectl
+ * (`kubectl vm -n ns console demo`).
  */
-export const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, forbidden: 4 } as const;
-
-export class UsageError extends Error {}
-
-export const COMMANDS = ["console", "start", "stop", "restart", "migrate", "status"] as const;
-export type CommandName = (typeof COMMANDS)[number];
-
-const COMMON = `  -n, --namespace NS     namespace of the VM (default: the kubeconfig context's, else default)
-      --kubeconfig FILE  kubeconfig (default: KUBECONFIG, else ~/.kube/config)
-      --context NAME     kubeconfig context
-  -h, --help             this help`;
-
-export const EXIT_HELP = `Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 VM not found, 4 not allowed.`;
-
-export const USAGE: Record<CommandName | "root", string> = {
-  root: `Usage: kubectl vm COMMAND NAME [flags]
-
-Commands:
-  console NAME   attach to the VM's serial console
-  start NAME     start the VM
-  stop NAME      stop the VM
-  restart NAME   restart the VM
-  migrate NAME   live-migrate the VM to another node
-  status NAME    show the VM's state
-
-Run 'kubectl vm COMMAND --help' for a command's flags.
-${EXIT_HELP}`,
-  console: `Usage: kubectl vm console NAME [flags]
-
-Attach to the serial console of VM NAME. At a terminal the console is raw: press Ctrl-] to
-detach. With stdin not a terminal (a pipe), stdin is typed into the guest, output goes to
-stdout, and the command ends --linger after stdin ends. Reconnects by itself when the
-connection drops (a migration, a launcher restart) and keeps going.
-
-Flags:
-      --wait               wait until the VM runs before attaching
-      --watch              read-only: see output, type nothing (needs only 'get' permission)
-      --linger DURATION    pipe mode: how long to keep reading after stdin ends (default 2s)
-      --timeout DURATION   give up reconnecting or --wait-ing after this long (default 5m)
-${COMMON}
-${EXIT_HELP}`,
-  start: actionUsage(
-    "start",
-    "Start VM NAME (Halted → runStrategy Always; Manual/Once: a start request).",
-  ),
-  stop: actionUsage("stop", "Stop VM NAME (runStrategy → Halted; Manual/Once: a stop request)."),
-  restart: actionUsage("restart", "Restart VM NAME: the guest is stopped and started again."),
-  migrate: `Usage: kubectl vm migrate NAME [flags]
-
-Live-migrate VM NAME to another node: creates a VirtualMachineMigration. With --wait, shows
-progress (bytes transferred and remaining, then downtime and total time) and exits 0 when
-the migration succeeded, 1 with its reason when it failed.
-
-Flags:
-      --wait               wait for the migration to finish, showing progress
-      --bandwidth Q        bandwidth cap per second, e.g. 1Gi
-      --timeout DURATION   with --wait: give up waiting after this long (default 30m)
-${COMMON}
-${EXIT_HELP}`,
-  status: `Usage: kubectl vm status NAME [flags]
-
-Show VM NAME's phase, node, IP address, accelerator, conditions and migration.
-
-Flags:
-${COMMON}
-${EXIT_HELP}`,
-};
-
-function actionUsage(name: string, what: string): string {
-  return `Usage: kubectl vm ${name} NAME [flags]\n\n${what}\n\nFlags:\n${COMMON}\n${EXIT_HELP}`;
+interface FlagSpec {
+  type: "string" | "boolean";
+  short?: string;
+  multiple?: boolean;
+  /** Placeholder of the value in help, e.g. NS. */
+  arg?: string;
+  help: string;
 }
 
-export interface CommonArgs {
-  name: string;
+/** The flags users type to kubectl by habit; they mean the same here. */
+const GLOBAL_FLAGS = {
+  namespace: {
+    type: "string",
+    short: "n",
+    arg: "NS",
+    help: "namespace (default: the kubeconfig context's, else default)",
+  },
+  kubeconfig: {
+    type: "string",
+    arg: "FILE",
+    help: "kubeconfig (default: KUBECONFIG, else ~/.kube/config)",
+  },
+  context: { type: "string", arg: "NAME", help: "kubeconfig context" },
+  server: { type: "string", short: "s", arg: "URL", help: "API server address" },
+  token: { type: "string", arg: "TOKEN", help: "bearer token" },
+  "insecure-skip-tls-verify": {
+    type: "boolean",
+    help: "do not verify the server's certificate (insecure)",
+  },
+  as: { type: "string", arg: "USER", help: "impersonate USER" },
+  "as-group": { type: "string", multiple: true, arg: "GROUP", help: "impersonate GROUP (repeat)" },
+  "request-timeout": {
+    type: "string",
+    arg: "DURATION",
+    help: "give up on one API request after this long (default 30s)",
+  },
+  help: { type: "boolean", short: "h", help: "this help" },
+} as const satisfies Record<string, FlagSpec>;
+
+const COMMAND_FLAGS = {
+  wait: { type: "boolean", help: "wait until done" },
+  watch: { type: "boolean", help: "read-only: see output, type nothing (needs only 'get')" },
+  linger: {
+    type: "string",
+    arg: "DURATION",
+    help: "pipe mode: keep reading this long after stdin ends (default 2s)",
+  },
+  timeout: { type: "string", arg: "DURATION", help: "with --wait: give up after this long" },
+  bandwidth: { type: "string", arg: "Q", help: "bandwidth cap per second, e.g. 1Gi" },
+  output: { type: "string", short: "o", arg: "FORMAT", help: "json, yaml or wide" },
+  "all-namespaces": { type: "boolean", short: "A", help: "VMs of every namespace" },
+} as const satisfies Record<string, FlagSpec>;
+
+export const FLAGS: Record<string, FlagSpec> = { ...GLOBAL_FLAGS, ...COMMAND_FLAGS };
+type CommandFlag = keyof typeof COMMAND_FLAGS;
+
+interface CommandSpec {
+  /** Whether the command takes a VM name. */
+  takesName: boolean;
+  flags: readonly CommandFlag[];
+  summary: string;
+  /** Longer text for `kubectl vm COMMAND --help`. */
+  about: string;
+  /** Default --timeout. */
+  timeout?: string;
+}
+
+export const COMMAND_SPECS = {
+  list: {
+    takesName: false,
+    flags: ["output", "all-namespaces"],
+    summary: "list VMs with phase, node, accelerator and IP",
+    about: "List the VMs of the namespace (or every namespace with -A).",
+  },
+  status: {
+    takesName: true,
+    flags: ["output"],
+    summary: "show the VM's state",
+    about: "Show VM NAME's phase, node, IP address, accelerator, conditions and migration.",
+  },
+  console: {
+    takesName: true,
+    flags: ["wait", "watch", "linger", "timeout"],
+    summary: "attach to the VM's serial console",
+    timeout: "5m",
+    about: `Attach to the serial console of VM NAME. At a terminal the console is raw: press Ctrl-] to
+detach. With stdin not a terminal (a pipe), stdin is typed into the guest, output goes to
+stdout, and the command ends --linger after stdin ends. Reconnects by itself when the
+connection drops (a migration, a launcher restart) and keeps going; --timeout bounds
+reconnecting and --wait-ing for the VM to run.`,
+  },
+  start: {
+    takesName: true,
+    flags: ["wait", "timeout"],
+    summary: "start the VM",
+    timeout: "5m",
+    about: `Start VM NAME (Halted → runStrategy Always; Manual/Once: a start request).
+With --wait, returns once the VM is Running.`,
+  },
+  stop: {
+    takesName: true,
+    flags: ["wait", "timeout"],
+    summary: "stop the VM",
+    timeout: "5m",
+    about: `Stop VM NAME (runStrategy → Halted; Manual/Once: a stop request).
+With --wait, returns once the guest is down.`,
+  },
+  restart: {
+    takesName: true,
+    flags: ["wait", "timeout"],
+    summary: "restart the VM",
+    timeout: "5m",
+    about: `Restart VM NAME: the guest is stopped and started again in a new launcher pod.
+With --wait, returns once the restarted VM is Running.`,
+  },
+  migrate: {
+    takesName: true,
+    flags: ["wait", "bandwidth", "timeout"],
+    summary: "live-migrate the VM to another node",
+    timeout: "30m",
+    about: `Live-migrate VM NAME to another node: creates a VirtualMachineMigration. With --wait, shows
+progress (transferred, remaining, rate and time left; then downtime and total time) and
+exits 0 when the migration succeeded, 1 with its reason when it failed.`,
+  },
+  "migrate-cancel": {
+    takesName: true,
+    flags: [],
+    summary: "cancel the VM's migration in progress",
+    about: `Cancel the migration VM NAME is going through: its VirtualMachineMigration is deleted and
+the guest stays where it runs.`,
+  },
+} as const satisfies Record<string, CommandSpec>;
+
+export type CommandName = keyof typeof COMMAND_SPECS;
+export const COMMANDS = Object.keys(COMMAND_SPECS) as CommandName[];
+
+/** Connection settings beyond the kubeconfig, as kubectl's flags give them. */
+export interface ConnectionArgs {
   namespace?: string;
   kubeconfig?: string;
   context?: string;
+  server?: string;
+  token?: string;
+  insecureSkipTlsVerify?: boolean;
+  as?: string;
+  asGroups?: string[];
+  requestTimeoutMs?: number;
 }
+
+export interface CommonArgs extends ConnectionArgs {
+  name: string;
+}
+
+export type OutputFormat = "json" | "yaml" | "wide";
+export type WaitArgs = { wait: boolean; timeoutMs: number };
 
 export type Parsed =
   | { command: "help"; text: string }
-  | ({
-      command: "console";
-      wait: boolean;
-      watch: boolean;
-      lingerMs: number;
-      timeoutMs: number;
-    } & CommonArgs)
-  | ({ command: "start" | "stop" | "restart" | "status" } & CommonArgs)
-  | ({ command: "migrate"; wait: boolean; bandwidth?: string; timeoutMs: number } & CommonArgs);
+  | ({ command: "list"; output?: OutputFormat; allNamespaces: boolean } & ConnectionArgs)
+  | ({ command: "status"; output?: OutputFormat } & CommonArgs)
+  | ({ command: "console"; watch: boolean; lingerMs: number } & WaitArgs & CommonArgs)
+  | ({ command: "start" | "stop" | "restart" } & WaitArgs & CommonArgs)
+  | ({ command: "migrate"; bandwidth?: string } & WaitArgs & CommonArgs)
+  | ({ command: "migrate-cancel" } & CommonArgs);
 
-/** Pure: argv (after `kubectl vm`) → what to do; throws UsageError. */
+export const EXIT_HELP =
+  "Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 VM not found, 4 not allowed.";
+
+function flagLines(names: readonly string[]): string {
+  return names
+    .map((n) => {
+      const f = FLAGS[n] as FlagSpec;
+      const left = `${f.short ? `-${f.short}, ` : "    "}--${n}${f.arg ? ` ${f.arg}` : ""}`;
+      return `  ${left.padEnd(34)} ${f.help}`;
+    })
+    .join("\n");
+}
+
+export function usage(command?: CommandName): string {
+  if (!command) {
+    const cmds = COMMANDS.map((c) => {
+      const spec: CommandSpec = COMMAND_SPECS[c];
+      return `  ${`${c}${spec.takesName ? " NAME" : ""}`.padEnd(20)} ${spec.summary}`;
+    }).join("\n");
+    return `Usage: kubectl vm COMMAND [NAME] [flags]
+
+Commands:
+${cmds}
+
+Flags for every command:
+${flagLines(Object.keys(GLOBAL_FLAGS))}
+
+Run 'kubectl vm COMMAND --help' for a command's flags.
+${EXIT_HELP}`;
+  }
+  const spec: CommandSpec = COMMAND_SPECS[command];
+  const own = spec.flags.length ? `\nFlags:\n${flagLines(spec.flags)}\n` : "";
+  return `Usage: kubectl vm ${command}${spec.takesName ? " NAME" : ""} [flags]
+
+${spec.about}
+${own}
+Flags for every command:
+${flagLines(Object.keys(GLOBAL_FLAGS))}
+${EXIT_HELP}`;
+}
+
+/** Pure: argv (after `kubectl vm`) → what to do; throws UsageError naming the problem. */
 export function parseCommand(argv: string[]): Parsed {
-  const [command, ...rest] = argv;
-  if (command === undefined || command === "--help" || command === "-h" || command === "help")
-    return { command: "help", text: USAGE.root };
-  if (!(COMMANDS as readonly string[]).includes(command))
-    throw new UsageError(`unknown command "${command}"\n\n${USAGE.root}`);
-  const name = command as CommandName;
-  let parsed: ReturnType<typeof parse>;
+  let parsed: ReturnType<typeof parseAll>;
   try {
-    parsed = parse(rest);
+    parsed = parseAll(argv);
   } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n\n${USAGE[name]}`);
+    const command = argv.find((a) => (COMMANDS as string[]).includes(a)) as CommandName | undefined;
+    throw new UsageError(`${(err as Error).message}\n\n${usage(command)}`);
   }
   const { values, positionals } = parsed;
-  if (values.help) return { command: "help", text: USAGE[name] };
-  if (positionals.length !== 1)
-    throw new UsageError(`expected exactly one VM name\n\n${USAGE[name]}`);
-  const allowed: Record<CommandName, string[]> = {
-    console: ["wait", "watch", "linger", "timeout"],
-    migrate: ["wait", "bandwidth", "timeout"],
-    start: [],
-    stop: [],
-    restart: [],
-    status: [],
-  };
-  const common = ["namespace", "kubeconfig", "context", "help"];
-  for (const key of Object.keys(values)) {
-    if (!common.includes(key) && !allowed[name].includes(key))
-      throw new UsageError(`--${key} is not a flag of ${name}\n\n${USAGE[name]}`);
+  const [word, ...names] = positionals;
+  if (word === undefined || word === "help") {
+    const topic = names[0] as CommandName | undefined;
+    return { command: "help", text: usage(topic && topic in COMMAND_SPECS ? topic : undefined) };
   }
-  const base: CommonArgs = {
-    name: positionals[0] ?? "",
+  if (!(word in COMMAND_SPECS)) throw new UsageError(`unknown command "${word}"\n\n${usage()}`);
+  const command = word as CommandName;
+  if (values.help) return { command: "help", text: usage(command) };
+  const spec: CommandSpec = COMMAND_SPECS[command];
+  for (const key of Object.keys(values)) {
+    if (key in COMMAND_FLAGS && !spec.flags.includes(key as CommandFlag))
+      throw new UsageError(`--${key} is not a flag of ${command}\n\n${usage(command)}`);
+  }
+  if (spec.takesName && names.length !== 1)
+    throw new UsageError(`expected exactly one VM name\n\n${usage(command)}`);
+  if (!spec.takesName && names.length > 0)
+    throw new UsageError(`${command} takes no VM name\n\n${usage(command)}`);
+
+  const conn: ConnectionArgs = {
     ...(values.namespace ? { namespace: values.namespace } : {}),
     ...(values.kubeconfig ? { kubeconfig: values.kubeconfig } : {}),
     ...(values.context ? { context: values.context } : {}),
+    ...(values.server ? { server: values.server } : {}),
+    ...(values.token ? { token: values.token } : {}),
+    ...(values["insecure-skip-tls-verify"] ? { insecureSkipTlsVerify: true } : {}),
+    ...(values.as ? { as: values.as } : {}),
+    ...(values["as-group"]?.length ? { asGroups: values["as-group"] } : {}),
+    ...(values["request-timeout"]
+      ? { requestTimeoutMs: duration("--request-timeout", values["request-timeout"]) }
+      : {}),
   };
-  if (name === "console") {
-    return {
-      command: name,
-      ...base,
-      wait: values.wait ?? false,
-      watch: values.watch ?? false,
-      lingerMs: duration("--linger", values.linger ?? "2s"),
-      timeoutMs: duration("--timeout", values.timeout ?? "5m"),
-    };
+  const output = values.output === undefined ? undefined : outputFormat(values.output);
+  const wait = {
+    wait: values.wait ?? false,
+    timeoutMs: duration("--timeout", values.timeout ?? spec.timeout ?? "5m"),
+  };
+  const base = { ...conn, name: names[0] ?? "" };
+  switch (command) {
+    case "list":
+      return {
+        command,
+        ...conn,
+        allNamespaces: values["all-namespaces"] ?? false,
+        ...(output ? { output } : {}),
+      };
+    case "status":
+      return { command, ...base, ...(output ? { output } : {}) };
+    case "console":
+      return {
+        command,
+        ...base,
+        ...wait,
+        watch: values.watch ?? false,
+        lingerMs: duration("--linger", values.linger ?? "2s"),
+      };
+    case "migrate":
+      return {
+        command,
+        ...base,
+        ...wait,
+        ...(values.bandwidth ? { bandwidth: values.bandwidth } : {}),
+      };
+    case "migrate-cancel":
+      return { command, ...base };
+    default:
+      return { command, ...base, ...wait };
   }
-  if (name === "migrate") {
-    return {
-      command: name,
-      ...base,
-      wait: values.wait ?? false,
-      ...(values.bandwidth ? { bandwidth: values.bandwidth } : {}),
-      timeoutMs: duration("--timeout", values.timeout ?? "30m"),
-    };
-  }
-  return { command: name, ...base };
 }
 
-function parse(args: string[]) {
+function parseAll(args: string[]) {
   return parseArgs({
     args,
     strict: true,
     allowPositionals: true,
-    options: {
-      namespace: { type: "string", short: "n" },
-      kubeconfig: { type: "string" },
-      context: { type: "string" },
-      help: { type: "boolean", short: "h" },
-      wait: { type: "boolean" },
-      watch: { type: "boolean" },
-      linger: { type: "string" },
-      timeout: { type: "string" },
-      bandwidth: { type: "string" },
-    },
-  });
+    options: FLAGS as Record<string, FlagSpec>,
+  }) as {
+    positionals: string[];
+    values: Partial<Record<string, string | boolean>> & {
+      namespace?: string;
+      kubeconfig?: string;
+      context?: string;
+      server?: string;
+      token?: string;
+      "insecure-skip-tls-verify"?: boolean;
+      as?: string;
+      "as-group"?: string[];
+      "request-timeout"?: string;
+      help?: boolean;
+      wait?: boolean;
+      watch?: boolean;
+      linger?: string;
+      timeout?: string;
+      bandwidth?: string;
+      output?: string;
+      "all-namespaces"?: boolean;
+    };
+  };
+}
+
+function outputFormat(text: string): OutputFormat {
+  if (text === "json" || text === "yaml" || text === "wide") return text;
+  throw new UsageError(`--output: "${text}" is not one of json, yaml, wide`);
 }
 
 /** Pure: `500ms`, `2s`, `5m`, `1h` (or plain seconds) → milliseconds. */

@@ -1,7 +1,8 @@
 import { WebSocket } from "ws";
 import { CONSOLE_CLOSE, subresourcePath } from "../../api/subresources.js";
-import { EXIT } from "./args.js";
-import { CliError, exitCodeFor, type Session, session, webSocketOptions } from "./kube.js";
+import type { CommonArgs, WaitArgs } from "./args.js";
+import { CliError, EXIT, exitCodeFor } from "./errors.js";
+import { type Session, session, webSocketOptions } from "./kube.js";
 import { remember, unseen } from "./replay.js";
 import { getVm } from "./status.js";
 
@@ -16,16 +17,7 @@ const BACKOFF_MS = { first: 250, max: 5_000 };
 /** Input typed while reconnecting is kept, up to this much. */
 const MAX_PENDING_INPUT = 64 * 1024;
 
-export interface ConsoleArgs {
-  name: string;
-  namespace?: string;
-  kubeconfig?: string;
-  context?: string;
-  wait: boolean;
-  watch: boolean;
-  lingerMs: number;
-  timeoutMs: number;
-}
+export type ConsoleArgs = CommonArgs & WaitArgs & { watch: boolean; lingerMs: number };
 
 /** Why a connection attempt was refused, from the HTTP answer. */
 class Refused extends Error {

@@ -1,19 +1,74 @@
-import { KubeConfig } from "@kubernetes/client-node";
+import type https from "node:https";
+import { type Cluster, KubeConfig, type User } from "@kubernetes/client-node";
 import type { ClientOptions } from "ws";
 import { KubeClient, KubeError } from "../../kube/client.js";
-import { type CommonArgs, EXIT } from "./args.js";
+import type { ConnectionArgs } from "./args.js";
+import { CliError, EXIT, exitCodeFor } from "./errors.js";
 
-/** The user's kubeconfig, as kubectl reads it: --kubeconfig, else KUBECONFIG, else ~/.kube/config. */
-export function loadKubeConfig(args: CommonArgs): KubeConfig {
-  const kc = new KubeConfig();
-  if (args.kubeconfig) kc.loadFromFile(args.kubeconfig);
-  else kc.loadFromDefault();
-  if (args.context) kc.setCurrentContext(args.context);
+export { CliError, exitCodeFor } from "./errors.js";
+
+/**
+ * A kubeconfig that also sends kubectl's impersonation headers: client-node knows
+ * Impersonate-User but not Impersonate-Group.
+ */
+class FlagKubeConfig extends KubeConfig {
+  impersonateGroups: string[] = [];
+
+  override async applyToHTTPSOptions(opts: https.RequestOptions): Promise<void> {
+    await super.applyToHTTPSOptions(opts);
+    if (this.impersonateGroups.length === 0) return;
+    opts.headers = { ...opts.headers, "Impersonate-Group": this.impersonateGroups };
+  }
+}
+
+/**
+ * The user's kubeconfig, as kubectl reads it (--kubeconfig, else KUBECONFIG, else
+ * ~/.kube/config), with kubectl's flags applied on top: --context, --server, --token,
+ * --insecure-skip-tls-verify, --as, --as-group.
+ */
+export function loadKubeConfig(args: ConnectionArgs): KubeConfig {
+  const file = new KubeConfig();
+  try {
+    if (args.kubeconfig) file.loadFromFile(args.kubeconfig);
+    else file.loadFromDefault();
+  } catch (err) {
+    // --server and --token are enough to reach a cluster, as with kubectl.
+    if (!args.server)
+      throw new CliError(EXIT.usage, `cannot read the kubeconfig: ${(err as Error).message}`);
+  }
+  if (args.context) file.setCurrentContext(args.context);
+  const context = file.getContextObject(file.getCurrentContext());
+  const cluster: Cluster = {
+    ...(file.getCurrentCluster() ?? { name: "flags", server: "", skipTLSVerify: false }),
+    ...(args.server ? { server: args.server } : {}),
+    ...(args.insecureSkipTlsVerify
+      ? { skipTLSVerify: true, caData: undefined, caFile: undefined }
+      : {}),
+  };
+  let user: User = file.getCurrentUser() ?? { name: "flags" };
+  // A token given on the line replaces the kubeconfig's way of signing in, as with kubectl.
+  if (args.token) user = { name: user.name, token: args.token };
+  if (args.as) user = { ...user, impersonateUser: args.as };
+  const kc = new FlagKubeConfig();
+  kc.loadFromOptions({
+    clusters: [cluster],
+    users: [user],
+    contexts: [
+      {
+        name: "current",
+        cluster: cluster.name,
+        user: user.name,
+        ...(context?.namespace ? { namespace: context.namespace } : {}),
+      },
+    ],
+    currentContext: "current",
+  });
+  kc.impersonateGroups = args.asGroups ?? [];
   return kc;
 }
 
 /** -n, else the context's namespace, else "default" (kubectl's order). */
-export function namespaceOf(args: CommonArgs, kc: KubeConfig): string {
+export function namespaceOf(args: ConnectionArgs, kc: KubeConfig): string {
   return args.namespace ?? kc.getContextObject(kc.getCurrentContext())?.namespace ?? "default";
 }
 
@@ -24,13 +79,19 @@ export interface Session {
   server: URL;
 }
 
-export function session(args: CommonArgs): Session {
+export function session(args: ConnectionArgs): Session {
   const kc = loadKubeConfig(args);
   const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new CliError(EXIT.usage, "the kubeconfig has no current cluster");
+  if (!cluster?.server)
+    throw new CliError(
+      EXIT.usage,
+      "no API server: the kubeconfig has no current cluster (--server)",
+    );
   return {
     kc,
-    client: new KubeClient(kc),
+    client: new KubeClient(kc, {
+      ...(args.requestTimeoutMs ? { timeoutMs: args.requestTimeoutMs } : {}),
+    }),
     namespace: namespaceOf(args, kc),
     server: new URL(cluster.server),
   };
@@ -60,23 +121,6 @@ export async function webSocketOptions(kc: KubeConfig): Promise<ClientOptions> {
       : {}),
     ...(opts.servername ? { servername: opts.servername } : {}),
   } as ClientOptions;
-}
-
-/** An error with the exit code it maps to and a message meant for the user. */
-export class CliError extends Error {
-  constructor(
-    readonly exitCode: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/** Pure: an HTTP status of a refusal → exit code. */
-export function exitCodeFor(status: number): number {
-  if (status === 404) return EXIT.notFound;
-  if (status === 401 || status === 403) return EXIT.forbidden;
-  return EXIT.failed;
 }
 
 /** Turn the JSON client's errors into CliErrors with the server's own message. */

@@ -16,6 +16,11 @@ describe("kubectl vm arguments", () => {
       lingerMs: 2000,
       timeoutMs: 300_000,
     });
+    expect(parseCommand(["-n", "ns", "console", "demo"])).toMatchObject({
+      command: "console",
+      name: "demo",
+      namespace: "ns",
+    });
     expect(
       parseCommand(["migrate", "demo", "--wait", "--bandwidth", "1Gi", "--timeout", "90s"]),
     ).toEqual({
@@ -29,6 +34,8 @@ describe("kubectl vm arguments", () => {
       command: "stop",
       name: "demo",
       kubeconfig: "/k",
+      wait: false,
+      timeoutMs: 300_000,
     });
   });
 
@@ -45,7 +52,9 @@ describe("kubectl vm arguments", () => {
   it("refuses bad usage", () => {
     expect(() => parseCommand(["reboot", "demo"])).toThrow(UsageError);
     expect(() => parseCommand(["stop"])).toThrow(/exactly one VM name/);
-    expect(() => parseCommand(["stop", "demo", "--wait"])).toThrow(/--wait is not a flag of stop/);
+    expect(() => parseCommand(["status", "demo", "--wait"])).toThrow(
+      /--wait is not a flag of status/,
+    );
     expect(() => parseCommand(["console", "demo", "--bogus"])).toThrow(UsageError);
     expect(() => duration("--linger", "soon")).toThrow(/not a duration/);
     expect(duration("--linger", "500ms")).toBe(500);
@@ -68,7 +77,7 @@ describe("migration progress", () => {
           dataRemainingBytes: 300 * 2 ** 20,
         },
       },
-      10,
+      { barWidth: 10 },
     );
     expect(line).toBe("[==>       ]  25%  100.0 MiB transferred, 300.0 MiB remaining");
   });

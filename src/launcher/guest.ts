@@ -1,4 +1,4 @@
-import type { LauncherPhase, LauncherStatus } from "../api/launcher.js";
+import type { LauncherStatus } from "../api/launcher.js";
 import type { Logger } from "../util/log.js";
 import {
   type Accelerator,
@@ -9,6 +9,7 @@ import {
   Vm,
 } from "../vmm/index.js";
 import { type LauncherOutcome, outcomeOfQemuEnd } from "./exit.js";
+import type { PhaseOwner } from "./phase.js";
 
 export interface GuestOptions {
   config: GuestConfig;
@@ -19,6 +20,8 @@ export interface GuestOptions {
   qemuBinary?: string;
   /** A migration target: QEMU waits for the guest to arrive instead of booting it. */
   incoming?: boolean;
+  /** The launcher's phase; the guest asks it to move, never keeps one of its own. */
+  phases: PhaseOwner;
   log: Logger;
 }
 
@@ -28,7 +31,6 @@ export interface GuestOptions {
  */
 export class Guest {
   readonly ended: Promise<LauncherOutcome>;
-  private phase: LauncherPhase = "Starting";
   private vm: Vm | undefined;
   private vcpusRunning = false;
   private startedAt: string | undefined;
@@ -37,17 +39,19 @@ export class Guest {
   private panicked = false;
   /** Set once the guest's fate was decided by a migration, before QEMU is let go. */
   private migrationEnd: LauncherOutcome | undefined;
-  private message: string | undefined;
   private settle!: (outcome: LauncherOutcome) => void;
 
   constructor(private readonly opts: GuestOptions) {
     this.ended = new Promise((resolve) => {
       this.settle = (outcome) => {
-        this.phase = endPhase(outcome);
-        this.message = "message" in outcome ? outcome.message : undefined;
+        opts.phases.end(outcome);
         resolve(outcome);
       };
     });
+  }
+
+  private get phases(): PhaseOwner {
+    return this.opts.phases;
   }
 
   private get stopRequested(): boolean {
@@ -104,7 +108,7 @@ export class Guest {
       void vm.shutdown({ timeoutMs: Math.max(0, this.stopDeadline - Date.now()) });
       return;
     }
-    this.phase = this.opts.incoming ? "WaitingForMigration" : "Running";
+    this.phases.transition(this.opts.incoming ? "WaitingForMigration" : "Running");
   }
 
   /** The running QEMU, for the migration code; undefined before start or after exit. */
@@ -114,14 +118,12 @@ export class Guest {
 
   /** Source: a migration is under way (the guest still runs here) or was given up. */
   setMigrating(migrating: boolean): void {
-    if (this.phase === "Running" || this.phase === "Migrating") {
-      this.phase = migrating ? "Migrating" : "Running";
-    }
+    this.phases.transition(migrating ? "Migrating" : "Running", "outgoing migration");
   }
 
   /** Target: the guest arrived and runs here now. */
   arrived(): void {
-    if (this.phase === "WaitingForMigration") this.phase = "Running";
+    this.phases.transition("Running", "the guest arrived");
   }
 
   /**
@@ -132,7 +134,8 @@ export class Guest {
   async release(outcome: Extract<LauncherOutcome, { kind: "migrated" | "migrationFailed" }>) {
     if (this.migrationEnd || this.stopRequested) return;
     this.migrationEnd = outcome;
-    this.phase = outcome.kind === "migrated" ? "Migrated" : "Failed";
+    // The end is known now, before QEMU is gone: status says so at once.
+    this.phases.end(outcome);
     this.vcpusRunning = false;
     await this.vm?.quit();
   }
@@ -150,8 +153,9 @@ export class Guest {
    * running — also while it sends the guest away, since until the switch-over it runs here.
    */
   get ready(): boolean {
+    const { phase } = this.phases;
     return (
-      (this.phase === "Running" || this.phase === "Migrating") &&
+      (phase === "Running" || phase === "Migrating") &&
       this.vcpusRunning &&
       !!this.vm &&
       !this.vm.hasExited
@@ -163,14 +167,15 @@ export class Guest {
   }
 
   async status(): Promise<LauncherStatus> {
+    const { phase, endMessage } = this.phases;
     const status: LauncherStatus = {
-      phase: this.phase === "Running" && !this.vcpusRunning ? "Paused" : this.phase,
+      phase: phase === "Running" && !this.vcpusRunning ? "Paused" : phase,
       acceleration: this.opts.accel === "kvm" ? "KVM" : "TCG",
       accelerationReason: this.opts.accelerationReason,
     };
     if (this.startedAt) status.startedAt = this.startedAt;
     if (this.vm?.bootMs !== undefined) status.bootTimeMs = this.vm.bootMs;
-    if (this.message) status.message = this.message;
+    if (endMessage) status.message = endMessage;
     if (this.vm && !this.vm.hasExited) {
       status.qemuStatus = await this.vm.runState().catch(() => "unknown");
     }
@@ -182,26 +187,13 @@ export class Guest {
    * off, then QEMU is stopped hard. Resolves once the guest has ended.
    */
   async stop(gracefulMs: number): Promise<LauncherOutcome> {
-    if (!this.stopRequested && !this.migrationEnd) {
+    if (!this.stopRequested && !this.migrationEnd && !this.phases.ended) {
       this.stopDeadline = Date.now() + gracefulMs;
-      this.phase = "Stopping";
+      this.phases.transition("Stopping", "asked to stop");
       this.opts.log.info({ gracefulMs }, "stopping the guest");
       const vm = this.vm;
       if (vm) void vm.shutdown({ timeoutMs: gracefulMs });
     }
     return this.ended;
-  }
-}
-
-/** The launcher phase once the guest has ended here. */
-export function endPhase(outcome: LauncherOutcome): LauncherPhase {
-  switch (outcome.kind) {
-    case "guestShutdown":
-    case "stopped":
-      return "Stopped";
-    case "migrated":
-      return "Migrated";
-    default:
-      return "Failed";
   }
 }

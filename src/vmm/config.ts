@@ -12,6 +12,10 @@ export interface DiskConfig {
   path: string;
   format: "raw" | "qcow2";
   readOnly: boolean;
+  /** Firmware boot priority (1 = first); absent: firmware does not boot from this disk. */
+  bootIndex?: number;
+  /** `path` is a block device, not a file. */
+  device?: boolean;
 }
 
 export interface PortForward {

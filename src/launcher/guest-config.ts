@@ -28,13 +28,16 @@ export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): Guest
     );
   }
   const imageDir = join(inputs.imagesDir, imageDirName(kernel.image));
+  const kernelConfig: NonNullable<GuestConfig["kernel"]> = {
+    path: pathInside(imageDir, kernel.kernelPath),
+  };
   const config: GuestConfig = {
     // QEMU names allow no slash; namespace and name are DNS labels, so the dot is unambiguous.
     name: `${vm.namespace}.${vm.name}`,
     machine: spec.machine.type,
     cores: spec.cpu.cores,
     memoryMiB: quantityToMiB(spec.memory.size),
-    kernel: { path: pathInside(imageDir, kernel.kernelPath) },
+    kernel: kernelConfig,
     disks: inputs.disks,
     network: {
       ports: spec.network.ports.map((p) => {
@@ -52,7 +55,7 @@ export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): Guest
       }),
     },
   };
-  if (kernel.initrdPath) config.kernel.initrdPath = pathInside(imageDir, kernel.initrdPath);
-  if (kernel.cmdline !== undefined) config.kernel.cmdline = kernel.cmdline;
+  if (kernel.initrdPath) kernelConfig.initrdPath = pathInside(imageDir, kernel.initrdPath);
+  if (kernel.cmdline !== undefined) kernelConfig.cmdline = kernel.cmdline;
   return config;
 }

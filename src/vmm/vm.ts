@@ -7,7 +7,7 @@ import { buildQemuArgs } from "./cmdline.js";
 import type { Accelerator, GuestConfig } from "./config.js";
 import { SerialConsole } from "./console.js";
 import { DEFAULT_QEMU_BINARY, hostTscKhz, type ProcessExit, QemuProcess } from "./process.js";
-import { QmpClient, type QmpEvent } from "./qmp.js";
+import { QmpClient, type QmpEvent, type RunState } from "./qmp.js";
 
 /** When a started guest counts as up: a line on its console, or QEMU resuming its vCPUs. */
 export type Readiness = { kind: "marker"; marker: string | RegExp } | { kind: "resume" };
@@ -77,7 +77,7 @@ export class Vm extends EventEmitter {
   bootMs: number | undefined;
   private expectExit = false;
   private killed = false;
-  private shutdownEvent: QmpEvent | undefined;
+  private shutdownEvent: QmpEvent<"SHUTDOWN"> | undefined;
   private _qmp: QmpClient | undefined;
   private _console: SerialConsole | undefined;
   private consoleBufferBytes: number | undefined;
@@ -96,7 +96,7 @@ export class Vm extends EventEmitter {
       const status: ExitStatus = {
         ...p,
         reason: this.exitReason(),
-        shutdownReason: this.shutdownEvent?.data.reason as string | undefined,
+        shutdownReason: this.shutdownEvent?.data.reason,
       };
       this._qmp?.close();
       this._console?.close();
@@ -239,7 +239,7 @@ export class Vm extends EventEmitter {
       "during startup",
     );
     this._qmp = qmp;
-    qmp.on("event:SHUTDOWN", (e: QmpEvent) => {
+    qmp.onEvent("SHUTDOWN", (e) => {
       this.shutdownEvent = e;
     });
     this._console = await this.untilExit(
@@ -270,8 +270,8 @@ export class Vm extends EventEmitter {
   }
 
   /** QEMU's run state: running, paused, inmigrate, postmigrate, shutdown, ... */
-  async runState(): Promise<string> {
-    const s = await this.qmp.execute<{ status: string }>("query-status");
+  async runState(): Promise<RunState> {
+    const s = await this.qmp.execute("query-status");
     return s.status;
   }
 

@@ -20,6 +20,8 @@ export interface GuestOptions {
   qemuBinary?: string;
   /** A migration target: QEMU waits for the guest to arrive instead of booting it. */
   incoming?: boolean;
+  /** Where QEMU's QMP and serial sockets go (the agent's is in the guest config). */
+  runDir?: string;
   /** The launcher's phase; the guest asks it to move, never keeps one of its own. */
   phases: PhaseOwner;
   log: Logger;
@@ -74,6 +76,7 @@ export class Guest {
         bootTimeoutMs: this.opts.bootTimeoutMs,
         log,
         ...(this.opts.qemuBinary ? { qemuBinary: this.opts.qemuBinary } : {}),
+        ...(this.opts.runDir ? { runDir: this.opts.runDir } : {}),
       };
       vm = this.opts.incoming ? await Vm.startIncoming(options) : await Vm.start(options);
     } catch (err) {

@@ -1,6 +1,8 @@
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { LauncherStatus } from "../api/launcher.js";
 import { type Logger, logger } from "../util/log.js";
+import { prepareUefiVars, uefiVarsTemplate } from "../vmm/firmware.js";
 import { chooseAccelerator, type Readiness, validateGuestConfig } from "../vmm/index.js";
 import { type LauncherServers, startServers } from "./api/server.js";
 import type { LauncherView } from "./api/view.js";
@@ -8,12 +10,17 @@ import { planDisks } from "./disks/plan.js";
 import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
 import { Guest } from "./guest.js";
-import { guestConfigFor } from "./guest-config.js";
+import { guestConfigFor, usesUefi } from "./guest-config.js";
 import { MigrationControl } from "./migration/control.js";
 import { copiedDiskIndexes } from "./migration/disks.js";
 import { PhaseOwner } from "./phase.js";
 import type { LauncherSettings } from "./settings.js";
 import { type LaunchedVm, readLaunchedVm } from "./spec.js";
+
+/** The VM's UEFI variable store, in the pod's disks dir: it lives as long as the pod. */
+export const UEFI_VARS_FILE = "uefi-vars.fd";
+/** The guest agent's socket, in the launcher's run dir. */
+export const AGENT_SOCKET_FILE = "agent.sock";
 
 /** Grace period assumed while the spec (which carries the real one) is not yet read. */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -125,11 +132,23 @@ export class Launcher implements LauncherView {
       });
       const plans = planDisks(vm, settings);
       const disks = await prepareDisks(plans, log);
+      // QEMU's sockets: private to this process (the agent's answers are trusted as status).
+      await mkdir(settings.runDir, { recursive: true, mode: 0o700 });
+      const uefiVarsPath = join(settings.disksDir, UEFI_VARS_FILE);
+      if (usesUefi(vm.spec)) {
+        // A target's copy is overwritten from the migration stream; a fresh one is right.
+        const template = uefiVarsTemplate(vm.spec.firmware?.secureBoot ?? false);
+        const { created } = prepareUefiVars(template, uefiVarsPath);
+        log.info({ path: uefiVarsPath, template, created }, "UEFI variable store ready");
+      }
       const guestConfig = guestConfigFor(vm, {
         imagesDir: settings.imagesDir,
         podIP: settings.podIP,
         reservedPorts: [settings.port, settings.probePort],
         disks,
+        uefiVarsPath,
+        agentSocket: join(settings.runDir, AGENT_SOCKET_FILE),
+        guestOutbound: settings.guestOutbound,
       });
       validateGuestConfig(guestConfig);
       const accel = await chooseAccelerator(
@@ -148,6 +167,7 @@ export class Launcher implements LauncherView {
         readiness,
         bootTimeoutMs: settings.bootTimeoutMs,
         incoming: target,
+        runDir: settings.runDir,
         phases: this.phases,
         log,
         ...(settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {}),

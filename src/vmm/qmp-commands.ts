@@ -5,7 +5,7 @@
  */
 import type { QmpMigrationInfo } from "./migration-stats.js";
 
-type Empty = Record<string, never>;
+export type Empty = Record<string, never>;
 
 /** QEMU's RunState. */
 export type RunState =
@@ -89,7 +89,7 @@ export interface BlockJobEventData {
 }
 
 /** What a command takes and returns; `args: undefined` means it takes none. */
-interface Cmd<A, R> {
+export interface Cmd<A, R> {
   args: A;
   ret: R;
 }

@@ -8,6 +8,7 @@ import {
   type SerialConsole,
   Vm,
 } from "../vmm/index.js";
+import { AgentPoller } from "./agent-poller.js";
 import { type LauncherOutcome, outcomeOfQemuEnd } from "./exit.js";
 import type { PhaseOwner } from "./phase.js";
 
@@ -27,6 +28,13 @@ export interface GuestOptions {
   log: Logger;
 }
 
+/** Each guest-agent call is bounded: a silent channel never holds up a poll or a stop. */
+const AGENT_CALL_LIMITS = {
+  connectTimeoutMs: 2_000,
+  syncTimeoutMs: 3_000,
+  commandTimeoutMs: 5_000,
+};
+
 /**
  * The one guest this launcher runs: boots it through the VMM, follows its state for the
  * API, stops it on request, and settles `ended` exactly once with how it ended.
@@ -39,6 +47,7 @@ export class Guest {
   /** Epoch ms by which the guest should have powered off, once a stop was asked for. */
   private stopDeadline: number | undefined;
   private panicked = false;
+  private poller: AgentPoller | undefined;
   /** Set once the guest's fate was decided by a migration, before QEMU is let go. */
   private migrationEnd: LauncherOutcome | undefined;
   private settle!: (outcome: LauncherOutcome) => void;
@@ -77,6 +86,7 @@ export class Guest {
         log,
         ...(this.opts.qemuBinary ? { qemuBinary: this.opts.qemuBinary } : {}),
         ...(this.opts.runDir ? { runDir: this.opts.runDir } : {}),
+        agentOptions: AGENT_CALL_LIMITS,
       };
       vm = this.opts.incoming ? await Vm.startIncoming(options) : await Vm.start(options);
     } catch (err) {
@@ -85,18 +95,20 @@ export class Guest {
     }
     this.vm = vm;
     this.vcpusRunning = !this.opts.incoming;
-    vm.qmp.on("event:STOP", () => {
+    vm.qmp.onEvent("STOP", () => {
       this.vcpusRunning = false;
     });
-    vm.qmp.on("event:RESUME", () => {
+    vm.qmp.onEvent("RESUME", () => {
       this.vcpusRunning = true;
     });
-    vm.qmp.on("event:GUEST_PANICKED", () => {
+    vm.qmp.onEvent("GUEST_PANICKED", () => {
       log.error("guest panicked; stopping QEMU");
       this.panicked = true;
       void vm.quit();
     });
-    void vm.exited.then((status) =>
+    if (vm.agent) this.poller = new AgentPoller(vm.agent, log.child({ part: "guest-agent" }));
+    void vm.exited.then((status) => {
+      this.poller?.stop();
       this.settle(
         this.migrationEnd ??
           outcomeOfQemuEnd({
@@ -104,14 +116,16 @@ export class Guest {
             stopRequested: this.stopRequested,
             panicked: this.panicked,
           }),
-      ),
-    );
+      );
+    });
     if (this.stopDeadline !== undefined) {
       // Asked to stop while booting: the VM is ours only now; spend what is left of the budget.
       void vm.shutdown({ timeoutMs: Math.max(0, this.stopDeadline - Date.now()) });
       return;
     }
     this.phases.transition(this.opts.incoming ? "WaitingForMigration" : "Running");
+    // A target's guest is not here yet: its agent is polled once it arrives.
+    if (!this.opts.incoming) this.poller?.start();
   }
 
   /** The running QEMU, for the migration code; undefined before start or after exit. */
@@ -127,6 +141,7 @@ export class Guest {
   /** Target: the guest arrived and runs here now. */
   arrived(): void {
     this.phases.transition("Running", "the guest arrived");
+    this.poller?.start();
   }
 
   /**
@@ -137,6 +152,7 @@ export class Guest {
   async release(outcome: Extract<LauncherOutcome, { kind: "migrated" | "migrationFailed" }>) {
     if (this.migrationEnd || this.stopRequested) return;
     this.migrationEnd = outcome;
+    this.poller?.stop();
     // The end is known now, before QEMU is gone: status says so at once.
     this.phases.end(outcome);
     this.vcpusRunning = false;
@@ -179,6 +195,8 @@ export class Guest {
     if (this.startedAt) status.startedAt = this.startedAt;
     if (this.vm?.bootMs !== undefined) status.bootTimeMs = this.vm.bootMs;
     if (endMessage) status.message = endMessage;
+    const guest = this.poller?.status;
+    if (guest) status.guest = guest;
     if (this.vm && !this.vm.hasExited) {
       status.qemuStatus = await this.vm.runState().catch(() => "unknown");
     }
@@ -194,6 +212,8 @@ export class Guest {
       this.stopDeadline = Date.now() + gracefulMs;
       this.phases.transition("Stopping", "asked to stop");
       this.opts.log.info({ gracefulMs }, "stopping the guest");
+      // The shutdown uses the agent's connection when it is up; nothing else may talk on it.
+      this.poller?.stop();
       const vm = this.vm;
       if (vm) void vm.shutdown({ timeoutMs: gracefulMs });
     }

@@ -2,8 +2,9 @@
  * Firmware, network confinement and the agent port, on real QEMU with the test guest
  * (busybox: it has no guest agent, which is what the agent test here needs).
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import {
   guestImage,
   testGuestKernel,
 } from "../../../src/vmm/guest-image.js";
+import { QemuExitedError, Vm } from "../../../src/vmm/vm.js";
 import { bootTestGuest, freePort, testGuest } from "./helpers.js";
 
 const dirs: string[] = [];
@@ -128,5 +130,39 @@ describe("guest agent port with no agent in the guest", () => {
     const status = await vm.shutdown({ via: "agent", timeoutMs: 30_000 });
     await poweroff;
     expect(status).toMatchObject({ reason: "guest-shutdown", stopRequest: "acpi" });
+  });
+});
+
+describe("block devices", () => {
+  it("opens a block device with host_device, and refuses a file presented as one", async () => {
+    const dir = tempDir();
+    const file = join(dir, "disk.img");
+    writeFileSync(file, "");
+    truncateSync(file, 16 * 1024 * 1024);
+    const refused = await Vm.start({
+      accel: "tcg",
+      config: testGuest({
+        disks: [{ name: "blk", path: file, format: "raw", readOnly: false, device: true }],
+      }),
+      bootTimeoutMs: 30_000,
+    }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(QemuExitedError);
+    expect((refused as Error).message).toMatch(/host_device/);
+
+    const loop = execFileSync("losetup", ["--find", "--show", file], { encoding: "utf8" }).trim();
+    try {
+      const vm = await bootTestGuest("tcg", {
+        config: testGuest({
+          disks: [{ name: "blk", path: loop, format: "raw", readOnly: false, device: true }],
+        }),
+      });
+      const answer = vm.console.waitFor(/SECTORS=\d+/, { timeoutMs: 30_000 });
+      vm.console.write("echo SECTORS=$(cat /sys/block/vda/size)\n");
+      expect(await answer).toBeDefined();
+      expect(vm.console.recent().toString("latin1")).toContain("SECTORS=32768");
+      await vm.kill();
+    } finally {
+      execFileSync("losetup", ["--detach", loop]);
+    }
   });
 });

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, realpathSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -68,7 +68,8 @@ describe.skipIf(!built).each(FIRMWARES)(
           network: { ports: [{ name: "ssh", port: 22 }] },
         },
         {
-          images: { [DEBIAN_REF]: debianImageDir() },
+          // The build itself, not `current`: a rebuild meanwhile must not change the base.
+          images: { [DEBIAN_REF]: realpathSync(debianImageDir()) },
           files: { "cloud-init/seed/userdata/userdata": userData },
           // A cloud image prints nothing we know: up once QEMU runs its vCPUs.
           env: { KUBEVISOR_BOOT_MARKER: "" },

@@ -39,7 +39,12 @@ import {
   LAUNCHER_RETRY_MS,
   VM_FINALIZER,
 } from "./decide.js";
-import { buildLauncherPod, type LauncherPodConfig } from "./launcher-pod.js";
+import {
+  buildLauncherPod,
+  type LauncherPodConfig,
+  NO_RESOLVED_VOLUMES,
+  type ResolvedVolumes,
+} from "./launcher-pod.js";
 import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
@@ -47,6 +52,7 @@ import type { PodIndex } from "./pod-index.js";
 import { ANNOTATION_STATE_REQUEST } from "./requests.js";
 import { statusPatch } from "./status-patch.js";
 import { buildLauncherTlsSecret, launcherCertificateRequest } from "./tls-secret.js";
+import { checkVolumeSources, type VolumeSourceCheck } from "./volume-sources.js";
 
 /** A VirtualMachine as the API serves it: not yet validated. */
 export interface RawVm extends KubernetesObject {
@@ -107,6 +113,10 @@ export class VmReconciler {
 
     const current = pods.find((p) => p.name === vm.status?.launcherPod);
     const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
+    // Secrets and claims the pod mounts: looked up while a pod may be created or started.
+    const sources = mayStillMount(current)
+      ? await checkVolumeSources(this.deps.client, vm)
+      : undefined;
     const now = new Date();
     const decideNow = () =>
       decide({
@@ -114,6 +124,7 @@ export class VmReconciler {
         pods,
         launcher,
         nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
+        ...(sources ? { missingSources: sources.missing } : {}),
         now,
         config: this.deps.decideConfig,
       });
@@ -127,7 +138,7 @@ export class VmReconciler {
         vm = { ...vm, metadata: { ...vm.metadata, ...metadata } };
         decision = decideNow();
       }
-      requeue = await this.execute(raw, vm, decision, now, log);
+      requeue = await this.execute(raw, vm, decision, now, log, sources);
     } catch (err) {
       // Released by our own finalizer removal, or deleted meanwhile: nothing left to do.
       if (isNotFound(err) && !(await this.exists(namespace, name))) return {};
@@ -145,6 +156,7 @@ export class VmReconciler {
     d: Decision,
     now: Date,
     log: Logger,
+    sources?: VolumeSourceCheck,
   ): Promise<number | undefined> {
     const { client } = this.deps;
     const ns = vm.metadata.namespace ?? "";
@@ -182,7 +194,7 @@ export class VmReconciler {
     let requeue: number | undefined;
     for (const action of d.actions) {
       this.fence();
-      const result = await this.act(vm, action, resourceVersion, now, log);
+      const result = await this.act(vm, action, resourceVersion, now, log, sources?.resolved);
       if (typeof result === "string") resourceVersion = result;
       else if (typeof result === "number") requeue = result;
     }
@@ -198,13 +210,14 @@ export class VmReconciler {
     resourceVersion: string | undefined,
     decidedAt: Date,
     log: Logger,
+    resolved: ResolvedVolumes = NO_RESOLVED_VOLUMES,
   ): Promise<string | number | undefined> {
     const { client } = this.deps;
     const ns = vm.metadata.namespace ?? "";
     const name = vm.metadata.name ?? "";
     switch (action.type) {
       case "launch":
-        return this.launch(vm, action.launch, action.podName, decidedAt.getTime(), log);
+        return this.launch(vm, action.launch, action.podName, decidedAt.getTime(), log, resolved);
       case "deletePod":
         log.info({ pod: action.name, why: action.why }, "deleting launcher pod");
         await this.deletePod(ns, action.name, action.uid);
@@ -251,6 +264,7 @@ export class VmReconciler {
     podName: string,
     claimedAt: number,
     log: Logger,
+    resolved: ResolvedVolumes,
   ): Promise<number | undefined> {
     const { client, decideConfig } = this.deps;
     const ns = vm.metadata.namespace ?? "";
@@ -261,7 +275,10 @@ export class VmReconciler {
     }
     this.fence();
     try {
-      await client.create(paths.pods(ns), buildLauncherPod(vm, launch, this.deps.podConfig));
+      await client.create(
+        paths.pods(ns),
+        buildLauncherPod(vm, launch, this.deps.podConfig, resolved),
+      );
       log.info({ pod: podName, launch }, "created launcher pod");
       void this.deps.events.record(
         involvedVm(vm),
@@ -515,6 +532,16 @@ export class VmReconciler {
   private fence() {
     if (!this.deps.mayAct()) throw new FencedError("not the leader any more; not writing");
   }
+}
+
+/** No pod yet, or one the kubelet has not started: its volumes may still be missing. */
+function mayStillMount(current: ObservedPod | undefined): boolean {
+  return (
+    !current ||
+    isTerminal(current) ||
+    current.stage === "Unscheduled" ||
+    current.stage === "Scheduled"
+  );
 }
 
 function sameCa(secret: V1Secret, ca: PemPair): boolean {

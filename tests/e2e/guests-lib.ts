@@ -103,11 +103,14 @@ export async function ssh(
   host: string,
   command: string,
   timeoutMs = 60_000,
+  port = 22,
 ): Promise<SshResult> {
   return await run(
     "ssh",
     [
       "-n",
+      "-p",
+      String(port),
       "-i",
       key.privateKey,
       "-o",

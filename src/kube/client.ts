@@ -33,19 +33,13 @@ export const isAlreadyExists = (e: unknown) =>
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
+  /** Defaults to JSON; e.g. METADATA_ONLY to receive an object's metadata and nothing else. */
+  accept?: string;
   body?: unknown;
   /** Defaults to JSON; patches pass application/merge-patch+json and friends. */
   contentType?: string;
-  /** Defaults to JSON; e.g. METADATA_ONLY to receive an object's metadata and nothing else. */
-  accept?: string;
   timeoutMs?: number;
 }
-
-/**
- * Accept header asking the apiserver for a PartialObjectMetadata: the object's metadata
- * only (for a Secret: that it exists, without its data ever leaving the apiserver).
- */
-export const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 export const MERGE_PATCH = "application/merge-patch+json";
 
@@ -53,6 +47,12 @@ export interface KubeList<T> {
   metadata?: { resourceVersion?: string; continue?: string };
   items: T[];
 }
+
+/**
+ * Accept header asking the apiserver for a PartialObjectMetadata: the object's metadata
+ * only (for a Secret: that it exists, without its data ever leaving the apiserver).
+ */
+export const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 export class KubeClient {
   private readonly server: URL;

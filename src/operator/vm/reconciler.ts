@@ -39,12 +39,7 @@ import {
   LAUNCHER_RETRY_MS,
   VM_FINALIZER,
 } from "./decide.js";
-import {
-  buildLauncherPod,
-  type LauncherPodConfig,
-  NO_RESOLVED_VOLUMES,
-  type ResolvedVolumes,
-} from "./launcher-pod.js";
+import { buildLauncherPod, type LauncherPodConfig, type ResolvedVolumes } from "./launcher-pod.js";
 import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
@@ -52,7 +47,7 @@ import type { PodIndex } from "./pod-index.js";
 import { ANNOTATION_STATE_REQUEST } from "./requests.js";
 import { statusPatch } from "./status-patch.js";
 import { buildLauncherTlsSecret, launcherCertificateRequest } from "./tls-secret.js";
-import { checkVolumeSources, type VolumeSourceCheck } from "./volume-sources.js";
+import { checkVolumeSources, mayStillMount } from "./volume-sources.js";
 
 /** A VirtualMachine as the API serves it: not yet validated. */
 export interface RawVm extends KubernetesObject {
@@ -91,6 +86,8 @@ export class VmReconciler {
   private readonly overwritten = new Map<string, string>();
   /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
   private readonly launcherStatus = new Map<string, { at: number; status?: LauncherStatus }>();
+  /** Per VM key, its claims' volume modes as this pass read them, for the pod it creates. */
+  private readonly volumes = new Map<string, ResolvedVolumes>();
 
   constructor(private readonly deps: VmReconcilerDeps) {}
 
@@ -99,6 +96,7 @@ export class VmReconciler {
     let raw = this.deps.vms.get(name, namespace);
     if (!raw) {
       this.overwritten.delete(key);
+      this.volumes.delete(key);
       return {};
     }
     // The cache still shows the version our last write replaced: deciding on it would only
@@ -113,10 +111,12 @@ export class VmReconciler {
 
     const current = pods.find((p) => p.name === vm.status?.launcherPod);
     const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
-    // Secrets and claims the pod mounts: looked up while a pod may be created or started.
+    // Secrets and claims the pod mounts: looked up (by name) while a pod may be created or
+    // is not started yet; a missing one stops the launch and is named on the VM.
     const sources = mayStillMount(current)
       ? await checkVolumeSources(this.deps.client, vm)
       : undefined;
+    if (sources) this.volumes.set(key, sources.resolved);
     const now = new Date();
     const decideNow = () =>
       decide({
@@ -138,7 +138,7 @@ export class VmReconciler {
         vm = { ...vm, metadata: { ...vm.metadata, ...metadata } };
         decision = decideNow();
       }
-      requeue = await this.execute(raw, vm, decision, now, log, sources);
+      requeue = await this.execute(raw, vm, decision, now, log);
     } catch (err) {
       // Released by our own finalizer removal, or deleted meanwhile: nothing left to do.
       if (isNotFound(err) && !(await this.exists(namespace, name))) return {};
@@ -156,7 +156,6 @@ export class VmReconciler {
     d: Decision,
     now: Date,
     log: Logger,
-    sources?: VolumeSourceCheck,
   ): Promise<number | undefined> {
     const { client } = this.deps;
     const ns = vm.metadata.namespace ?? "";
@@ -194,7 +193,7 @@ export class VmReconciler {
     let requeue: number | undefined;
     for (const action of d.actions) {
       this.fence();
-      const result = await this.act(vm, action, resourceVersion, now, log, sources?.resolved);
+      const result = await this.act(vm, action, resourceVersion, now, log);
       if (typeof result === "string") resourceVersion = result;
       else if (typeof result === "number") requeue = result;
     }
@@ -210,14 +209,13 @@ export class VmReconciler {
     resourceVersion: string | undefined,
     decidedAt: Date,
     log: Logger,
-    resolved: ResolvedVolumes = NO_RESOLVED_VOLUMES,
   ): Promise<string | number | undefined> {
     const { client } = this.deps;
     const ns = vm.metadata.namespace ?? "";
     const name = vm.metadata.name ?? "";
     switch (action.type) {
       case "launch":
-        return this.launch(vm, action.launch, action.podName, decidedAt.getTime(), log, resolved);
+        return this.launch(vm, action.launch, action.podName, decidedAt.getTime(), log);
       case "deletePod":
         log.info({ pod: action.name, why: action.why }, "deleting launcher pod");
         await this.deletePod(ns, action.name, action.uid);
@@ -264,7 +262,6 @@ export class VmReconciler {
     podName: string,
     claimedAt: number,
     log: Logger,
-    resolved: ResolvedVolumes,
   ): Promise<number | undefined> {
     const { client, decideConfig } = this.deps;
     const ns = vm.metadata.namespace ?? "";
@@ -277,7 +274,7 @@ export class VmReconciler {
     try {
       await client.create(
         paths.pods(ns),
-        buildLauncherPod(vm, launch, this.deps.podConfig, resolved),
+        buildLauncherPod(vm, launch, this.deps.podConfig, this.volumes.get(`${ns}/${name}`)),
       );
       log.info({ pod: podName, launch }, "created launcher pod");
       void this.deps.events.record(
@@ -532,16 +529,6 @@ export class VmReconciler {
   private fence() {
     if (!this.deps.mayAct()) throw new FencedError("not the leader any more; not writing");
   }
-}
-
-/** No pod yet, or one the kubelet has not started: its volumes may still be missing. */
-function mayStillMount(current: ObservedPod | undefined): boolean {
-  return (
-    !current ||
-    isTerminal(current) ||
-    current.stage === "Unscheduled" ||
-    current.stage === "Scheduled"
-  );
 }
 
 function sameCa(secret: V1Secret, ca: PemPair): boolean {

@@ -2,6 +2,7 @@ import type { V1PersistentVolumeClaim } from "@kubernetes/client-node";
 import type { VirtualMachine } from "../../api/index.js";
 import { isNotFound, type KubeClient, METADATA_ONLY, paths } from "../../kube/client.js";
 import { cloudInitSecretRefs, type ResolvedVolumes } from "./launcher-pod.js";
+import { isTerminal, type ObservedPod } from "./observe.js";
 
 /**
  * The objects a VM's pod mounts that the user provides (Secrets for cloud-init, claims for
@@ -29,6 +30,16 @@ export const MISSING_REASON: Record<VolumeSourceKind, string> = {
   Secret: "SecretNotFound",
   PersistentVolumeClaim: "PersistentVolumeClaimNotFound",
 };
+
+/** No pod yet, or one the kubelet has not started: its volumes may still be missing. */
+export function mayStillMount(current: ObservedPod | undefined): boolean {
+  return (
+    !current ||
+    isTerminal(current) ||
+    current.stage === "Unscheduled" ||
+    current.stage === "Scheduled"
+  );
+}
 
 export function volumeSources(vm: VirtualMachine): VolumeSource[] {
   const claims = vm.spec.disks.flatMap((d) =>

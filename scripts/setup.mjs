@@ -14,6 +14,8 @@ const root = join(import.meta.dirname, "..");
 const DEBIAN_PACKAGES = [
   "qemu-system-x86",
   "qemu-utils",
+  "qemu-guest-agent",
+  "ovmf",
   "bubblewrap",
   "busybox-static",
   "cpio",

@@ -51,6 +51,8 @@ export interface QemuEnd {
   code: number | null;
   signal: NodeJS.Signals | null;
   stderr: string;
+  /** How the VMM last asked the guest (or QEMU) to stop. */
+  stopRequest?: "agent" | "acpi" | "quit" | undefined;
   /** We were stopping the guest because the pod is terminating. */
   stopRequested: boolean;
   /** We killed QEMU because the guest panicked. */
@@ -65,7 +67,7 @@ export function outcomeOfQemuEnd(end: QemuEnd): LauncherOutcome {
       kind: "stopped",
       message:
         end.reason === "guest-shutdown"
-          ? "the guest shut down on request"
+          ? `the guest shut down on request ${end.stopRequest === "agent" ? "through its agent" : "(ACPI power button)"}`
           : "the guest did not shut down in time and was stopped",
     };
   }

@@ -1,8 +1,10 @@
 import { join } from "node:path";
 import { imageDirName } from "../api/launcher.js";
 import { quantityToMiB } from "../api/quantity.js";
-import type { DiskConfig, GuestConfig } from "../vmm/index.js";
+import { isBootableDisk, type VirtualMachineSpec } from "../api/virtualmachine.js";
+import type { DiskConfig, FirmwareConfig, GuestConfig } from "../vmm/index.js";
 import { pathInside } from "./paths.js";
+import type { GuestOutbound } from "./settings.js";
 import type { LaunchedVm } from "./spec.js";
 
 export class GuestSpecError extends Error {
@@ -15,26 +17,25 @@ export interface GuestConfigInputs {
   podIP: string;
   /** Ports the launcher itself serves on the pod IP; a guest port may not take them. */
   reservedPorts: number[];
+  /** The prepared disks, in spec order. */
   disks: DiskConfig[];
+  /** This VM's own UEFI variable store (made from the template before QEMU starts). */
+  uefiVarsPath: string;
+  /** Where QEMU listens for the launcher's guest-agent client. */
+  agentSocket: string;
+  guestOutbound: GuestOutbound;
 }
 
 /** The VMM's view of the VM: every path resolved on this host, nothing left to Kubernetes. */
 export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): GuestConfig {
   const { spec } = vm;
   const kernel = spec.boot?.kernel;
-  if (!kernel) {
-    throw new GuestSpecError(
-      "spec.boot.kernel is required: this release boots guests by direct kernel boot only",
-    );
-  }
-  const imageDir = join(inputs.imagesDir, imageDirName(kernel.image));
   const config: GuestConfig = {
     // QEMU names allow no slash; namespace and name are DNS labels, so the dot is unambiguous.
     name: `${vm.namespace}.${vm.name}`,
     machine: spec.machine.type,
     cores: spec.cpu.cores,
     memoryMiB: quantityToMiB(spec.memory.size),
-    kernel: { path: pathInside(imageDir, kernel.kernelPath) },
     disks: inputs.disks,
     network: {
       ports: spec.network.ports.map((p) => {
@@ -50,9 +51,56 @@ export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): Guest
           guestPort: p.port,
         };
       }),
+      restrictOutbound: inputs.guestOutbound === "deny",
     },
+    agent: { socket: inputs.agentSocket },
   };
-  if (kernel.initrdPath) config.kernel.initrdPath = pathInside(imageDir, kernel.initrdPath);
-  if (kernel.cmdline !== undefined) config.kernel.cmdline = kernel.cmdline;
+  if (kernel) {
+    const imageDir = join(inputs.imagesDir, imageDirName(kernel.image));
+    const k: NonNullable<GuestConfig["kernel"]> = { path: pathInside(imageDir, kernel.kernelPath) };
+    if (kernel.initrdPath) k.initrdPath = pathInside(imageDir, kernel.initrdPath);
+    if (kernel.cmdline !== undefined) k.cmdline = kernel.cmdline;
+    config.kernel = k;
+    return config;
+  }
+  config.firmware = firmwareFor(spec, inputs.uefiVarsPath);
+  const order = bootIndexes(spec.disks);
+  config.disks = inputs.disks.map((disk, i) => {
+    const bootIndex = order[i];
+    return bootIndex === undefined ? disk : { ...disk, bootIndex };
+  });
   return config;
+}
+
+/** BIOS (SeaBIOS) unless the spec asks for UEFI. */
+export function firmwareFor(spec: VirtualMachineSpec, uefiVarsPath: string): FirmwareConfig {
+  const fw = spec.firmware;
+  if (fw?.type !== "UEFI") return { type: "bios" };
+  return { type: "uefi", secureBoot: fw.secureBoot, varsPath: uefiVarsPath };
+}
+
+/** Whether this VM boots through UEFI firmware (and so needs its own vars store). */
+export function usesUefi(spec: VirtualMachineSpec): boolean {
+  return !spec.boot?.kernel && spec.firmware?.type === "UEFI";
+}
+
+/**
+ * QEMU bootindex per disk (by spec position), as KubeVirt reads bootOrder: the disks with a
+ * bootOrder, ranked by it (ties in spec order) from 1, and no others; without any bootOrder,
+ * the first bootable disk (containerDisk or PVC) alone. Ranks, not the values themselves:
+ * QEMU refuses a bootindex used twice.
+ */
+export function bootIndexes(disks: VirtualMachineSpec["disks"]): (number | undefined)[] {
+  const result: (number | undefined)[] = disks.map(() => undefined);
+  const ordered = disks
+    .map((d, i) => ({ order: d.bootOrder, i }))
+    .filter((d): d is { order: number; i: number } => d.order !== undefined)
+    .sort((a, b) => a.order - b.order || a.i - b.i);
+  if (ordered.length > 0) {
+    for (const [rank, d] of ordered.entries()) result[d.i] = rank + 1;
+    return result;
+  }
+  const first = disks.findIndex((d) => isBootableDisk(d));
+  if (first >= 0) result[first] = 1;
+  return result;
 }

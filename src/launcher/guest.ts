@@ -1,4 +1,4 @@
-import type { LauncherPhase, LauncherStatus } from "../api/launcher.js";
+import type { LauncherStatus } from "../api/launcher.js";
 import type { Logger } from "../util/log.js";
 import {
   type Accelerator,
@@ -8,7 +8,9 @@ import {
   type SerialConsole,
   Vm,
 } from "../vmm/index.js";
+import { AgentPoller } from "./agent-poller.js";
 import { type LauncherOutcome, outcomeOfQemuEnd } from "./exit.js";
+import type { PhaseOwner } from "./phase.js";
 
 export interface GuestOptions {
   config: GuestConfig;
@@ -19,8 +21,19 @@ export interface GuestOptions {
   qemuBinary?: string;
   /** A migration target: QEMU waits for the guest to arrive instead of booting it. */
   incoming?: boolean;
+  /** Where QEMU's QMP and serial sockets go (the agent's is in the guest config). */
+  runDir?: string;
+  /** The launcher's phase; the guest asks it to move, never keeps one of its own. */
+  phases: PhaseOwner;
   log: Logger;
 }
+
+/** Each guest-agent call is bounded: a silent channel never holds up a poll or a stop. */
+const AGENT_CALL_LIMITS = {
+  connectTimeoutMs: 2_000,
+  syncTimeoutMs: 3_000,
+  commandTimeoutMs: 5_000,
+};
 
 /**
  * The one guest this launcher runs: boots it through the VMM, follows its state for the
@@ -28,26 +41,28 @@ export interface GuestOptions {
  */
 export class Guest {
   readonly ended: Promise<LauncherOutcome>;
-  private phase: LauncherPhase = "Starting";
   private vm: Vm | undefined;
   private vcpusRunning = false;
   private startedAt: string | undefined;
   /** Epoch ms by which the guest should have powered off, once a stop was asked for. */
   private stopDeadline: number | undefined;
   private panicked = false;
+  private poller: AgentPoller | undefined;
   /** Set once the guest's fate was decided by a migration, before QEMU is let go. */
   private migrationEnd: LauncherOutcome | undefined;
-  private message: string | undefined;
   private settle!: (outcome: LauncherOutcome) => void;
 
   constructor(private readonly opts: GuestOptions) {
     this.ended = new Promise((resolve) => {
       this.settle = (outcome) => {
-        this.phase = endPhase(outcome);
-        this.message = "message" in outcome ? outcome.message : undefined;
+        opts.phases.end(outcome);
         resolve(outcome);
       };
     });
+  }
+
+  private get phases(): PhaseOwner {
+    return this.opts.phases;
   }
 
   private get stopRequested(): boolean {
@@ -70,6 +85,8 @@ export class Guest {
         bootTimeoutMs: this.opts.bootTimeoutMs,
         log,
         ...(this.opts.qemuBinary ? { qemuBinary: this.opts.qemuBinary } : {}),
+        ...(this.opts.runDir ? { runDir: this.opts.runDir } : {}),
+        agentOptions: AGENT_CALL_LIMITS,
       };
       vm = this.opts.incoming ? await Vm.startIncoming(options) : await Vm.start(options);
     } catch (err) {
@@ -78,18 +95,20 @@ export class Guest {
     }
     this.vm = vm;
     this.vcpusRunning = !this.opts.incoming;
-    vm.qmp.on("event:STOP", () => {
+    vm.qmp.onEvent("STOP", () => {
       this.vcpusRunning = false;
     });
-    vm.qmp.on("event:RESUME", () => {
+    vm.qmp.onEvent("RESUME", () => {
       this.vcpusRunning = true;
     });
-    vm.qmp.on("event:GUEST_PANICKED", () => {
+    vm.qmp.onEvent("GUEST_PANICKED", () => {
       log.error("guest panicked; stopping QEMU");
       this.panicked = true;
       void vm.quit();
     });
-    void vm.exited.then((status) =>
+    if (vm.agent) this.poller = new AgentPoller(vm.agent, log.child({ part: "guest-agent" }));
+    void vm.exited.then((status) => {
+      this.poller?.stop();
       this.settle(
         this.migrationEnd ??
           outcomeOfQemuEnd({
@@ -97,14 +116,16 @@ export class Guest {
             stopRequested: this.stopRequested,
             panicked: this.panicked,
           }),
-      ),
-    );
+      );
+    });
     if (this.stopDeadline !== undefined) {
       // Asked to stop while booting: the VM is ours only now; spend what is left of the budget.
       void vm.shutdown({ timeoutMs: Math.max(0, this.stopDeadline - Date.now()) });
       return;
     }
-    this.phase = this.opts.incoming ? "WaitingForMigration" : "Running";
+    this.phases.transition(this.opts.incoming ? "WaitingForMigration" : "Running");
+    // A target's guest is not here yet: its agent is polled once it arrives.
+    if (!this.opts.incoming) this.poller?.start();
   }
 
   /** The running QEMU, for the migration code; undefined before start or after exit. */
@@ -114,14 +135,13 @@ export class Guest {
 
   /** Source: a migration is under way (the guest still runs here) or was given up. */
   setMigrating(migrating: boolean): void {
-    if (this.phase === "Running" || this.phase === "Migrating") {
-      this.phase = migrating ? "Migrating" : "Running";
-    }
+    this.phases.transition(migrating ? "Migrating" : "Running", "outgoing migration");
   }
 
   /** Target: the guest arrived and runs here now. */
   arrived(): void {
-    if (this.phase === "WaitingForMigration") this.phase = "Running";
+    this.phases.transition("Running", "the guest arrived");
+    this.poller?.start();
   }
 
   /**
@@ -132,7 +152,9 @@ export class Guest {
   async release(outcome: Extract<LauncherOutcome, { kind: "migrated" | "migrationFailed" }>) {
     if (this.migrationEnd || this.stopRequested) return;
     this.migrationEnd = outcome;
-    this.phase = outcome.kind === "migrated" ? "Migrated" : "Failed";
+    this.poller?.stop();
+    // The end is known now, before QEMU is gone: status says so at once.
+    this.phases.end(outcome);
     this.vcpusRunning = false;
     await this.vm?.quit();
   }
@@ -150,8 +172,9 @@ export class Guest {
    * running — also while it sends the guest away, since until the switch-over it runs here.
    */
   get ready(): boolean {
+    const { phase } = this.phases;
     return (
-      (this.phase === "Running" || this.phase === "Migrating") &&
+      (phase === "Running" || phase === "Migrating") &&
       this.vcpusRunning &&
       !!this.vm &&
       !this.vm.hasExited
@@ -163,14 +186,17 @@ export class Guest {
   }
 
   async status(): Promise<LauncherStatus> {
+    const { phase, endMessage } = this.phases;
     const status: LauncherStatus = {
-      phase: this.phase === "Running" && !this.vcpusRunning ? "Paused" : this.phase,
+      phase: phase === "Running" && !this.vcpusRunning ? "Paused" : phase,
       acceleration: this.opts.accel === "kvm" ? "KVM" : "TCG",
       accelerationReason: this.opts.accelerationReason,
     };
     if (this.startedAt) status.startedAt = this.startedAt;
     if (this.vm?.bootMs !== undefined) status.bootTimeMs = this.vm.bootMs;
-    if (this.message) status.message = this.message;
+    if (endMessage) status.message = endMessage;
+    const guest = this.poller?.status;
+    if (guest) status.guest = guest;
     if (this.vm && !this.vm.hasExited) {
       status.qemuStatus = await this.vm.runState().catch(() => "unknown");
     }
@@ -182,26 +208,15 @@ export class Guest {
    * off, then QEMU is stopped hard. Resolves once the guest has ended.
    */
   async stop(gracefulMs: number): Promise<LauncherOutcome> {
-    if (!this.stopRequested && !this.migrationEnd) {
+    if (!this.stopRequested && !this.migrationEnd && !this.phases.ended) {
       this.stopDeadline = Date.now() + gracefulMs;
-      this.phase = "Stopping";
+      this.phases.transition("Stopping", "asked to stop");
       this.opts.log.info({ gracefulMs }, "stopping the guest");
+      // The shutdown uses the agent's connection when it is up; nothing else may talk on it.
+      this.poller?.stop();
       const vm = this.vm;
       if (vm) void vm.shutdown({ timeoutMs: gracefulMs });
     }
     return this.ended;
-  }
-}
-
-/** The launcher phase once the guest has ended here. */
-export function endPhase(outcome: LauncherOutcome): LauncherPhase {
-  switch (outcome.kind) {
-    case "guestShutdown":
-    case "stopped":
-      return "Stopped";
-    case "migrated":
-      return "Migrated";
-    default:
-      return "Failed";
   }
 }

@@ -1,18 +1,26 @@
-import { readFile } from "node:fs/promises";
-import type { LauncherPhase, LauncherStatus } from "../api/launcher.js";
+import { mkdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { LauncherStatus } from "../api/launcher.js";
 import { type Logger, logger } from "../util/log.js";
+import { prepareUefiVars, uefiVarsTemplate } from "../vmm/firmware.js";
 import { chooseAccelerator, type Readiness, validateGuestConfig } from "../vmm/index.js";
 import { type LauncherServers, startServers } from "./api/server.js";
 import type { LauncherView } from "./api/view.js";
 import { planDisks } from "./disks/plan.js";
 import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
-import { endPhase, Guest } from "./guest.js";
-import { guestConfigFor } from "./guest-config.js";
+import { Guest } from "./guest.js";
+import { guestConfigFor, usesUefi } from "./guest-config.js";
 import { MigrationControl } from "./migration/control.js";
 import { copiedDiskIndexes } from "./migration/disks.js";
+import { PhaseOwner } from "./phase.js";
 import type { LauncherSettings } from "./settings.js";
 import { type LaunchedVm, readLaunchedVm } from "./spec.js";
+
+/** The VM's UEFI variable store, in the pod's disks dir: it lives as long as the pod. */
+export const UEFI_VARS_FILE = "uefi-vars.fd";
+/** The guest agent's socket, in the launcher's run dir. */
+export const AGENT_SOCKET_FILE = "agent.sock";
 
 /** Grace period assumed while the spec (which carries the real one) is not yet read. */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -22,8 +30,7 @@ const DEFAULT_GRACE_SECONDS = 30;
  * stopped. Every failure becomes an outcome; nothing escapes as an exception.
  */
 export class Launcher implements LauncherView {
-  private phase: LauncherPhase = "Preparing";
-  private message: string | undefined;
+  private readonly phases: PhaseOwner;
   private vm: LaunchedVm | undefined;
   private guest: Guest | undefined;
   private servers: LauncherServers | undefined;
@@ -37,7 +44,9 @@ export class Launcher implements LauncherView {
   constructor(
     private readonly settings: LauncherSettings,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.phases = new PhaseOwner(log);
+  }
 
   ready(): boolean {
     return this.guest?.ready ?? false;
@@ -45,8 +54,9 @@ export class Launcher implements LauncherView {
 
   async status(): Promise<LauncherStatus> {
     if (this.guest) return this.guest.status();
-    const status: LauncherStatus = { phase: this.phase };
-    if (this.message) status.message = this.message;
+    const status: LauncherStatus = { phase: this.phases.phase };
+    const message = this.phases.endMessage;
+    if (message) status.message = message;
     return status;
   }
 
@@ -70,7 +80,7 @@ export class Launcher implements LauncherView {
   /** Run until the guest has ended; resolves with how. */
   async run(): Promise<LauncherOutcome> {
     const outcome = await Promise.race([this.runSteps(), this.stopRequested]);
-    this.phase = endPhase(outcome);
+    this.phases.end(outcome);
     // The guest left for another pod: give the operator a moment to read the final figures.
     if (outcome.kind === "migrated") await this.migrationControl?.finalStateRead();
     return outcome;
@@ -79,8 +89,9 @@ export class Launcher implements LauncherView {
   /** SIGTERM: stop the guest gracefully; resolves when it has ended. Idempotent. */
   stop(): Promise<LauncherOutcome> {
     if (!this.stopping) {
-      this.phase = "Stopping";
       const guest = this.guest;
+      // With a guest, the guest moves to Stopping once a migration under way is called back.
+      if (!guest) this.phases.transition("Stopping", "asked to stop before the guest started");
       const control = this.migrationControl;
       this.stopping = guest
         ? // A guest on its way out is called back first: stopping it mid-stream would
@@ -121,11 +132,23 @@ export class Launcher implements LauncherView {
       });
       const plans = planDisks(vm, settings);
       const disks = await prepareDisks(plans, log);
+      // QEMU's sockets: private to this process (the agent's answers are trusted as status).
+      await mkdir(settings.runDir, { recursive: true, mode: 0o700 });
+      const uefiVarsPath = join(settings.disksDir, UEFI_VARS_FILE);
+      if (usesUefi(vm.spec)) {
+        // A target's copy is overwritten from the migration stream; a fresh one is right.
+        const template = uefiVarsTemplate(vm.spec.firmware?.secureBoot ?? false);
+        const { created } = prepareUefiVars(template, uefiVarsPath);
+        log.info({ path: uefiVarsPath, template, created }, "UEFI variable store ready");
+      }
       const guestConfig = guestConfigFor(vm, {
         imagesDir: settings.imagesDir,
         podIP: settings.podIP,
         reservedPorts: [settings.port, settings.probePort],
         disks,
+        uefiVarsPath,
+        agentSocket: join(settings.runDir, AGENT_SOCKET_FILE),
+        guestOutbound: settings.guestOutbound,
       });
       validateGuestConfig(guestConfig);
       const accel = await chooseAccelerator(
@@ -144,16 +167,17 @@ export class Launcher implements LauncherView {
         readiness,
         bootTimeoutMs: settings.bootTimeoutMs,
         incoming: target,
+        runDir: settings.runDir,
+        phases: this.phases,
         log,
         ...(settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {}),
       });
       this.migrationControl.attach(guest, copiedDiskIndexes(plans));
     } catch (err) {
-      this.message = (err as Error).message;
-      return configError(this.message);
+      return configError((err as Error).message);
     }
     this.guest = guest;
-    this.phase = "Starting";
+    this.phases.transition("Starting");
     await guest.start();
     if (guest.qemu && this.migrationControl.role === "target") {
       this.migrationControl.expectIncomingWithin(settings.migrationWaitMs);

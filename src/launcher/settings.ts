@@ -1,11 +1,13 @@
 import { isIP } from "node:net";
 import { join } from "node:path";
 import {
+  LAUNCHER_CLOUDINIT_DIR,
   LAUNCHER_DISKS_DIR,
   LAUNCHER_IMAGES_DIR,
   LAUNCHER_MIGRATION_TARGET_FILE,
   LAUNCHER_PORT,
   LAUNCHER_PROBE_PORT,
+  LAUNCHER_PVC_DEVICES_DIR,
   LAUNCHER_PVCS_DIR,
   LAUNCHER_SPEC_DIR,
   LAUNCHER_SPEC_FILE,
@@ -27,6 +29,16 @@ export interface LauncherSettings {
   disksDir: string;
   imagesDir: string;
   pvcsDir: string;
+  pvcDevicesDir: string;
+  cloudInitDir: string;
+  /** QEMU's sockets (QMP, serial console, guest agent): private to the launcher. */
+  runDir: string;
+  /**
+   * Whether the guest may open connections beyond the pod (`allow`, the product's default)
+   * or only answer on its forwarded ports (`deny`: tests, and nodes that must not be reached
+   * from a guest). From the chart through the operator.
+   */
+  guestOutbound: GuestOutbound;
   terminationLog: string;
   /** Overrides the spec's terminationGracePeriodSeconds (the pod's own grace period). */
   graceSeconds?: number;
@@ -41,6 +53,9 @@ export interface LauncherSettings {
   /** A migration target gives up when no migration starts within this long. */
   migrationWaitMs: number;
 }
+
+export const GUEST_OUTBOUND = ["allow", "deny"] as const;
+export type GuestOutbound = (typeof GUEST_OUTBOUND)[number];
 
 /** Generous: a TCG boot of a full distribution on a busy node takes minutes. */
 const DEFAULT_BOOT_TIMEOUT_S = 300;
@@ -57,6 +72,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
     throw new SettingsError(`POD_IP must be the pod's IP address (downward API), got "${podIP}"`);
   }
   const specDir = env.KUBEVISOR_SPEC_DIR ?? LAUNCHER_SPEC_DIR;
+  const disksDir = env.KUBEVISOR_DISKS_DIR ?? LAUNCHER_DISKS_DIR;
   const settings: LauncherSettings = {
     podIP,
     port: intFromEnv(env, "KUBEVISOR_LAUNCHER_PORT", LAUNCHER_PORT),
@@ -64,9 +80,14 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
     specFile: join(specDir, LAUNCHER_SPEC_FILE),
     migrationTargetFile: join(specDir, LAUNCHER_MIGRATION_TARGET_FILE),
     tlsDir: env.KUBEVISOR_TLS_DIR ?? LAUNCHER_TLS_DIR,
-    disksDir: env.KUBEVISOR_DISKS_DIR ?? LAUNCHER_DISKS_DIR,
+    disksDir,
     imagesDir: env.KUBEVISOR_IMAGES_DIR ?? LAUNCHER_IMAGES_DIR,
     pvcsDir: env.KUBEVISOR_PVCS_DIR ?? LAUNCHER_PVCS_DIR,
+    pvcDevicesDir: env.KUBEVISOR_PVC_DEVICES_DIR ?? LAUNCHER_PVC_DEVICES_DIR,
+    cloudInitDir: env.KUBEVISOR_CLOUDINIT_DIR ?? LAUNCHER_CLOUDINIT_DIR,
+    // The disks dir is the pod's one writable emptyDir; the sockets go in a dir of their own.
+    runDir: env.KUBEVISOR_RUN_DIR ?? join(disksDir, "run"),
+    guestOutbound: guestOutboundFromEnv(env),
     terminationLog: terminationLogPath(env),
     bootTimeoutMs: intFromEnv(env, "KUBEVISOR_BOOT_TIMEOUT_SECONDS", DEFAULT_BOOT_TIMEOUT_S) * 1000,
     migrationWaitMs:
@@ -78,6 +99,18 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
   }
   if (env.KUBEVISOR_QEMU_BINARY) settings.qemuBinary = env.KUBEVISOR_QEMU_BINARY;
   return settings;
+}
+
+function guestOutboundFromEnv(env: NodeJS.ProcessEnv): GuestOutbound {
+  const raw = env.KUBEVISOR_GUEST_OUTBOUND;
+  if (raw === undefined || raw === "") return "allow";
+  const value = GUEST_OUTBOUND.find((v) => v === raw);
+  if (!value) {
+    throw new SettingsError(
+      `KUBEVISOR_GUEST_OUTBOUND must be one of ${GUEST_OUTBOUND.join(", ")}, got "${raw}"`,
+    );
+  }
+  return value;
 }
 
 /** Readable even when the rest of the settings are not, so a ConfigError can be reported. */

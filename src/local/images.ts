@@ -7,11 +7,15 @@
 export const KUBEVISOR_IMAGE_REPOSITORY = "kubevisor/kubevisor";
 /** The test guest as a container-disk image: `boot/vmlinuz` and `boot/initrd.img`. */
 export const TEST_GUEST_IMAGE_REPOSITORY = "kubevisor/test-guest";
+/** The Debian 12 cloud image `npm run guest` builds, as a containerDisk: `/disk/disk.qcow2`. */
+export const DEBIAN_CLOUD_IMAGE_REPOSITORY = "kubevisor/debian-cloud";
 /** Tag local clusters and the chart use unless told otherwise. */
 export const DEFAULT_IMAGE_TAG = "latest";
 
 export const KUBEVISOR_IMAGE = `${KUBEVISOR_IMAGE_REPOSITORY}:${DEFAULT_IMAGE_TAG}`;
 export const TEST_GUEST_IMAGE = `${TEST_GUEST_IMAGE_REPOSITORY}:${DEFAULT_IMAGE_TAG}`;
+/** Tagged with the Debian release it carries. */
+export const DEBIAN_CLOUD_IMAGE = `${DEBIAN_CLOUD_IMAGE_REPOSITORY}:12`;
 
 /**
  * The repository part of an image reference, normalised the way Docker does for Docker Hub

@@ -1,11 +1,20 @@
 import { isIPv4 } from "node:net";
 import {
   type Accelerator,
+  type DiskConfig,
   type GuestConfig,
   GuestConfigError,
   type LaunchOptions,
   type MachineType,
 } from "./config.js";
+import { firmwareArgs } from "./firmware.js";
+
+/** The guest agent's virtio-serial port: QEMU's VSERPORT_CHANGE names it by this id. */
+export const AGENT_PORT_ID = "agent0";
+/** The port name qemu-ga looks for in the guest (/dev/virtio-ports/…). */
+export const AGENT_PORT_NAME = "org.qemu.guest_agent.0";
+/** sun_path holds 108 bytes including the terminating NUL. */
+const MAX_SOCKET_PATH = 107;
 
 /**
  * Default CPU models. KVM: the host's CPU for speed (both migration ends run on the same
@@ -30,7 +39,7 @@ export function kernelCmdline(cmdline: string | undefined): string {
  * virtio transport per machine: q35 has PCI; microvm has only virtio-mmio, which its ACPI
  * tables describe to the guest.
  */
-function virtioDevice(machine: MachineType, kind: "blk" | "net"): string {
+function virtioDevice(machine: MachineType, kind: "blk" | "net" | "rng" | "serial"): string {
   return machine === "q35" ? `virtio-${kind}-pci` : `virtio-${kind}-device`;
 }
 
@@ -44,7 +53,17 @@ export function validateGuestConfig(c: GuestConfig): void {
   if (!Number.isInteger(c.memoryMiB) || c.memoryMiB < 16) {
     throw new GuestConfigError("memoryMiB", `must be an integer ≥ 16, got ${c.memoryMiB}`);
   }
-  if (!c.kernel.path) throw new GuestConfigError("kernel.path", "is required");
+  validateBoot(c);
+  for (const [i, d] of c.disks.entries()) {
+    if (!d.path) throw new GuestConfigError(`disks[${i}].path`, "is required");
+  }
+  if (c.agent !== undefined) {
+    const path = c.agent.socket;
+    if (!path) throw new GuestConfigError("agent.socket", "is required");
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      throw new GuestConfigError("agent.socket", `longer than ${MAX_SOCKET_PATH} bytes`);
+    }
+  }
   const seen = new Set<string>();
   for (const [i, p] of (c.network?.ports ?? []).entries()) {
     const field = `network.ports[${i}]`;
@@ -60,6 +79,35 @@ export function validateGuestConfig(c: GuestConfig): void {
   }
 }
 
+/** What boots the guest: a kernel, or firmware reading the disks. */
+function validateBoot(c: GuestConfig): void {
+  if (c.kernel) {
+    if (!c.kernel.path) throw new GuestConfigError("kernel.path", "is required");
+  } else if (c.machine === "microvm") {
+    throw new GuestConfigError("kernel", "is required on microvm (it has no disk firmware)");
+  } else if (c.disks.length === 0) {
+    throw new GuestConfigError("kernel", "is required when there is no disk to boot from");
+  }
+  const fw = c.firmware;
+  if (fw && c.machine === "microvm") {
+    throw new GuestConfigError("firmware", "is not supported on microvm (it boots a kernel)");
+  }
+  if (fw?.type === "uefi") {
+    if (!fw.varsPath) throw new GuestConfigError("firmware.varsPath", "is required for uefi");
+    if (fw.codePath === "") throw new GuestConfigError("firmware.codePath", "must not be empty");
+  }
+  const indexes = new Set<number>();
+  for (const [i, d] of c.disks.entries()) {
+    if (d.bootIndex === undefined) continue;
+    const field = `disks[${i}].bootIndex`;
+    if (!Number.isInteger(d.bootIndex) || d.bootIndex < 0 || d.bootIndex > 1000) {
+      throw new GuestConfigError(field, `must be an integer 0..1000, got ${d.bootIndex}`);
+    }
+    if (indexes.has(d.bootIndex)) throw new GuestConfigError(field, `${d.bootIndex} used twice`);
+    indexes.add(d.bootIndex);
+  }
+}
+
 /**
  * The complete QEMU argv (without the binary). Pure: the same inputs always give the same
  * command line, which is what lets a migration target be started identical to its source.
@@ -67,6 +115,7 @@ export function validateGuestConfig(c: GuestConfig): void {
 export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): string[] {
   validateGuestConfig(config);
   const { machine } = config;
+  const firmware = firmwareArgs(machine, config.firmware);
   const args = [
     // Nothing implicit: every device is one we asked for, so source and target match.
     "-nodefaults",
@@ -76,7 +125,7 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     "-name",
     `guest=${config.name}`,
     "-machine",
-    machine,
+    [machine, ...firmware.machineOptions].join(","),
     "-accel",
     launch.accel,
     "-cpu",
@@ -85,16 +134,9 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     `${config.cores},sockets=1,cores=${config.cores},threads=1`,
     "-m",
     `${config.memoryMiB}M`,
-    "-kernel",
-    config.kernel.path,
+    ...firmware.args,
   ];
-  if (config.kernel.initrdPath) args.push("-initrd", config.kernel.initrdPath);
-  let cmdline = kernelCmdline(config.kernel.cmdline);
-  const calibrationless = machine === "microvm" && launch.accel === "tcg";
-  if (calibrationless && launch.hostTscKhz && !cmdline.includes("tsc_early_khz=")) {
-    cmdline += ` tsc_early_khz=${launch.hostTscKhz}`;
-  }
-  args.push("-append", cmdline);
+  if (config.kernel) args.push(...kernelArgs(config.kernel, machine, launch));
 
   args.push(
     "-chardev",
@@ -107,39 +149,81 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     "chardev=qmp,mode=control",
   );
 
-  for (const [i, disk] of config.disks.entries()) {
-    const node = diskNodeName(i);
-    // JSON syntax: host paths may contain commas, which the key=value syntax cannot carry.
-    const blockdev = {
-      driver: disk.format,
-      "node-name": node,
-      "read-only": disk.readOnly,
-      file: {
-        driver: "file",
-        filename: disk.path,
-        "node-name": `${node}-file`,
-        "read-only": disk.readOnly,
-      },
-    };
-    args.push("-blockdev", JSON.stringify(blockdev));
-    args.push(
-      "-device",
-      `${virtioDevice(machine, "blk")},drive=${node},id=${node}-dev,serial=${disk.name.slice(0, 20)}`,
-    );
-  }
+  for (const [i, disk] of config.disks.entries()) args.push(...diskArgs(machine, disk, i));
 
   if (config.network) {
     const fwd = config.network.ports.map(
       (p) => `,hostfwd=${p.protocol}:${p.hostAddress}:${p.hostPort}-:${p.guestPort}`,
     );
-    args.push("-netdev", `user,id=net0${fwd.join("")}`);
-    // No option ROM: we boot the kernel directly, so iPXE would only slow firmware down.
+    // restrict=on drops every packet the guest sends beyond slirp itself (to the host, to
+    // the world); host forwards are exempt, so the declared ports still work.
+    const restrict = config.network.restrictOutbound ? ",restrict=on" : "";
+    args.push("-netdev", `user,id=net0${restrict}${fwd.join("")}`);
+    // No option ROM: nobody boots from the network here, and iPXE only slows firmware down.
     const rom = machine === "q35" ? ",romfile=" : "";
     args.push("-device", `${virtioDevice(machine, "net")},netdev=net0,id=net0-dev${rom}`);
+  }
+
+  // Entropy from the host: a guest never stalls at boot waiting for its own (sshd, TLS).
+  args.push(
+    "-object",
+    "rng-random,id=rng0,filename=/dev/urandom",
+    "-device",
+    `${virtioDevice(machine, "rng")},rng=rng0,id=rng0-dev`,
+  );
+
+  if (config.agent) {
+    args.push(
+      "-chardev",
+      `socket,id=agent0-chr,path=${config.agent.socket},server=on,wait=off`,
+      "-device",
+      `${virtioDevice(machine, "serial")},id=vser0`,
+      "-device",
+      `virtserialport,bus=vser0.0,chardev=agent0-chr,name=${AGENT_PORT_NAME},id=${AGENT_PORT_ID}`,
+    );
   }
 
   if (launch.exitOnReboot) args.push("-no-reboot");
   if (launch.startPaused) args.push("-S");
   if (launch.incoming) args.push("-incoming", "defer");
   return args;
+}
+
+function kernelArgs(
+  kernel: NonNullable<GuestConfig["kernel"]>,
+  machine: MachineType,
+  launch: LaunchOptions,
+): string[] {
+  const args = ["-kernel", kernel.path];
+  if (kernel.initrdPath) args.push("-initrd", kernel.initrdPath);
+  let cmdline = kernelCmdline(kernel.cmdline);
+  const calibrationless = machine === "microvm" && launch.accel === "tcg";
+  if (calibrationless && launch.hostTscKhz && !cmdline.includes("tsc_early_khz=")) {
+    cmdline += ` tsc_early_khz=${launch.hostTscKhz}`;
+  }
+  args.push("-append", cmdline);
+  return args;
+}
+
+function diskArgs(machine: MachineType, disk: DiskConfig, index: number): string[] {
+  const node = diskNodeName(index);
+  // JSON syntax: host paths may contain commas, which the key=value syntax cannot carry.
+  const blockdev = {
+    driver: disk.format,
+    "node-name": node,
+    "read-only": disk.readOnly,
+    file: {
+      driver: disk.device ? "host_device" : "file",
+      filename: disk.path,
+      "node-name": `${node}-file`,
+      "read-only": disk.readOnly,
+    },
+  };
+  const boot = disk.bootIndex === undefined ? "" : `,bootindex=${disk.bootIndex}`;
+  return [
+    "-blockdev",
+    JSON.stringify(blockdev),
+    "-device",
+    `${virtioDevice(machine, "blk")},drive=${node},id=${node}-dev,serial=${disk.name.slice(0, 20)}${boot}`,
+  ];
 }

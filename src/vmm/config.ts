@@ -12,6 +12,30 @@ export interface DiskConfig {
   path: string;
   format: "raw" | "qcow2";
   readOnly: boolean;
+  /** Firmware boot order (QEMU `bootindex`, lowest first); unset disks come after. */
+  bootIndex?: number;
+  /** `path` is a block device (a PVC in block mode), not a file: QEMU's host_device driver. */
+  device?: boolean;
+}
+
+/**
+ * What boots a guest that has no `kernel`: SeaBIOS, or OVMF with the VM's own writable
+ * copy of a vars template (`prepareUefiVars`). Secure Boot needs the secboot code build
+ * and vars with keys enrolled (`OVMF_VARS_4M.ms.fd`); `codePath` defaults by `secureBoot`.
+ */
+export type FirmwareConfig =
+  | { type: "bios" }
+  | { type: "uefi"; secureBoot: boolean; codePath?: string; varsPath: string };
+
+export interface NetworkConfig {
+  /** Host ports forwarded to the guest; the only way in. */
+  ports: PortForward[];
+  /**
+   * Confine the guest: no packet leaves through the host (QEMU user-mode `restrict=on`),
+   * neither to the host itself nor beyond; forwarded ports still work. Tests and benches
+   * set it; the product default lets guests reach out.
+   */
+  restrictOutbound?: boolean;
 }
 
 export interface PortForward {
@@ -27,10 +51,18 @@ export interface GuestConfig {
   machine: MachineType;
   cores: number;
   memoryMiB: number;
-  kernel: { path: string; initrdPath?: string; cmdline?: string };
+  /** Direct kernel boot. Absent: the firmware boots the disks (by `bootIndex`). */
+  kernel?: { path: string; initrdPath?: string; cmdline?: string };
+  /** Default SeaBIOS (q35). Not for microvm, which always boots a kernel directly. */
+  firmware?: FirmwareConfig;
   disks: DiskConfig[];
   /** Present: one virtio NIC on QEMU user-mode networking. Absent: no NIC at all. */
-  network?: { ports: PortForward[] };
+  network?: NetworkConfig;
+  /**
+   * Present: a virtio-serial port `org.qemu.guest_agent.0` on a unix socket QEMU listens on
+   * (one client at a time: use `Vm.agent`, which connects to it).
+   */
+  agent?: { socket: string };
   /** Overrides the per-accelerator default CPU model. */
   cpuModel?: string;
 }

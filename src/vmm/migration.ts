@@ -6,10 +6,9 @@ import {
   listeningUri,
   type MigrationProgress,
   progressFromQuery,
-  type QmpMigrationInfo,
   shouldStartPostcopy,
 } from "./migration-stats.js";
-import type { QmpEvent } from "./qmp.js";
+import type { MigrationCapability, QmpEvent } from "./qmp.js";
 import type { Vm } from "./vm.js";
 
 /**
@@ -57,7 +56,9 @@ const exportId = (index: number) => `kv-mig-${diskNodeName(index)}`;
 /** Put a VM started with `Vm.startIncoming` in listening state. */
 export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<IncomingMigration> {
   const qmp = vm.qmp;
-  const capabilities = [{ capability: "events", state: true }];
+  const capabilities: { capability: MigrationCapability; state: boolean }[] = [
+    { capability: "events", state: true },
+  ];
   if (opts.postcopy) capabilities.push({ capability: "postcopy-ram", state: true });
   await qmp.execute("migrate-set-capabilities", { capabilities });
 
@@ -88,7 +89,7 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
   failed.catch(() => {});
 
   await qmp.execute("migrate-incoming", { uri: `tcp:${opts.host}:${opts.port}` });
-  const info = await qmp.execute<QmpMigrationInfo>("query-migrate");
+  const info = await qmp.execute("query-migrate");
   const uri = listeningUri(info) ?? `tcp:${opts.host}:${opts.port}`;
 
   const outcome = (async (): Promise<IncomingOutcome> => {
@@ -189,14 +190,14 @@ export class OutgoingMigration {
     let last: MigrationProgress = { status: "setup", elapsedMs: 0 };
     let stoppedAt: number | undefined;
     let endedAt: number | undefined;
-    const onStop = (e: QmpEvent) => {
+    const onStop = (e: QmpEvent<"STOP">) => {
       stoppedAt = e.timeMs;
     };
-    const onMigration = (e: QmpEvent) => {
+    const onMigration = (e: QmpEvent<"MIGRATION">) => {
       if (isTerminal(String(e.data.status))) endedAt = e.timeMs;
     };
-    qmp.on("event:STOP", onStop);
-    qmp.on("event:MIGRATION", onMigration);
+    const offStop = qmp.onEvent("STOP", onStop);
+    const offMigration = qmp.onEvent("MIGRATION", onMigration);
     const mirrors = o.sendDisks?.indexes ?? [];
     let diskCopyMs: number | undefined;
     const deadline = started + (o.timeoutMs ?? 600_000);
@@ -222,7 +223,7 @@ export class OutgoingMigration {
       let postcopyStarted = false;
       let switchedOver = false;
       for (;;) {
-        const info = await qmp.execute<QmpMigrationInfo>("query-migrate");
+        const info = await qmp.execute("query-migrate");
         last = progressFromQuery(info, Date.now() - migrateIssued);
         this.progress.push(last);
         if (isTerminal(last.status)) {
@@ -262,8 +263,8 @@ export class OutgoingMigration {
         totalMs: Date.now() - started,
       };
     } finally {
-      qmp.off("event:STOP", onStop);
-      qmp.off("event:MIGRATION", onMigration);
+      offStop();
+      offMigration();
       await removeMirrors(this.vm, mirrors);
       this.progress.close();
     }
@@ -280,10 +281,10 @@ const mirrorTarget = (index: number) => `kv-mig-${diskNodeName(index)}`;
 /** One waiter per mirror job for `event`; a waiter that fails is observed by its caller. */
 function mirrorEvents(
   vm: Vm,
-  event: string,
+  event: "BLOCK_JOB_READY" | "BLOCK_JOB_COMPLETED",
   indexes: number[],
   timeoutMs: number,
-): Promise<QmpEvent>[] {
+): Promise<QmpEvent<"BLOCK_JOB_READY" | "BLOCK_JOB_COMPLETED">>[] {
   const waits = indexes.map((i) =>
     vm.qmp.waitForEvent(event, {
       timeoutMs,
@@ -338,7 +339,7 @@ async function removeMirrors(vm: Vm, indexes: number[]): Promise<void> {
   if (vm.hasExited) return;
   const qmp = vm.qmp;
   for (const i of indexes) {
-    const jobs = await qmp.execute<{ device: string }[]>("query-block-jobs").catch(() => []);
+    const jobs = await qmp.execute("query-block-jobs").catch(() => []);
     if (jobs.some((j) => j.device === mirrorTarget(i))) {
       const gone = qmp.waitForEvent("BLOCK_JOB_CANCELLED", {
         timeoutMs: 10_000,

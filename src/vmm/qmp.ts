@@ -1,6 +1,17 @@
 import { EventEmitter } from "node:events";
-import type { Socket } from "node:net";
+import { JsonWire, type WireMessage } from "./json-wire.js";
+import type {
+  ArgsParams,
+  ExecuteOptions,
+  QmpCommandName,
+  QmpCommands,
+  QmpEventName,
+  QmpEvents,
+} from "./qmp-commands.js";
 import { connectWithRetry } from "./socket.js";
+
+export { JsonLineDecoder } from "./json-wire.js";
+export type * from "./qmp-commands.js";
 
 /** A QMP command QEMU answered with an error; `desc` is QEMU's own message. */
 export class QmpError extends Error {
@@ -31,19 +42,15 @@ export class QmpClosedError extends Error {
   }
 }
 
-export interface QmpEvent {
-  event: string;
-  data: Record<string, unknown>;
-  /** QEMU's own timestamp of the event, as epoch milliseconds (QEMU's clock, not ours). */
-  timeMs: number;
-}
-
-interface Pending {
-  command: string;
-  resolve: (value: unknown) => void;
-  reject: (err: Error) => void;
-  timer: NodeJS.Timeout;
-}
+/** An event of the map, discriminated by name. */
+export type QmpEvent<N extends QmpEventName = QmpEventName> = {
+  [K in N]: {
+    event: K;
+    data: QmpEvents[K];
+    /** QEMU's own timestamp of the event, as epoch milliseconds (QEMU's clock, not ours). */
+    timeMs: number;
+  };
+}[N];
 
 export interface QmpConnectOptions {
   /** Keep retrying while the socket does not exist yet (QEMU still starting). */
@@ -54,29 +61,21 @@ export interface QmpConnectOptions {
   signal?: AbortSignal;
 }
 
-/** Split a byte stream into newline-terminated JSON messages (QEMU ends each with \r\n). */
-export class JsonLineDecoder {
-  private rest = "";
-
-  push(chunk: string): unknown[] {
-    const lines = (this.rest + chunk).split("\n");
-    this.rest = lines.pop() ?? "";
-    return lines.filter((l) => l.trim() !== "").map((l) => JSON.parse(l));
-  }
-}
+const qmpErrors = {
+  reply: (c: string, cls: string, desc: string) => new QmpError(c, cls, desc),
+  timeout: (c: string, ms: number) => new QmpTimeoutError(c, ms),
+  closed: (c: string) => new QmpClosedError(c),
+};
 
 /**
- * A QMP client over a unix socket: greeting and capabilities handshake, commands matched to
- * replies by id, each with a timeout, and asynchronous events emitted as `event` (and by
- * name as `event:NAME`). Emits `close` once when the connection ends.
+ * A QMP client over a unix socket: greeting and capabilities handshake, typed commands
+ * (`QmpCommands`) matched to replies by id, each with a timeout, and asynchronous events
+ * emitted as `event` (and by name as `event:NAME`); `onEvent`/`waitForEvent` are the typed
+ * way to listen. Emits `close` once when the connection ends.
  */
 export class QmpClient extends EventEmitter {
-  private nextId = 1;
-  private readonly pending = new Map<string, Pending>();
-  private closed = false;
-
   private constructor(
-    private readonly socket: Socket,
+    private readonly wire: JsonWire,
     private readonly commandTimeoutMs: number,
   ) {
     super();
@@ -84,121 +83,85 @@ export class QmpClient extends EventEmitter {
 
   static async connect(path: string, opts: QmpConnectOptions): Promise<QmpClient> {
     const socket = await connectWithRetry(path, opts.timeoutMs, opts.signal);
-    const client = new QmpClient(socket, opts.commandTimeoutMs ?? 10_000);
-    await client.handshake(opts.timeoutMs);
-    return client;
-  }
-
-  private handshake(timeoutMs: number): Promise<void> {
-    const decoder = new JsonLineDecoder();
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.socket.destroy();
-        reject(new Error(`QMP: no greeting within ${timeoutMs} ms`));
-      }, timeoutMs);
-      let greeted = false;
-      this.socket.setEncoding("utf8");
-      this.socket.on("data", (chunk: string) => {
-        for (const msg of decoder.push(chunk) as Record<string, unknown>[]) {
-          if (!greeted && "QMP" in msg) {
-            greeted = true;
-            clearTimeout(timer);
-            this.execute("qmp_capabilities").then(() => resolve(), reject);
-          } else {
-            this.dispatch(msg);
-          }
-        }
-      });
-      this.socket.on("close", () => {
-        clearTimeout(timer);
-        if (!greeted) reject(new Error("QMP: connection closed before greeting"));
-        this.onClose();
-      });
-      // Errors always end in `close`, which is where pending work is failed.
-      this.socket.on("error", () => {});
+    let client: QmpClient | undefined;
+    let greet: (() => void) | undefined;
+    const greeted = new Promise<void>((resolve) => {
+      greet = resolve;
     });
-  }
-
-  private dispatch(msg: Record<string, unknown>): void {
-    if (typeof msg.event === "string") {
-      const ts = msg.timestamp as { seconds: number; microseconds: number } | undefined;
-      const event: QmpEvent = {
-        event: msg.event,
-        data: (msg.data as Record<string, unknown>) ?? {},
-        timeMs: ts ? ts.seconds * 1000 + ts.microseconds / 1000 : Date.now(),
-      };
-      this.emit("event", event);
-      this.emit(`event:${event.event}`, event);
-      return;
-    }
-    const id = typeof msg.id === "string" ? msg.id : undefined;
-    const pending = id === undefined ? undefined : this.pending.get(id);
-    if (!pending || id === undefined) return; // a reply to a command that already timed out
-    this.pending.delete(id);
-    clearTimeout(pending.timer);
-    const error = msg.error as { class?: string; desc?: string } | undefined;
-    if (error) {
-      pending.reject(
-        new QmpError(pending.command, error.class ?? "GenericError", error.desc ?? ""),
+    const wire = new JsonWire(socket, qmpErrors, (msg) => {
+      if (msg.QMP !== undefined) greet?.();
+      else client?.dispatchEvent(msg);
+    });
+    client = new QmpClient(wire, opts.commandTimeoutMs ?? 10_000);
+    wire.onceClosed(() => client?.emit("close"));
+    let timer: NodeJS.Timeout | undefined;
+    const failed = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`QMP: no greeting within ${opts.timeoutMs} ms`)),
+        opts.timeoutMs,
       );
-    } else {
-      pending.resolve(msg.return);
+      wire.onceClosed(() => reject(new Error("QMP: connection closed before greeting")));
+    });
+    try {
+      await Promise.race([greeted, failed]);
+      await client.execute("qmp_capabilities");
+      return client;
+    } catch (err) {
+      wire.close();
+      throw err;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
-  private onClose(): void {
-    if (this.closed) return;
-    this.closed = true;
-    for (const [id, p] of this.pending) {
-      clearTimeout(p.timer);
-      p.reject(new QmpClosedError(p.command));
-      this.pending.delete(id);
-    }
-    this.emit("close");
+  private dispatchEvent(msg: WireMessage): void {
+    if (typeof msg.event !== "string") return; // a reply to a command that already timed out
+    const ts = msg.timestamp;
+    const event = {
+      event: msg.event,
+      data: (msg.data as Record<string, unknown>) ?? {},
+      timeMs: ts ? ts.seconds * 1000 + ts.microseconds / 1000 : Date.now(),
+    } as QmpEvent;
+    this.emit("event", event);
+    this.emit(`event:${event.event}`, event);
   }
 
   get isClosed(): boolean {
-    return this.closed;
+    return this.wire.isClosed;
   }
 
-  execute<T = unknown>(
-    command: string,
-    args?: Record<string, unknown>,
-    opts: { timeoutMs?: number } = {},
-  ): Promise<T> {
-    if (this.closed) return Promise.reject(new QmpClosedError(command));
-    const id = `kv-${this.nextId++}`;
-    const timeoutMs = opts.timeoutMs ?? this.commandTimeoutMs;
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pending.delete(id);
-        reject(new QmpTimeoutError(command, timeoutMs));
-      }, timeoutMs);
-      this.pending.set(id, { command, resolve: resolve as (v: unknown) => void, reject, timer });
-      const msg = args ? { execute: command, arguments: args, id } : { execute: command, id };
-      this.socket.write(`${JSON.stringify(msg)}\n`);
-    });
+  /** Run `command` with its typed arguments; resolves with its typed return value. */
+  execute<C extends QmpCommandName>(
+    command: C,
+    ...[args, opts]: ArgsParams<QmpCommands[C]["args"]>
+  ): Promise<QmpCommands[C]["ret"]> {
+    const timeoutMs = (opts as ExecuteOptions | undefined)?.timeoutMs ?? this.commandTimeoutMs;
+    return this.wire.request(command, args, { timeoutMs }) as Promise<QmpCommands[C]["ret"]>;
+  }
+
+  /** Call `handler` for every `name` event until the returned function is called. */
+  onEvent<N extends QmpEventName>(name: N, handler: (e: QmpEvent<N>) => void): () => void {
+    const h = handler as (e: QmpEvent) => void;
+    this.on(`event:${name}`, h);
+    return () => this.off(`event:${name}`, h);
   }
 
   /**
    * Resolve with the next event named `name` that satisfies `match`. Register before the
    * command that causes the event, or a fast QEMU may emit it before you listen.
    */
-  waitForEvent(
-    name: string,
-    opts: { timeoutMs: number; match?: (e: QmpEvent) => boolean; signal?: AbortSignal },
-  ): Promise<QmpEvent> {
-    return new Promise<QmpEvent>((resolve, reject) => {
-      const finish = (err: Error | undefined, ev?: QmpEvent) => {
+  waitForEvent<N extends QmpEventName>(
+    name: N,
+    opts: { timeoutMs: number; match?: (e: QmpEvent<N>) => boolean; signal?: AbortSignal },
+  ): Promise<QmpEvent<N>> {
+    return new Promise<QmpEvent<N>>((resolve, reject) => {
+      const finish = (err: Error | undefined, ev?: QmpEvent<N>) => {
         clearTimeout(timer);
-        this.off(`event:${name}`, onEvent);
+        off();
         this.off("close", onClose);
         opts.signal?.removeEventListener("abort", onAbort);
         if (err) reject(err);
-        else resolve(ev as QmpEvent);
-      };
-      const onEvent = (e: QmpEvent) => {
-        if (!opts.match || opts.match(e)) finish(undefined, e);
+        else resolve(ev as QmpEvent<N>);
       };
       const onClose = () => finish(new QmpClosedError(`wait for ${name}`));
       const onAbort = () => finish(new Error(`wait for ${name}: aborted`));
@@ -206,14 +169,17 @@ export class QmpClient extends EventEmitter {
         () => finish(new Error(`no ${name} event within ${opts.timeoutMs} ms`)),
         opts.timeoutMs,
       );
-      if (this.closed) return onClose();
-      this.on(`event:${name}`, onEvent);
+      let off = () => {};
+      if (this.isClosed) return onClose();
+      off = this.onEvent(name, (e) => {
+        if (!opts.match || opts.match(e)) finish(undefined, e);
+      });
       this.once("close", onClose);
       opts.signal?.addEventListener("abort", onAbort, { once: true });
     });
   }
 
   close(): void {
-    this.socket.destroy();
+    this.wire.close();
   }
 }

@@ -3,11 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Logger, logger } from "../util/log.js";
-import { buildQemuArgs } from "./cmdline.js";
+import { GuestAgent, type GuestAgentOptions } from "./agent.js";
+import { AGENT_PORT_ID, buildQemuArgs } from "./cmdline.js";
 import type { Accelerator, GuestConfig } from "./config.js";
 import { SerialConsole } from "./console.js";
 import { DEFAULT_QEMU_BINARY, hostTscKhz, type ProcessExit, QemuProcess } from "./process.js";
-import { QmpClient, type QmpEvent } from "./qmp.js";
+import { QmpClient, type QmpEvent, type RunState } from "./qmp.js";
 
 /** When a started guest counts as up: a line on its console, or QEMU resuming its vCPUs. */
 export type Readiness = { kind: "marker"; marker: string | RegExp } | { kind: "resume" };
@@ -26,8 +27,17 @@ export interface VmOptions {
   runDir?: string;
   exitOnReboot?: boolean;
   consoleBufferBytes?: number;
+  /** Timeouts of the guest agent client (`Vm.agent`), when the config has an agent. */
+  agentOptions?: GuestAgentOptions;
   log?: Logger;
 }
+
+/**
+ * How `shutdown` asks the guest: `auto` uses the guest agent when a connection to it is
+ * up, ACPI otherwise; `agent` tries the agent first (connecting to it), falling back to
+ * ACPI; `acpi` presses the power button only.
+ */
+export type ShutdownVia = "auto" | "agent" | "acpi";
 
 /** Why QEMU exited: the guest powered off, we asked it to stop, we killed it, or it died. */
 export type ExitReason = "guest-shutdown" | "host-shutdown" | "killed" | "unexpected";
@@ -36,7 +46,11 @@ export interface ExitStatus extends ProcessExit {
   reason: ExitReason;
   /** QEMU's SHUTDOWN event reason (e.g. guest-shutdown, host-qmp-quit), when it sent one. */
   shutdownReason?: string;
+  /** What `shutdown`/`quit` last asked of the guest or QEMU before it exited. */
+  stopRequest?: StopRequest;
 }
+
+export type StopRequest = "agent" | "acpi" | "quit";
 
 /** QEMU exited while we still expected it to run (bad spec, crash, killed from outside). */
 export class QemuExitedError extends Error {
@@ -75,9 +89,12 @@ export class Vm extends EventEmitter {
   readonly exited: Promise<ExitStatus>;
   /** Milliseconds from spawning QEMU until the readiness condition held. */
   bootMs: number | undefined;
+  /** The guest agent's client, when the config has an agent port; the socket's only client. */
+  readonly agent: GuestAgent | undefined;
   private expectExit = false;
+  private stopRequest: StopRequest | undefined;
   private killed = false;
-  private shutdownEvent: QmpEvent | undefined;
+  private shutdownEvent: QmpEvent<"SHUTDOWN"> | undefined;
   private _qmp: QmpClient | undefined;
   private _console: SerialConsole | undefined;
   private consoleBufferBytes: number | undefined;
@@ -89,15 +106,19 @@ export class Vm extends EventEmitter {
     argv: string[],
     private readonly log: Logger,
     ownsRunDir: boolean,
+    agent: GuestAgent | undefined,
   ) {
     super();
     this.argv = argv;
+    this.agent = agent;
     this.exited = proc.exited.then((p) => {
       const status: ExitStatus = {
         ...p,
         reason: this.exitReason(),
-        shutdownReason: this.shutdownEvent?.data.reason as string | undefined,
+        shutdownReason: this.shutdownEvent?.data.reason,
+        ...(this.stopRequest ? { stopRequest: this.stopRequest } : {}),
       };
+      this.agent?.close();
       this._qmp?.close();
       this._console?.close();
       if (ownsRunDir) rmSync(runDir, { recursive: true, force: true });
@@ -225,7 +246,9 @@ export class Vm extends EventEmitter {
     const proc = new QemuProcess(opts.qemuBinary ?? DEFAULT_QEMU_BINARY, argv);
     const log = (opts.log ?? logger("vmm")).child({ vm: opts.config.name, qemuPid: proc.pid });
     log.info({ accel: opts.accel, machine: opts.config.machine, incoming }, "QEMU started");
-    const vm = new Vm(opts.accel, runDir, proc, argv, log, ownsRunDir);
+    const agentSocket = opts.config.agent?.socket;
+    const agent = agentSocket ? new GuestAgent(agentSocket, opts.agentOptions) : undefined;
+    const vm = new Vm(opts.accel, runDir, proc, argv, log, ownsRunDir, agent);
     vm.consoleBufferBytes = opts.consoleBufferBytes;
     return vm;
   }
@@ -239,8 +262,13 @@ export class Vm extends EventEmitter {
       "during startup",
     );
     this._qmp = qmp;
-    qmp.on("event:SHUTDOWN", (e: QmpEvent) => {
+    qmp.onEvent("SHUTDOWN", (e) => {
       this.shutdownEvent = e;
+    });
+    // The guest closed the agent's port (agent stopped, guest rebooting): a new agent will
+    // need a fresh sync, so drop the connection now rather than at the next timeout.
+    qmp.onEvent("VSERPORT_CHANGE", (e) => {
+      if (e.data.id === AGENT_PORT_ID && !e.data.open) this.agent?.disconnect();
     });
     this._console = await this.untilExit(
       SerialConsole.connect(join(this.runDir, "serial.sock"), {
@@ -270,33 +298,52 @@ export class Vm extends EventEmitter {
   }
 
   /** QEMU's run state: running, paused, inmigrate, postmigrate, shutdown, ... */
-  async runState(): Promise<string> {
-    const s = await this.qmp.execute<{ status: string }>("query-status");
+  async runState(): Promise<RunState> {
+    const s = await this.qmp.execute("query-status");
     return s.status;
   }
 
   /**
-   * Graceful stop: ACPI power button, wait up to `timeoutMs` for the guest to power off,
-   * then ask QEMU to quit, then kill. Always resolves with how it ended.
+   * Graceful stop: ask the guest (agent or ACPI power button, see `ShutdownVia`), wait up to
+   * `timeoutMs` for it to power off, then ask QEMU to quit, then kill. Always resolves with
+   * how it ended.
    */
-  async shutdown(opts: { timeoutMs?: number } = {}): Promise<ExitStatus> {
+  async shutdown(opts: { timeoutMs?: number; via?: ShutdownVia } = {}): Promise<ExitStatus> {
     if (this.hasExited) return this.exited;
     this.expectExit = true;
+    const timeoutMs = opts.timeoutMs ?? 30_000;
+    const deadline = Date.now() + timeoutMs;
     try {
-      await this.qmp.execute("system_powerdown");
-      const status = await withTimeout(this.exited, opts.timeoutMs ?? 30_000);
+      await this.askGuestToStop(opts.via ?? "auto");
+      const status = await withTimeout(this.exited, Math.max(0, deadline - Date.now()));
       if (status) return status;
-      this.log.warn({ timeoutMs: opts.timeoutMs }, "guest ignored ACPI powerdown, quitting");
+      this.log.warn({ timeoutMs, via: this.stopRequest }, "guest did not power off, quitting");
     } catch (err) {
       this.log.warn({ err }, "powerdown failed, quitting");
     }
     return this.quit();
   }
 
+  private async askGuestToStop(via: ShutdownVia): Promise<void> {
+    const useAgent = via === "agent" || (via === "auto" && this.agent?.isConnected === true);
+    if (useAgent && this.agent) {
+      try {
+        this.stopRequest = "agent";
+        await this.agent.shutdown("powerdown");
+        return;
+      } catch (err) {
+        this.log.warn({ err: (err as Error).message }, "guest agent shutdown failed, using ACPI");
+      }
+    }
+    this.stopRequest = "acpi";
+    await this.qmp.execute("system_powerdown");
+  }
+
   /** Stop QEMU now (the guest gets no say), escalating to SIGKILL if QMP does not answer. */
   async quit(): Promise<ExitStatus> {
     if (this.hasExited) return this.exited;
     this.expectExit = true;
+    this.stopRequest = "quit";
     try {
       await this.qmp.execute("quit", undefined, { timeoutMs: QUIT_GRACE_MS });
       const status = await withTimeout(this.exited, QUIT_GRACE_MS);

@@ -14,12 +14,16 @@ export const NOCLOUD_VOLUME_LABEL = "cidata";
  * The instance-id is the VM's uid, not the pod's: cloud-init runs its once-per-instance
  * steps on first boot only, and a restarted or migrated VM is the same instance.
  */
+export function noCloudMetaData(vm: Pick<LaunchedVm, "name" | "uid">): string {
+  return stringify({ "instance-id": vm.uid, "local-hostname": vm.name });
+}
+
 export function noCloudFiles(
-  vm: Pick<LaunchedVm, "name" | "uid">,
+  metaData: string,
   source: { userData?: string | undefined; networkData?: string | undefined },
 ): NoCloudFiles {
   const files: NoCloudFiles = {
-    "meta-data": stringify({ "instance-id": vm.uid, "local-hostname": vm.name }),
+    "meta-data": metaData,
     // cloud-init needs the file to exist; empty means "nothing to do".
     "user-data": source.userData ?? "",
   };

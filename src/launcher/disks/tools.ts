@@ -7,10 +7,17 @@ export class ToolMissingError extends Error {
   override name = "ToolMissingError";
 }
 
-/** Run a host tool; a missing binary becomes ToolMissingError, a failure carries its stderr. */
-export async function runTool(binary: string, args: string[]): Promise<void> {
+/**
+ * Run a host tool and return its stdout; a missing binary becomes ToolMissingError, a
+ * failure carries its stderr.
+ */
+export async function runTool(binary: string, args: string[]): Promise<string> {
   try {
-    await execFileAsync(binary, args, { timeout: 60_000 });
+    const { stdout } = await execFileAsync(binary, args, {
+      timeout: 60_000,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    return stdout;
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { stderr?: string };
     if (e.code === "ENOENT") throw new ToolMissingError(`${binary} is not installed`);

@@ -1,8 +1,10 @@
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { debianImageBuilt, debianImageDir } from "../../vmm/debian-image.js";
 import { guestImageDir } from "../../vmm/guest-image.js";
 import {
+  DEBIAN_CLOUD_IMAGE_REPOSITORY,
   imageRepository,
   KUBEVISOR_IMAGE_REPOSITORY,
   TEST_GUEST_IMAGE_REPOSITORY,
@@ -11,8 +13,8 @@ import {
 /**
  * The local image store. There is no container engine and no registry here: an image is a
  * directory on this host. The Kubevisor image is this checkout (its Node.js and QEMU come
- * from the host's /usr, which every sandbox sees read-only); the test guest is the directory
- * `npm run guest` installed. Every tag of a known repository resolves to the same directory:
+ * from the host's /usr, which every sandbox sees read-only); the test guest and the Debian
+ * cloud image are the directories `npm run guest` installed. Every tag of a known repository resolves to the same directory:
  * there is only one build of each on a machine.
  */
 
@@ -40,7 +42,18 @@ export interface ImageStore {
   checkoutDir: string;
   /** The built test guest, or undefined when `npm run guest` has not run yet. */
   guestDir: string | undefined;
+  /** The built Debian cloud image (holding `disk/disk.qcow2`), or undefined. */
+  debianDir: string | undefined;
 }
+
+/**
+ * Guest images built by `npm run guest`: where the store keeps each one, and the one top-level
+ * directory its filesystem has (bound read-only at the same path in a container).
+ */
+const GUEST_IMAGES = new Map<string, { storeKey: "guestDir" | "debianDir"; topDir: string }>([
+  [TEST_GUEST_IMAGE_REPOSITORY, { storeKey: "guestDir", topDir: "boot" }],
+  [DEBIAN_CLOUD_IMAGE_REPOSITORY, { storeKey: "debianDir", topDir: "disk" }],
+]);
 
 /** Mount point of the Kubevisor image's code inside its containers (the Dockerfile's WORKDIR). */
 export const APP_DIR = "/app";
@@ -55,21 +68,22 @@ export function resolveImage(ref: string, store: ImageStore): ImageResolution {
       image: { ref, dir, rootBinds: [{ source: dir, dest: APP_DIR }], workingDir: APP_DIR },
     };
   }
-  if (repo === TEST_GUEST_IMAGE_REPOSITORY) {
-    if (store.guestDir === undefined) {
+  const guest = GUEST_IMAGES.get(repo);
+  if (guest) {
+    const dir = store[guest.storeKey];
+    if (dir === undefined) {
       return {
         ok: false,
         reason: "ErrImagePull",
         message: `image ${ref} is not in the local image store yet: build it with 'npm run guest'`,
       };
     }
-    const dir = store.guestDir;
     return {
       ok: true,
       image: {
         ref,
         dir,
-        rootBinds: [{ source: join(dir, "boot"), dest: "/boot" }],
+        rootBinds: [{ source: join(dir, guest.topDir), dest: `/${guest.topDir}` }],
         workingDir: "/",
       },
     };
@@ -79,7 +93,8 @@ export function resolveImage(ref: string, store: ImageStore): ImageResolution {
     reason: "ErrImagePull",
     message:
       `image ${ref} is not in the local image store: local nodes only run ` +
-      `${KUBEVISOR_IMAGE_REPOSITORY}:* (this checkout) and ${TEST_GUEST_IMAGE_REPOSITORY}:* (npm run guest)`,
+      `${KUBEVISOR_IMAGE_REPOSITORY}:* (this checkout), ${TEST_GUEST_IMAGE_REPOSITORY}:* and ` +
+      `${DEBIAN_CLOUD_IMAGE_REPOSITORY}:* (npm run guest)`,
   };
 }
 
@@ -91,8 +106,10 @@ export function checkoutDir(): string {
 /** The store as it is on this host right now (the guest may be built while nodes run). */
 export function hostImageStore(): ImageStore {
   const guest = guestImageDir();
+  const debian = debianImageDir();
   return {
     checkoutDir: checkoutDir(),
     guestDir: existsSync(join(guest, "boot", "vmlinuz")) ? guest : undefined,
+    debianDir: debianImageBuilt(debian) ? debian : undefined,
   };
 }

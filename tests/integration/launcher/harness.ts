@@ -119,6 +119,8 @@ export class LauncherProcess {
         KUBEVISOR_BOOT_TIMEOUT_SECONDS: "60",
         // The harness reads QEMU's pid from the launcher's info-level log.
         KUBEVISOR_LOG_LEVEL: "info",
+        // Guests under test answer on their forwarded ports and reach nothing else.
+        KUBEVISOR_GUEST_OUTBOUND: "deny",
         ...opts.env,
       },
     });

@@ -95,7 +95,8 @@ describe("a launcher running the test guest", () => {
     expect(await launcher.exited).toEqual({ code: 0, signal: null });
     expect(parseTerminationMessage(launcher.terminationMessage())).toEqual({
       reason: "GuestStopped",
-      message: "the guest shut down on request",
+      // The test guest has no agent: ACPI it is.
+      message: "the guest shut down on request (ACPI power button)",
     });
     expect(launcher.logs).toContain('"reason":"guest-shutdown"');
     expect(await qemuGone(qemu as number)).toBe(true);

@@ -59,9 +59,19 @@ describe("outcomeOfQemuEnd", () => {
   });
 
   it("anything ending after a stop request is a stop, graceful or not", () => {
-    expect(outcomeOfQemuEnd(end({ reason: "guest-shutdown", stopRequested: true }))).toMatchObject({
+    expect(
+      outcomeOfQemuEnd(end({ reason: "guest-shutdown", stopRequested: true, stopRequest: "acpi" })),
+    ).toMatchObject({
       kind: "stopped",
-      message: "the guest shut down on request",
+      message: "the guest shut down on request (ACPI power button)",
+    });
+    expect(
+      outcomeOfQemuEnd(
+        end({ reason: "guest-shutdown", stopRequested: true, stopRequest: "agent" }),
+      ),
+    ).toMatchObject({
+      kind: "stopped",
+      message: "the guest shut down on request through its agent",
     });
     expect(outcomeOfQemuEnd(end({ reason: "killed", stopRequested: true }))).toMatchObject({
       kind: "stopped",

@@ -1,16 +1,43 @@
 import { describe, expect, it } from "vitest";
-import { GuestSpecError, guestConfigFor } from "../../../src/launcher/guest-config.js";
-import { validateGuestConfig } from "../../../src/vmm/index.js";
+import {
+  bootIndexes,
+  GuestSpecError,
+  guestConfigFor,
+  usesUefi,
+} from "../../../src/launcher/guest-config.js";
+import { buildQemuArgs, type DiskConfig, validateGuestConfig } from "../../../src/vmm/index.js";
 import { launchedVm } from "./fixtures.js";
 
+const disk = (name: string): DiskConfig => ({
+  name,
+  path: `/d/${name}.qcow2`,
+  format: "qcow2",
+  readOnly: false,
+});
 const inputs = {
   imagesDir: "/images",
   podIP: "10.0.0.7",
   reservedPorts: [8443, 8444],
-  disks: [{ name: "root", path: "/d/root.qcow2", format: "qcow2" as const, readOnly: false }],
+  disks: [disk("root")],
+  uefiVarsPath: "/d/uefi-vars.fd",
+  agentSocket: "/d/run/agent.sock",
+  guestOutbound: "allow" as const,
 };
 
-describe("guestConfigFor", () => {
+/** A cloud-image VM: no kernel, the firmware boots its disks. */
+const cloudVm = (spec: Parameters<typeof launchedVm>[0] = {}) =>
+  launchedVm({
+    boot: undefined,
+    disks: [
+      {
+        name: "root",
+        containerDisk: { image: "kubevisor/debian-cloud:12", path: "/disk/disk.qcow2" },
+      },
+    ],
+    ...spec,
+  });
+
+describe("guestConfigFor: direct kernel boot", () => {
   it("maps the spec to a resolved guest the VMM accepts", () => {
     const vm = launchedVm({
       cpu: { cores: 2 },
@@ -47,7 +74,9 @@ describe("guestConfigFor", () => {
           { protocol: "tcp", hostAddress: "10.0.0.7", hostPort: 80, guestPort: 80 },
           { protocol: "udp", hostAddress: "10.0.0.7", hostPort: 53, guestPort: 53 },
         ],
+        restrictOutbound: false,
       },
+      agent: { socket: "/d/run/agent.sock" },
     });
     expect(() => validateGuestConfig(config)).not.toThrow();
   });
@@ -59,15 +88,107 @@ describe("guestConfigFor", () => {
     );
     expect(config.memoryMiB).toBe(96);
     expect(config.kernel).toEqual({ path: "/images/k/boot/vmlinuz" });
+    expect(config.firmware).toBeUndefined();
   });
 
   it("refuses a guest port that would take the launcher's own", () => {
     const vm = launchedVm({ network: { ports: [{ name: "api", port: 8443 }] } });
+    expect(() => guestConfigFor(vm, inputs)).toThrow(GuestSpecError);
     expect(() => guestConfigFor(vm, inputs)).toThrow(/api: port 8443 is reserved/);
   });
 
-  it("refuses a spec without a kernel to boot", () => {
-    const vm = launchedVm({ boot: undefined });
-    expect(() => guestConfigFor(vm, inputs)).toThrow(GuestSpecError);
+  it("confines the guest when the launcher is told to deny outbound traffic", () => {
+    const config = guestConfigFor(launchedVm(), { ...inputs, guestOutbound: "deny" });
+    expect(config.network?.restrictOutbound).toBe(true);
+    expect(buildQemuArgs(config, launchOpts).join(" ")).toContain("restrict=on");
+  });
+});
+
+const launchOpts = {
+  accel: "tcg" as const,
+  qmpSocket: "/r/qmp.sock",
+  serialSocket: "/r/serial.sock",
+  startPaused: true,
+  incoming: false,
+  exitOnReboot: false,
+};
+
+describe("guestConfigFor: firmware boot", () => {
+  it("boots the first bootable disk with SeaBIOS when the spec says nothing", () => {
+    const config = guestConfigFor(cloudVm(), inputs);
+    expect(config.kernel).toBeUndefined();
+    expect(config.firmware).toEqual({ type: "bios" });
+    expect(config.disks).toEqual([{ ...disk("root"), bootIndex: 1 }]);
+    expect(usesUefi(cloudVm().spec)).toBe(false);
+    expect(() => validateGuestConfig(config)).not.toThrow();
+  });
+
+  it("gives UEFI the VM's own vars store, with Secure Boot as asked", () => {
+    const vm = cloudVm({ firmware: { type: "UEFI", secureBoot: true } });
+    const config = guestConfigFor(vm, inputs);
+    expect(config.firmware).toEqual({
+      type: "uefi",
+      secureBoot: true,
+      varsPath: "/d/uefi-vars.fd",
+    });
+    expect(usesUefi(vm.spec)).toBe(true);
+    const argv = buildQemuArgs(config, launchOpts).join(" ");
+    expect(argv).toContain("/d/uefi-vars.fd");
+    expect(argv).toContain("smm=on");
+    expect(argv).toContain("bootindex=1");
+  });
+
+  it("keeps firmware out of a kernel boot even when the spec names UEFI", () => {
+    const vm = launchedVm({ firmware: { type: "UEFI" } });
+    expect(usesUefi(vm.spec)).toBe(false);
+    expect(guestConfigFor(vm, inputs).firmware).toBeUndefined();
+  });
+
+  it("ranks disks by bootOrder; the others are not boot devices", () => {
+    const vm = cloudVm({
+      disks: [
+        { name: "seed", cloudInitNoCloud: { userData: "" } },
+        { name: "data", persistentVolumeClaim: { claimName: "d" }, bootOrder: 10 },
+        { name: "root", containerDisk: { image: "x" }, bootOrder: 2 },
+        { name: "scratch", emptyDisk: { size: "1Gi" } },
+      ],
+    });
+    const config = guestConfigFor(vm, {
+      ...inputs,
+      disks: ["seed", "data", "root", "scratch"].map(disk),
+    });
+    expect(config.disks.map((d) => d.bootIndex)).toEqual([undefined, 2, 1, undefined]);
+    expect(() => validateGuestConfig(config)).not.toThrow();
+  });
+});
+
+describe("bootIndexes", () => {
+  it("without any bootOrder: the first containerDisk or PVC, never a seed or blank disk", () => {
+    expect(
+      bootIndexes(
+        cloudVm({
+          disks: [
+            { name: "seed", cloudInitNoCloud: { userData: "" } },
+            { name: "scratch", emptyDisk: { size: "1Gi" } },
+            { name: "data", persistentVolumeClaim: { claimName: "d" } },
+            { name: "root", containerDisk: { image: "x" } },
+          ],
+        }).spec.disks,
+      ),
+    ).toEqual([undefined, undefined, 1, undefined]);
+  });
+
+  it("breaks bootOrder ties in spec order, so QEMU never sees an index twice", () => {
+    expect(
+      bootIndexes(
+        cloudVm({
+          disks: [
+            { name: "a", containerDisk: { image: "x" }, bootOrder: 5 },
+            { name: "b", containerDisk: { image: "y" }, bootOrder: 5 },
+            { name: "c", containerDisk: { image: "z" }, bootOrder: 1 },
+          ],
+        }).spec.disks,
+      ),
+    ).toEqual([2, 3, 1]);
   });
 });

@@ -14,6 +14,10 @@ describe("settingsFromEnv", () => {
       disksDir: "/var/run/kubevisor/disks",
       imagesDir: "/var/run/kubevisor/images",
       pvcsDir: "/var/run/kubevisor/pvcs",
+      pvcDevicesDir: "/var/run/kubevisor/pvc-devices",
+      cloudInitDir: "/var/run/kubevisor/cloud-init",
+      runDir: "/var/run/kubevisor/disks/run",
+      guestOutbound: "allow",
       terminationLog: "/dev/termination-log",
       bootTimeoutMs: 300_000,
       migrationWaitMs: 300_000,
@@ -33,6 +37,10 @@ describe("settingsFromEnv", () => {
       KUBEVISOR_GRACE_SECONDS: "12",
       KUBEVISOR_BOOT_TIMEOUT_SECONDS: "40",
       KUBEVISOR_BOOT_MARKER: "BOOTED",
+      KUBEVISOR_DISKS_DIR: "/t/disks",
+      KUBEVISOR_PVC_DEVICES_DIR: "/t/devices",
+      KUBEVISOR_CLOUDINIT_DIR: "/t/cloud-init",
+      KUBEVISOR_GUEST_OUTBOUND: "deny",
     });
     expect(s).toMatchObject({
       port: 18443,
@@ -43,6 +51,10 @@ describe("settingsFromEnv", () => {
       graceSeconds: 12,
       bootTimeoutMs: 40_000,
       bootMarker: "BOOTED",
+      runDir: "/t/disks/run",
+      pvcDevicesDir: "/t/devices",
+      cloudInitDir: "/t/cloud-init",
+      guestOutbound: "deny",
     });
   });
 
@@ -52,5 +64,8 @@ describe("settingsFromEnv", () => {
     expect(() => settingsFromEnv({ POD_IP: "127.0.0.1", KUBEVISOR_GRACE_SECONDS: "x" })).toThrow(
       /KUBEVISOR_GRACE_SECONDS/,
     );
+    expect(() =>
+      settingsFromEnv({ POD_IP: "127.0.0.1", KUBEVISOR_GUEST_OUTBOUND: "open" }),
+    ).toThrow(/KUBEVISOR_GUEST_OUTBOUND must be one of allow, deny, got "open"/);
   });
 });

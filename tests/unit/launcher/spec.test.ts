@@ -5,9 +5,15 @@ import { describe, expect, it } from "vitest";
 import { parseLaunchedVm, readLaunchedVm, SpecError } from "../../../src/launcher/spec.js";
 import { annotationJson } from "./fixtures.js";
 
+/** The least a VM needs: memory and something to boot. */
+const minimal = {
+  memory: { size: "512Mi" },
+  disks: [{ name: "root", containerDisk: { image: "example/debian:12" } }],
+};
+
 describe("parseLaunchedVm", () => {
   it("reads identity and spec, with the API's defaults applied", () => {
-    const vm = parseLaunchedVm(annotationJson({ memory: { size: "512Mi" } }));
+    const vm = parseLaunchedVm(annotationJson(minimal));
     expect(vm).toMatchObject({ name: "web", namespace: "prod", uid: "0b6b7c1e-uid" });
     expect(vm.spec.cpu.cores).toBe(1);
     expect(vm.spec.terminationGracePeriodSeconds).toBe(30);
@@ -21,9 +27,9 @@ describe("parseLaunchedVm", () => {
   });
 
   it("requires the identity the launcher reports and seeds with", () => {
-    expect(() =>
-      parseLaunchedVm(annotationJson({ memory: { size: "256Mi" } }, { uid: undefined })),
-    ).toThrow(/metadata\.uid/);
+    expect(() => parseLaunchedVm(annotationJson(minimal, { uid: undefined }))).toThrow(
+      /metadata\.uid/,
+    );
   });
 
   it("refuses text that is not JSON", () => {
@@ -33,7 +39,7 @@ describe("parseLaunchedVm", () => {
   it("reports an unreadable file as a spec error", async () => {
     await expect(readLaunchedVm("/nonexistent/vm.json")).rejects.toThrow(/cannot read/);
     const dir = mkdtempSync(join(tmpdir(), "kv-spec-"));
-    writeFileSync(join(dir, "vm.json"), annotationJson({ memory: { size: "256Mi" } }));
+    writeFileSync(join(dir, "vm.json"), annotationJson(minimal));
     expect((await readLaunchedVm(join(dir, "vm.json"))).name).toBe("web");
   });
 });

@@ -1,12 +1,17 @@
 import { describe, expect, it } from "vitest";
 import {
+  DEBIAN_CLOUD_IMAGE,
   imageRepository,
   KUBEVISOR_IMAGE,
   TEST_GUEST_IMAGE,
 } from "../../../../src/local/images.js";
 import { APP_DIR, resolveImage } from "../../../../src/local/node/image-store.js";
 
-const store = { checkoutDir: "/src/kubevisor", guestDir: "/cache/guest/current" };
+const store = {
+  checkoutDir: "/src/kubevisor",
+  guestDir: "/cache/guest/current",
+  debianDir: "/cache/debian-cloud/current",
+};
 
 describe("imageRepository", () => {
   it.each([
@@ -43,6 +48,34 @@ describe("resolveImage", () => {
     expect(r).toMatchObject({ ok: false, reason: "ErrImagePull" });
     expect(!r.ok && r.message).toContain("npm run guest");
   });
+
+  it("serves the Debian cloud image as a containerDisk: the disk at /disk/disk.qcow2", () => {
+    const r = resolveImage(DEBIAN_CLOUD_IMAGE, store);
+    expect(r).toEqual({
+      ok: true,
+      image: {
+        ref: "kubevisor/debian-cloud:12",
+        dir: "/cache/debian-cloud/current",
+        rootBinds: [{ source: "/cache/debian-cloud/current/disk", dest: "/disk" }],
+        workingDir: "/",
+      },
+    });
+    const missing = resolveImage("docker.io/kubevisor/debian-cloud:12", {
+      ...store,
+      debianDir: undefined,
+    });
+    expect(missing).toMatchObject({ ok: false, reason: "ErrImagePull" });
+    expect(!missing.ok && missing.message).toContain("npm run guest");
+  });
+
+  it.each(["constructor", "__proto__", "toString:1", "hasOwnProperty"])(
+    "does not take object internals for images (%s)",
+    (ref) => {
+      const r = resolveImage(ref, store);
+      expect(r).toMatchObject({ ok: false, reason: "ErrImagePull" });
+      expect(!r.ok && r.message).toContain("not in the local image store:");
+    },
+  );
 
   it("refuses any other image with a message naming it", () => {
     const r = resolveImage("nginx:1.25", store);

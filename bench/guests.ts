@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePorts } from "../src/local/ports.js";
 import { startProduct } from "../src/local/product.js";
+import { debianImageDisk } from "../src/vmm/debian-image.js";
 import {
   cloudConfig,
   debianVm,
@@ -32,12 +33,6 @@ const NET_BYTES = Number(process.env.BENCH_NET_MIB ?? 32) << 20;
 const NS = "bench-guests";
 const FIRMWARES: Firmware[] = ["BIOS", "UEFI"];
 const SSH_DEADLINE_MS = 600_000;
-
-/** The Debian disk as the image build left it (h1's cache), for the plain baseline. */
-function debianDisk(): string {
-  const home = process.env.HOME ?? "/root";
-  return join(home, ".cache", "kubevisor", "debian-cloud", "current", "disk.qcow2");
-}
 
 const loginCheck = "true";
 
@@ -80,7 +75,7 @@ async function plainBoot(key: KeyPair, firmware: Firmware) {
   const [sshPort = 0, tpPort = 0] = await freePorts(2);
   const t0 = Date.now();
   const vm = await startPlainDebian({
-    disk: debianDisk(),
+    disk: debianImageDisk(),
     firmware,
     userData: cloudConfig(key.publicKey),
     forwards: { 22: sshPort, [THROUGHPUT_PORT]: tpPort },

@@ -8,11 +8,12 @@ import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DEBIAN_DEFAULT_USER, DEBIAN_IMAGE_DISK_PATH } from "../../src/vmm/debian-image.js";
 import { waitFor } from "./lib.js";
 
 export const DEBIAN_IMAGE = "kubevisor/debian-cloud:12";
-export const DEBIAN_DISK_PATH = "/disk/disk.qcow2";
-export const GUEST_USER = "debian";
+export const DEBIAN_DISK_PATH = DEBIAN_IMAGE_DISK_PATH;
+export const GUEST_USER = DEBIAN_DEFAULT_USER;
 
 export interface KeyPair {
   dir: string;

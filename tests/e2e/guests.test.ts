@@ -7,6 +7,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "dax-sh";
@@ -143,6 +144,47 @@ describe("cloud-init user-data from a Secret", () => {
       expect(JSON.stringify(vm)).not.toContain(token);
       expect(pod).not.toContain(token);
       expect(pod).toContain("uefi-user-data");
+    },
+    BOOT_MS,
+  );
+});
+
+describe("guest egress on this machine (guest.outbound: deny)", () => {
+  it(
+    "a guest cannot open a connection out of its pod, even to listeners on this host",
+    async () => {
+      // The attacker is the guest: it tries the host's loopback through the user-mode gateway
+      // (10.0.2.2, which QEMU maps to 127.0.0.1) and the pod's own address. Only this machine
+      // is ever the target; with outbound allowed both would connect.
+      const pod = (await address("deb-bios")) ?? "";
+      let reached = 0;
+      const listen = async (host: string) => {
+        const server = createServer((sock) => {
+          reached++;
+          sock.destroy();
+        });
+        await new Promise<void>((resolve) => server.listen(0, host, resolve));
+        return {
+          server,
+          target: `${host === pod ? pod : "10.0.2.2"}/${(server.address() as AddressInfo).port}`,
+        };
+      };
+      const listeners = [await listen("127.0.0.1"), await listen(pod)];
+      try {
+        const tries = listeners.map(
+          (l) => `timeout 5 bash -c 'echo x > /dev/tcp/${l.target}' && echo CONNECTED-${l.target}`,
+        );
+        const out = await sshUntil(
+          key,
+          () => address("deb-bios"),
+          `${tries.join("; ")}; true`,
+          BOOT_MS,
+        );
+        expect(out).not.toContain("CONNECTED");
+        expect(reached).toBe(0);
+      } finally {
+        for (const l of listeners) l.server.close();
+      }
     },
     BOOT_MS,
   );

@@ -109,6 +109,7 @@ export class Guest {
     if (vm.agent) this.poller = new AgentPoller(vm.agent, log.child({ part: "guest-agent" }));
     void vm.exited.then((status) => {
       this.poller?.stop();
+      log.info({ reason: status.reason, stopRequest: status.stopRequest }, "QEMU has ended");
       this.settle(
         this.migrationEnd ??
           outcomeOfQemuEnd({

@@ -3,7 +3,7 @@ import { once } from "node:events";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { type ClientOptions, WebSocket } from "ws";
 import {
   imageDirName,
@@ -66,6 +66,13 @@ export interface LaunchOptions {
   env?: Record<string, string>;
   /** Further downward-API files beside vm.json (e.g. the migration-target flag). */
   specFiles?: Record<string, string>;
+  /** Further container-disk images: reference → host directory (linked in, as local nodes do). */
+  images?: Record<string, string>;
+  /**
+   * Files of the pod's other mounts, by path below the launcher's dir: e.g.
+   * `cloud-init/<disk>/userdata/userdata` for a Secret volume, `pvcs/<disk>/…` for a claim.
+   */
+  files?: Record<string, string>;
 }
 
 /** One launcher process started as a pod would start it, on host directories. */
@@ -87,8 +94,17 @@ export class LauncherProcess {
   ) {
     this.name = name;
     this.dir = mkdtempSync(join(tmpdir(), "kv-launcher-"));
-    for (const sub of ["vm", "tls", "disks", "images"]) mkdirSync(join(this.dir, sub));
-    symlinkSync(guestImage().dir, join(this.dir, "images", imageDirName(GUEST_IMAGE_REF)));
+    for (const sub of ["vm", "tls", "disks", "images", "pvcs", "pvc-devices", "cloud-init"]) {
+      mkdirSync(join(this.dir, sub));
+    }
+    const images = { [GUEST_IMAGE_REF]: guestImage().dir, ...opts.images };
+    for (const [ref, dir] of Object.entries(images)) {
+      symlinkSync(dir, join(this.dir, "images", imageDirName(ref)));
+    }
+    for (const [path, text] of Object.entries(opts.files ?? {})) {
+      mkdirSync(dirname(join(this.dir, path)), { recursive: true });
+      writeFileSync(join(this.dir, path), text);
+    }
     writeFileSync(join(this.dir, "tls", "tls.crt"), server.certPem);
     writeFileSync(join(this.dir, "tls", "tls.key"), server.keyPem);
     writeFileSync(join(this.dir, "tls", "ca.crt"), pki.ca.certPem);
@@ -114,6 +130,9 @@ export class LauncherProcess {
         KUBEVISOR_TLS_DIR: join(this.dir, "tls"),
         KUBEVISOR_DISKS_DIR: join(this.dir, "disks"),
         KUBEVISOR_IMAGES_DIR: join(this.dir, "images"),
+        KUBEVISOR_PVCS_DIR: join(this.dir, "pvcs"),
+        KUBEVISOR_PVC_DEVICES_DIR: join(this.dir, "pvc-devices"),
+        KUBEVISOR_CLOUDINIT_DIR: join(this.dir, "cloud-init"),
         KUBEVISOR_TERMINATION_LOG: join(this.dir, "termination-log"),
         KUBEVISOR_BOOT_MARKER: GUEST_BOOT_MARKER,
         KUBEVISOR_BOOT_TIMEOUT_SECONDS: "60",

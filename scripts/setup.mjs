@@ -23,6 +23,13 @@ const DEBIAN_PACKAGES = [
   "lz4",
   "openssl",
   "curl",
+  // Building the Debian cloud image (scripts/build-debian-image.ts) and booting it with UEFI.
+  "mmdebstrap",
+  "gdisk",
+  "dosfstools",
+  "mtools",
+  "e2fsprogs",
+  "ovmf",
 ];
 
 /** `apt-get download` of the guest kernel needs package lists even when nothing is missing. */

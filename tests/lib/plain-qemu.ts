@@ -6,7 +6,7 @@
  * read line by line with timestamps, so callers can measure boot phases.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFileSync } from "node:fs";
+import { copyFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
@@ -124,7 +124,8 @@ export async function startPlainGuest(o: PlainGuestOptions): Promise<PlainGuest>
     "-F",
     "qcow2",
     "-b",
-    o.disk,
+    // The build directory, not `current`: a rebuild must not change a running guest's base.
+    realpathSync(o.disk),
     overlay,
     ...(o.diskSize ? [o.diskSize] : []),
   ]);

@@ -77,6 +77,14 @@ export interface BlockJobInfo {
   status: string;
 }
 
+/** One entry of `query-named-block-nodes` (BlockDeviceInfo), the members we read. */
+export interface BlockNodeInfo {
+  "node-name": string;
+  file: string;
+  ro: boolean;
+  drv: string;
+}
+
 /** The data of BLOCK_JOB_READY / _COMPLETED / _CANCELLED. */
 export interface BlockJobEventData {
   type: string;
@@ -146,6 +154,7 @@ export interface QmpCommands {
   >;
   "block-job-cancel": Cmd<{ device: string; force?: boolean }, Empty>;
   "query-block-jobs": Cmd<undefined, BlockJobInfo[]>;
+  "query-named-block-nodes": Cmd<{ flat?: boolean } | undefined, BlockNodeInfo[]>;
 }
 
 export interface QmpEvents {

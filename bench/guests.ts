@@ -4,7 +4,9 @@
  *   QEMU started by hand with the same options (bench/lib/plain-debian.ts), interleaved in
  *   the same run; median of BENCH_RUNS (default 3).
  * - TCP throughput host → guest and guest → host over a forwarded port: Kubevisor with the
- *   binding its launcher uses, beside plain QEMU user-mode networking.
+ *   binding its launcher uses (user-mode, `restrict=on`), beside plain QEMU with the same
+ *   binding. The alternative binding (passt) is not offered by the vmm (see the decision in
+ *   src/vmm/README.md, which has its figures); it is not measured here.
  *
  *   npm run bench -- guests        (BENCH_RUNS, BENCH_NET_MIB default 32)
  */

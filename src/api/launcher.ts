@@ -112,6 +112,14 @@ export const CLOUDINIT_SECRET_KEYS = {
   networkdata: ["networkdata", "networkData"],
 } as const;
 /**
+ * Environment variable on the launcher container: whether the guest may open connections
+ * out of its pod (`allow`, the default) or only answer on its declared ports (`deny`).
+ * Set by the operator from its `guest.outbound` setting.
+ */
+export const GUEST_OUTBOUND_ENV = "KUBEVISOR_GUEST_OUTBOUND";
+export const GuestOutbound = z.enum(["allow", "deny"]);
+export type GuestOutbound = z.infer<typeof GuestOutbound>;
+/**
  * downwardAPI item in LAUNCHER_SPEC_DIR exposing ANNOTATION_MIGRATION_TARGET ("true" on a
  * migration target; empty or absent otherwise).
  */

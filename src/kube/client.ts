@@ -33,6 +33,8 @@ export const isAlreadyExists = (e: unknown) =>
 
 export interface RequestOptions {
   query?: Record<string, string | number | boolean | undefined>;
+  /** Defaults to JSON; e.g. METADATA_ONLY to receive an object's metadata and nothing else. */
+  accept?: string;
   body?: unknown;
   /** Defaults to JSON; patches pass application/merge-patch+json and friends. */
   contentType?: string;
@@ -45,6 +47,12 @@ export interface KubeList<T> {
   metadata?: { resourceVersion?: string; continue?: string };
   items: T[];
 }
+
+/**
+ * Accept header asking the apiserver for a PartialObjectMetadata: the object's metadata
+ * only (for a Secret: that it exists, without its data ever leaving the apiserver).
+ */
+export const METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
 
 export class KubeClient {
   private readonly server: URL;
@@ -78,7 +86,7 @@ export class KubeClient {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const headers: Record<string, string | number> = {
       ...(options.headers as Record<string, string>),
-      accept: "application/json",
+      accept: opts.accept ?? "application/json",
     };
     if (body !== undefined) {
       headers["content-type"] = opts.contentType ?? "application/json";

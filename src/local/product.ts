@@ -21,6 +21,12 @@ const log = logger("local-product");
 export const RELEASE = "kubevisor";
 export const RELEASE_NAMESPACE = "kubevisor-system";
 
+/**
+ * Chart values every local install gets: guests on this machine may not open connections
+ * out of their pods (nothing may leave the machine); `helmValues` can override.
+ */
+export const LOCAL_HELM_VALUES: Readonly<Record<string, string>> = { "guest.outbound": "deny" };
+
 export interface ProductOptions {
   /** Cluster name (default "default") or an explicit state directory. */
   name?: string;
@@ -59,12 +65,18 @@ export async function helm(kubeconfig: string, args: string[]): Promise<string> 
   return await $`${binaryPath("helm", "helm")} ${args}`.env({ KUBECONFIG: kubeconfig }).text();
 }
 
-/** `helm upgrade --install` of this checkout's chart; waits for the operator to be Ready. */
+/**
+ * `helm upgrade --install` of this checkout's chart with LOCAL_HELM_VALUES and `values`;
+ * waits for the operator to be Ready.
+ */
 export async function installChart(
   kubeconfig: string,
   values: Record<string, string> = {},
 ): Promise<void> {
-  const sets = Object.entries(values).flatMap(([k, v]) => ["--set", `${k}=${v}`]);
+  const sets = Object.entries({ ...LOCAL_HELM_VALUES, ...values }).flatMap(([k, v]) => [
+    "--set",
+    `${k}=${v}`,
+  ]);
   await helm(kubeconfig, [
     "upgrade",
     "--install",

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { GuestOutbound } from "../api/index.js";
 import { DEFAULT_MIGRATION_CONFIG } from "./migration/config.js";
 import { DEFAULT_DECIDE_CONFIG } from "./vm/decide.js";
 
@@ -11,6 +12,8 @@ export interface OperatorConfig {
   /** The one Kubevisor image, run by launcher pods. */
   launcherImage: string;
   imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** Whether guests may open connections out of their pods; platform teams may deny it. */
+  guestOutbound: GuestOutbound;
   /** Port for /metrics, /healthz and /readyz; 0 picks a free one. */
   httpPort: number;
   httpHost: string;
@@ -37,6 +40,8 @@ Flags (environment variable in brackets):
                             (default kubevisor-system)
   --launcher-image IMAGE    image launcher pods run (required) [KUBEVISOR_LAUNCHER_IMAGE]
   --image-pull-policy P     Always | IfNotPresent | Never (default IfNotPresent) [KUBEVISOR_IMAGE_PULL_POLICY]
+  --guest-outbound MODE     allow | deny: may guests open connections out of their pods (default allow)
+                            [KUBEVISOR_GUEST_OUTBOUND]
   --http-port PORT          /metrics, /healthz, /readyz (default 8080) [KUBEVISOR_HTTP_PORT]
   --http-host HOST          listen address (default 0.0.0.0) [KUBEVISOR_HTTP_HOST]
   --leader-elect BOOL       leader election on a Lease (default true) [KUBEVISOR_LEADER_ELECT]
@@ -59,6 +64,7 @@ export function parseConfig(
       namespace: { type: "string" },
       "launcher-image": { type: "string" },
       "image-pull-policy": { type: "string" },
+      "guest-outbound": { type: "string" },
       "http-port": { type: "string" },
       "http-host": { type: "string" },
       "leader-elect": { type: "string" },
@@ -79,12 +85,19 @@ export function parseConfig(
   if (!(PULL_POLICIES as readonly string[]).includes(pullPolicy)) {
     throw new ConfigError(`--image-pull-policy must be one of ${PULL_POLICIES.join(", ")}`);
   }
+  const outbound = GuestOutbound.safeParse(
+    values["guest-outbound"] ?? env.KUBEVISOR_GUEST_OUTBOUND ?? "allow",
+  );
+  if (!outbound.success) {
+    throw new ConfigError(`--guest-outbound must be one of ${GuestOutbound.options.join(", ")}`);
+  }
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
   return {
     namespace:
       values.namespace ?? env.KUBEVISOR_NAMESPACE ?? env.POD_NAMESPACE ?? "kubevisor-system",
     launcherImage,
     imagePullPolicy: pullPolicy as OperatorConfig["imagePullPolicy"],
+    guestOutbound: outbound.data,
     httpPort: integer(
       "--http-port",
       values["http-port"] ?? env.KUBEVISOR_HTTP_PORT ?? "8080",

@@ -30,6 +30,7 @@ async function main() {
     namespace: config.namespace,
     launcherImage: config.launcherImage,
     imagePullPolicy: config.imagePullPolicy,
+    guestOutbound: config.guestOutbound,
     identity: config.identity,
     leaderElection: config.leaderElection,
     workers: config.workers,

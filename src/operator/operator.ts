@@ -48,6 +48,8 @@ export interface OperatorOptions {
   namespace: string;
   launcherImage: string;
   imagePullPolicy?: LauncherPodConfig["imagePullPolicy"];
+  /** Whether guests may open connections out of their pods (default allow). */
+  guestOutbound?: LauncherPodConfig["guestOutbound"];
   identity: string;
   leaderElection: boolean;
   /** Lease timings; client-go's defaults (15 s / 10 s / 2 s) when unset. */
@@ -85,6 +87,11 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const log = logger("operator", { identity: o.identity });
   const client = new KubeClient(o.kubeConfig);
   const decideConfig = { ...DEFAULT_DECIDE_CONFIG, ...o.decide };
+  const podConfig: LauncherPodConfig = {
+    image: o.launcherImage,
+    imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent",
+    guestOutbound: o.guestOutbound ?? "allow",
+  };
 
   const ca = await ensureOperatorCA(client, o.namespace, log);
   const clientCert = await issueOperatorClientCert(ca);
@@ -155,7 +162,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     events,
     metrics,
     ca,
-    podConfig: { image: o.launcherImage, imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent" },
+    podConfig,
     decideConfig,
     mayAct,
     log,
@@ -170,7 +177,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     launcher: migrationLauncher,
     events,
     metrics: migrationMetrics,
-    podConfig: { image: o.launcherImage, imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent" },
+    podConfig,
     config: { ...DEFAULT_MIGRATION_CONFIG, ...o.migration },
     mayAct,
     log: log.child({ controller: "migration" }),

@@ -6,7 +6,12 @@ import {
   type VirtualMachine,
   VirtualMachineSpec,
 } from "../../api/index.js";
-import { ANNOTATION_LAUNCH, buildLauncherPod, type LauncherPodConfig } from "../vm/launcher-pod.js";
+import {
+  ANNOTATION_LAUNCH,
+  buildLauncherPod,
+  type LauncherPodConfig,
+  resolvedVolumesOf,
+} from "../vm/launcher-pod.js";
 import { boundedName, shortHash } from "../vm/naming.js";
 
 /** Pod annotation on a migration target: the VirtualMachineMigration it was created for. */
@@ -48,7 +53,8 @@ export function buildTargetPod(
 ): V1Pod {
   const running = launchedVm(vm, source);
   const launch = Number(source.metadata?.annotations?.[ANNOTATION_LAUNCH] ?? 1) || 1;
-  const pod = buildLauncherPod(running, launch, config);
+  // Claims as the source has them: a block device stays a block device.
+  const pod = buildLauncherPod(running, launch, config, resolvedVolumesOf(source));
   const meta = pod.metadata ?? {};
   meta.name = targetPodName(vm.metadata.name ?? "", migration.uid);
   meta.annotations = {

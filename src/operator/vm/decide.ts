@@ -6,9 +6,11 @@ import type {
   VirtualMachineStatus,
 } from "../../api/index.js";
 import { CONDITION_FAILURE, CONDITION_READY, findCondition, setCondition } from "./conditions.js";
+import { guestAgentStatus, noGuestAgent } from "./guest-agent.js";
 import { launcherPodName } from "./naming.js";
 import { isTerminal, type ObservedPod } from "./observe.js";
 import { readUserRequests, type UserRequests } from "./requests.js";
+import { MISSING_REASON, missingMessage, type VolumeSource } from "./volume-sources.js";
 
 /**
  * The VM state machine as a pure function: (VM, its launcher pods, the launcher's answer,
@@ -54,6 +56,11 @@ export interface DecideInput {
   launcher?: LauncherStatus;
   /** Readiness of the node the current pod runs on, when known. */
   nodeReady?: boolean;
+  /**
+   * Secrets and claims the VM's pod would mount that do not exist; looked up (by name)
+   * whenever a pod may be created or has not started yet, absent otherwise.
+   */
+  missingSources?: VolumeSource[];
   now: Date;
   config: DecideConfig;
 }
@@ -220,6 +227,7 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
     d.status.acceleration = input.launcher.acceleration;
     d.status.accelerationReason = input.launcher.accelerationReason;
   }
+  Object.assign(d.status, guestAgentStatus(d.status, input.launcher, input.now));
 
   if (pod.unschedulable) {
     d.status.conditions = failure(
@@ -231,6 +239,8 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
   } else if (pod.imagePullError) {
     const { reason, message } = pod.imagePullError;
     d.status.conditions = failure(d, "ImagePullFailed", `${reason}: ${message}`.trim(), input.now);
+  } else if (pod.stage === "Scheduled" && missingSourcesFailure(input, d)) {
+    // The kubelet waits in ContainerCreating for the missing volume; say which one.
   } else if (d.status.phase === "Running") {
     d.status.conditions = setCondition(
       d.status.conditions,
@@ -279,6 +289,7 @@ function decideIdle(
   d.status.ipAddress = undefined;
   d.status.acceleration = undefined;
   d.status.accelerationReason = undefined;
+  Object.assign(d.status, noGuestAgent(d.status, now));
 
   let outcome: Outcome;
   if (!status.launcherPod) {
@@ -332,10 +343,32 @@ function decideIdle(
     d.requeueAfterMs = delay;
     return;
   }
+  if (missingSourcesFailure(input, d)) {
+    // No pod the kubelet could never start: wait (Secrets and claims are not watched).
+    d.status.phase =
+      outcome.kind === "never" || outcome.kind === "abandoned"
+        ? "Pending"
+        : settledPhase(outcome, false);
+    d.requeueAfterMs = MISSING_SOURCE_RETRY_MS;
+    return;
+  }
   // Requests are consumed by the same status write that claims the launch.
   if (requests.state) d.actions.push({ type: "clearStateRequest" });
   if (requests.restart) d.status.lastRestartRequest = requests.restart;
   launch(input, d, outcome, run.why);
+}
+
+/** How soon a VM waiting for a missing Secret or claim looks again. */
+export const MISSING_SOURCE_RETRY_MS = 5000;
+
+/** A Failure condition naming the missing Secrets and claims, if any; whether there were. */
+function missingSourcesFailure(input: DecideInput, d: Decision): boolean {
+  const missing = input.missingSources ?? [];
+  const first = missing[0];
+  if (!first) return false;
+  const message = missingMessage(missing, input.vm.metadata.namespace ?? "");
+  d.status.conditions = failure(d, MISSING_REASON[first.kind], message, input.now);
+  return true;
 }
 
 function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) {

@@ -4,6 +4,7 @@ import type {
   V1OwnerReference,
   V1Pod,
   V1Volume,
+  V1VolumeDevice,
   V1VolumeMount,
 } from "@kubernetes/client-node";
 import {
@@ -11,17 +12,21 @@ import {
   ANNOTATION_VM_SPEC,
   API_VERSION,
   COMPONENT_LAUNCHER,
+  GUEST_OUTBOUND_ENV,
+  type GuestOutbound,
   imageDirName,
   KVM_RESOURCE,
   LABEL_COMPONENT,
   LABEL_MANAGED_BY,
   LABEL_VM,
+  LAUNCHER_CLOUDINIT_DIR,
   LAUNCHER_CONTAINER,
   LAUNCHER_DISKS_DIR,
   LAUNCHER_IMAGES_DIR,
   LAUNCHER_MIGRATION_TARGET_FILE,
   LAUNCHER_PORT,
   LAUNCHER_PROBE_PORT,
+  LAUNCHER_PVC_DEVICES_DIR,
   LAUNCHER_PVCS_DIR,
   LAUNCHER_SPEC_DIR,
   LAUNCHER_SPEC_FILE,
@@ -30,6 +35,7 @@ import {
   type VirtualMachine,
 } from "../../api/index.js";
 import {
+  cloudInitVolumeName,
   diskVolumeName,
   imageVolumeName,
   launcherPodName,
@@ -62,7 +68,20 @@ export interface LauncherPodConfig {
   /** The one Kubevisor image; the launcher is its `dist/launcher/main.js`. */
   image: string;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** Whether guests may open connections out of their pod (default `allow`). */
+  guestOutbound?: GuestOutbound;
 }
+
+/**
+ * What the operator learnt about the VM's claims before building its pod (the VM spec
+ * alone cannot say): the disks whose claim is `volumeMode: Block`, which the pod gets as
+ * devices instead of mounts.
+ */
+export interface ResolvedVolumes {
+  blockDisks: ReadonlySet<string>;
+}
+
+export const NO_RESOLVED_VOLUMES: ResolvedVolumes = { blockDisks: new Set() };
 
 export function podMemoryMiB(vm: VirtualMachine): number {
   const guest = quantityToMiB(vm.spec.memory.size);
@@ -110,9 +129,10 @@ export function buildLauncherPod(
   vm: VirtualMachine,
   launch: number,
   config: LauncherPodConfig,
+  resolved: ResolvedVolumes = NO_RESOLVED_VOLUMES,
 ): V1Pod {
   const name = vm.metadata.name ?? "";
-  const { volumes, mounts } = launcherVolumes(vm);
+  const { volumes, mounts, devices } = launcherVolumes(vm, resolved);
   const memory = `${podMemoryMiB(vm)}Mi`;
   const cpu = `${vm.spec.cpu.cores * CPU_REQUEST_MILLI_PER_VCPU}m`;
   const kvm: Record<string, string> = vm.spec.acceleration === "KVM" ? { [KVM_RESOURCE]: "1" } : {};
@@ -127,6 +147,7 @@ export function buildLauncherPod(
       { name: "POD_IP", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
+      { name: GUEST_OUTBOUND_ENV, value: config.guestOutbound ?? "allow" },
     ],
     ports: containerPorts(vm),
     resources: {
@@ -147,6 +168,7 @@ export function buildLauncherPod(
     },
     terminationMessagePolicy: "FallbackToLogsOnError",
     volumeMounts: mounts,
+    ...(devices.length > 0 ? { volumeDevices: devices } : {}),
   };
 
   return {
@@ -198,7 +220,13 @@ function containerPorts(vm: VirtualMachine): V1Container["ports"] {
   return [...own, ...guest];
 }
 
-function launcherVolumes(vm: VirtualMachine): { volumes: V1Volume[]; mounts: V1VolumeMount[] } {
+interface PodVolumes {
+  volumes: V1Volume[];
+  mounts: V1VolumeMount[];
+  devices: V1VolumeDevice[];
+}
+
+function launcherVolumes(vm: VirtualMachine, resolved: ResolvedVolumes): PodVolumes {
   const name = vm.metadata.name ?? "";
   const volumes: V1Volume[] = [
     {
@@ -224,6 +252,7 @@ function launcherVolumes(vm: VirtualMachine): { volumes: V1Volume[]; mounts: V1V
     { name: "tls", mountPath: LAUNCHER_TLS_DIR, readOnly: true },
     { name: "disks", mountPath: LAUNCHER_DISKS_DIR },
   ];
+  const devices: V1VolumeDevice[] = [];
   for (const reference of imageReferences(vm)) {
     const volume = imageVolumeName(reference);
     // Kubernetes image volumes: the kubelet pulls the image and mounts its files read-only,
@@ -242,7 +271,57 @@ function launcherVolumes(vm: VirtualMachine): { volumes: V1Volume[]; mounts: V1V
       name: volume,
       persistentVolumeClaim: { claimName: disk.persistentVolumeClaim.claimName },
     });
-    mounts.push({ name: volume, mountPath: `${LAUNCHER_PVCS_DIR}/${disk.name}` });
+    if (resolved.blockDisks.has(disk.name)) {
+      devices.push({ name: volume, devicePath: `${LAUNCHER_PVC_DEVICES_DIR}/${disk.name}` });
+    } else {
+      mounts.push({ name: volume, mountPath: `${LAUNCHER_PVCS_DIR}/${disk.name}` });
+    }
   }
-  return { volumes, mounts };
+  for (const ref of cloudInitSecretRefs(vm)) {
+    // The launcher reads the Secret's files; its content never enters the VM or the pod.
+    const volume = cloudInitVolumeName(ref.disk, ref.key);
+    volumes.push({ name: volume, secret: { secretName: ref.secretName, defaultMode: 0o400 } });
+    mounts.push({
+      name: volume,
+      mountPath: `${LAUNCHER_CLOUDINIT_DIR}/${ref.disk}/${ref.key}`,
+      readOnly: true,
+    });
+  }
+  return { volumes, mounts, devices };
+}
+
+/** One Secret a cloudInitNoCloud disk names, and which of its files it provides. */
+export interface CloudInitSecretRef {
+  disk: string;
+  key: "userdata" | "networkdata";
+  secretName: string;
+}
+
+export function cloudInitSecretRefs(vm: VirtualMachine): CloudInitSecretRef[] {
+  return vm.spec.disks.flatMap((disk) => {
+    const source = disk.cloudInitNoCloud;
+    const refs: CloudInitSecretRef[] = [];
+    if (source?.userDataSecretRef)
+      refs.push({ disk: disk.name, key: "userdata", secretName: source.userDataSecretRef.name });
+    if (source?.networkDataSecretRef)
+      refs.push({
+        disk: disk.name,
+        key: "networkdata",
+        secretName: source.networkDataSecretRef.name,
+      });
+    return refs;
+  });
+}
+
+/**
+ * The block-mode disks of a pod built here, read back from its devices: a migration target
+ * must get its claims exactly as the source pod has them.
+ */
+export function resolvedVolumesOf(pod: V1Pod): ResolvedVolumes {
+  const container = pod.spec?.containers.find((c) => c.name === LAUNCHER_CONTAINER);
+  const prefix = `${LAUNCHER_PVC_DEVICES_DIR}/`;
+  const blockDisks = (container?.volumeDevices ?? [])
+    .filter((d) => d.devicePath.startsWith(prefix))
+    .map((d) => d.devicePath.slice(prefix.length));
+  return { blockDisks: new Set(blockDisks) };
 }

@@ -50,3 +50,8 @@ export function imageVolumeName(reference: string): string {
 export function diskVolumeName(diskName: string): string {
   return boundedName(`disk-${diskName}`, "");
 }
+
+/** The Secret volume of a cloudInitNoCloud disk's user-data or network-data. */
+export function cloudInitVolumeName(diskName: string, key: "userdata" | "networkdata"): string {
+  return boundedName(`cloudinit-${diskName}`, `-${key}`);
+}

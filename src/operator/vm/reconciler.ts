@@ -39,7 +39,7 @@ import {
   LAUNCHER_RETRY_MS,
   VM_FINALIZER,
 } from "./decide.js";
-import { buildLauncherPod, type LauncherPodConfig } from "./launcher-pod.js";
+import { buildLauncherPod, type LauncherPodConfig, type ResolvedVolumes } from "./launcher-pod.js";
 import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
@@ -47,6 +47,7 @@ import type { PodIndex } from "./pod-index.js";
 import { ANNOTATION_STATE_REQUEST } from "./requests.js";
 import { statusPatch } from "./status-patch.js";
 import { buildLauncherTlsSecret, launcherCertificateRequest } from "./tls-secret.js";
+import { checkVolumeSources, mayStillMount } from "./volume-sources.js";
 
 /** A VirtualMachine as the API serves it: not yet validated. */
 export interface RawVm extends KubernetesObject {
@@ -85,6 +86,8 @@ export class VmReconciler {
   private readonly overwritten = new Map<string, string>();
   /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
   private readonly launcherStatus = new Map<string, { at: number; status?: LauncherStatus }>();
+  /** Per VM key, its claims' volume modes as this pass read them, for the pod it creates. */
+  private readonly volumes = new Map<string, ResolvedVolumes>();
 
   constructor(private readonly deps: VmReconcilerDeps) {}
 
@@ -93,6 +96,7 @@ export class VmReconciler {
     let raw = this.deps.vms.get(name, namespace);
     if (!raw) {
       this.overwritten.delete(key);
+      this.volumes.delete(key);
       return {};
     }
     // The cache still shows the version our last write replaced: deciding on it would only
@@ -107,6 +111,12 @@ export class VmReconciler {
 
     const current = pods.find((p) => p.name === vm.status?.launcherPod);
     const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
+    // Secrets and claims the pod mounts: looked up (by name) while a pod may be created or
+    // is not started yet; a missing one stops the launch and is named on the VM.
+    const sources = mayStillMount(current)
+      ? await checkVolumeSources(this.deps.client, vm)
+      : undefined;
+    if (sources) this.volumes.set(key, sources.resolved);
     const now = new Date();
     const decideNow = () =>
       decide({
@@ -114,6 +124,7 @@ export class VmReconciler {
         pods,
         launcher,
         nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
+        ...(sources ? { missingSources: sources.missing } : {}),
         now,
         config: this.deps.decideConfig,
       });
@@ -261,7 +272,10 @@ export class VmReconciler {
     }
     this.fence();
     try {
-      await client.create(paths.pods(ns), buildLauncherPod(vm, launch, this.deps.podConfig));
+      await client.create(
+        paths.pods(ns),
+        buildLauncherPod(vm, launch, this.deps.podConfig, this.volumes.get(`${ns}/${name}`)),
+      );
       log.info({ pod: podName, launch }, "created launcher pod");
       void this.deps.events.record(
         involvedVm(vm),

@@ -11,6 +11,7 @@ import { KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
 import { expect, inject } from "vitest";
 import {
   GROUP,
+  isBootableDisk,
   LAUNCHER_CONTAINER,
   type LauncherStatus,
   VERSION,
@@ -74,9 +75,16 @@ export function createVm(
     apiVersion: `${GROUP}/${VERSION}`,
     kind: "VirtualMachine",
     metadata: { name, namespace: ns },
-    spec: { memory: { size: "128Mi" }, ...spec },
+    spec: {
+      memory: { size: "128Mi" },
+      // Something to boot, as the API requires; tests that give a bootable disk need none.
+      ...(spec.disks?.some(isBootableDisk) ? {} : { boot: { kernel: { image: TEST_KERNEL } } }),
+      ...spec,
+    },
   });
 }
+
+const TEST_KERNEL = "kubevisor/test-guest:latest";
 
 export const getVm = (c: KubeClient, ns: string, name: string) => c.get<Vm>(vmPath(ns, name));
 

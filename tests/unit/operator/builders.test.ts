@@ -31,7 +31,11 @@ function vm(spec: Partial<VirtualMachineSpecInput> = {}, name = "web"): VirtualM
     apiVersion: "kubevisor.io/v1alpha1",
     kind: "VirtualMachine",
     metadata: { name, namespace: "ns", uid: "uid-1", generation: 3 },
-    spec: { memory: { size: "1Gi" }, ...spec },
+    spec: {
+      memory: { size: "1Gi" },
+      boot: { kernel: { image: "kubevisor/test-guest:latest" } },
+      ...spec,
+    },
   });
 }
 
@@ -100,10 +104,11 @@ describe("launcher pod", () => {
       readinessProbe: { httpGet: { path: "/readyz", port: LAUNCHER_PROBE_PORT, scheme: "HTTP" } },
       livenessProbe: { httpGet: { path: "/healthz", port: LAUNCHER_PROBE_PORT, scheme: "HTTP" } },
     });
-    expect(c?.env?.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath])).toEqual([
+    expect(c?.env?.map((e) => [e.name, e.valueFrom?.fieldRef?.fieldPath ?? e.value])).toEqual([
       ["POD_IP", "status.podIP"],
       ["POD_NAME", "metadata.name"],
       ["POD_NAMESPACE", "metadata.namespace"],
+      ["KUBEVISOR_GUEST_OUTBOUND", "allow"],
     ]);
     expect(c?.volumeMounts).toEqual(
       expect.arrayContaining([

@@ -20,7 +20,22 @@ describe("operator configuration", () => {
       statusPollMs: 30_000,
       parallelMigrationsPerCluster: 5,
       parallelMigrationsPerNode: 2,
+      guestOutbound: "allow",
     });
+  });
+
+  it("reads whether guests may reach out, refusing anything but allow or deny", () => {
+    const base = { KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1" };
+    expect(parseConfig([], { ...base, KUBEVISOR_GUEST_OUTBOUND: "deny" }).guestOutbound).toBe(
+      "deny",
+    );
+    expect(
+      parseConfig(["--guest-outbound", "allow"], { ...base, KUBEVISOR_GUEST_OUTBOUND: "deny" })
+        .guestOutbound,
+    ).toBe("allow");
+    expect(() => parseConfig([], { ...base, KUBEVISOR_GUEST_OUTBOUND: "none" })).toThrow(
+      /--guest-outbound/,
+    );
   });
 
   it("reads the chart's migration limits", () => {

@@ -43,7 +43,8 @@ function vm(o: VmOptions = {}): VirtualMachine {
       ...(o.annotations ? { annotations: o.annotations } : {}),
       ...(o.deleting ? { deletionTimestamp: ago(1000) } : {}),
     },
-    spec: { memory: { size: "256Mi" }, ...o.spec },
+    // A direct-boot kernel: since the API refuses a VM with nothing to boot.
+    spec: { memory: { size: "256Mi" }, boot: { kernel: { image: "k" } }, ...o.spec },
     ...(o.status ? { status: o.status } : {}),
   });
 }

@@ -172,6 +172,7 @@ export const paths = {
       : "/apis/policy/v1/poddisruptionbudgets",
   pdb: (ns: string, name: string) =>
     `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`,
+  networkPolicies: (ns: string) => `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`,
   lease: (ns: string, name: string) =>
     `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,

@@ -53,6 +53,8 @@ export interface OperatorOptions {
   launcherPort?: number;
   /** Live migration: parallel limits and timeouts. */
   migration?: Partial<MigrationConfig>;
+  /** Give each VM a NetworkPolicy over its launcher pods (see vm/network-policy.ts). */
+  networkPolicy?: boolean;
 }
 
 export interface RunningOperator {
@@ -150,6 +152,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     ca,
     podConfig: { image: o.launcherImage, imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent" },
     decideConfig,
+    ...(o.networkPolicy ? { networkPolicy: { operatorNamespace: o.namespace } } : {}),
     mayAct,
     log,
   });

@@ -43,6 +43,7 @@ import {
 } from "./decide.js";
 import { buildLauncherPod, type LauncherPodConfig } from "./launcher-pod.js";
 import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
+import { buildNetworkPolicy } from "./network-policy.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
 import type { PodIndex } from "./pod-index.js";
@@ -73,6 +74,8 @@ export interface VmReconcilerDeps {
   ca: PemPair;
   podConfig: LauncherPodConfig;
   decideConfig: DecideConfig;
+  /** When set, each VM gets a NetworkPolicy letting only these operator pods call its launchers. */
+  networkPolicy?: { operatorNamespace: string };
   /** False once this replica may no longer act (lost the leader lease). */
   mayAct: () => boolean;
   log: Logger;
@@ -142,6 +145,7 @@ export class VmReconciler {
         // knowing that (no launch, a Failure condition saying whose it is).
         tlsSecretConflict = await this.ensureTlsSecret(vm);
         if (tlsSecretConflict) decision = decideNow();
+        else await this.ensureNetworkPolicy(vm);
       }
       requeue = await this.execute(raw, vm, decision, now, log);
     } catch (err) {
@@ -473,6 +477,21 @@ export class VmReconciler {
       },
     });
     return undefined;
+  }
+
+  /** Created before each launch, never updated: one the tenant made first is left alone. */
+  private async ensureNetworkPolicy(vm: VirtualMachine) {
+    const config = this.deps.networkPolicy;
+    if (!config) return;
+    this.fence();
+    await this.deps.client
+      .create(
+        paths.networkPolicies(vm.metadata.namespace ?? ""),
+        buildNetworkPolicy(vm, config.operatorNamespace),
+      )
+      .catch((err) => {
+        if (!isAlreadyExists(err)) throw err;
+      });
   }
 
   private async ensureDisruptionBudget(vm: VirtualMachine) {

@@ -84,7 +84,7 @@ beforeAll(async () => {
     return true;
   };
   // Two workers: two launchers that trickle forever would hold both if calls had no deadline.
-  operator = await start(env, { workers: 2, decide: { ...FAST_TRUST } });
+  operator = await start(env, { workers: 2, decide: { ...FAST_TRUST }, networkPolicy: true });
 });
 
 afterAll(async () => {
@@ -143,6 +143,19 @@ describe("launchers that answer wrongly", () => {
       30_000,
     );
     expect(conditionOf(good, "Launcher")).toMatchObject({ status: "True", reason: "Responding" });
+    // Its launchers accept the operator's pods on the API port, and their own peers.
+    const policy = await env.c.get<{ spec: { podSelector: unknown; ingress: unknown[] } }>(
+      `/apis/networking.k8s.io/v1/namespaces/${env.ns}/networkpolicies/good-launcher-ingress`,
+    );
+    expect(policy.spec.podSelector).toEqual({
+      matchLabels: { [`${GROUP}/vm`]: "good", [`${GROUP}/component`]: "launcher" },
+    });
+    expect(policy.spec.ingress[0]).toMatchObject({
+      from: [
+        { namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": env.operatorNs } } },
+      ],
+      ports: [{ port: 8443 }],
+    });
     expect(operator.isLeader()).toBe(true);
     // Memory stayed bounded: the operator hung up after about a MiB, not 100.
     await until("the huge answer ended", async () => hugeDone);

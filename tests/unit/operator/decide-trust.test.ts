@@ -8,6 +8,7 @@ import {
   rejectedLaunch,
   VM_FINALIZER,
 } from "../../../src/operator/vm/decide.js";
+import { buildNetworkPolicy } from "../../../src/operator/vm/network-policy.js";
 import type { ObservedPod } from "../../../src/operator/vm/observe.js";
 import { ANNOTATION_RESTART_REQUESTED } from "../../../src/operator/vm/requests.js";
 import { buildLauncherTlsSecret, tlsSecretVerdict } from "../../../src/operator/vm/tls-secret.js";
@@ -238,5 +239,40 @@ describe("the launcher TLS Secret", () => {
     expect(d.actions).toEqual([]);
     expect(d.status.launchCount).toBeUndefined();
     expect(condition(d, "Failure")).toMatchObject({ status: "True", reason: "SecretConflict" });
+  });
+});
+
+describe("the launcher NetworkPolicy", () => {
+  const v = VirtualMachine.parse({
+    ...vm(),
+    spec: {
+      memory: { size: "256Mi" },
+      network: { ports: [{ name: "ssh", port: 22, protocol: "TCP" }] },
+    },
+  });
+  const policy = buildNetworkPolicy(v, "kubevisor-system");
+  const launchers = { "kubevisor.io/vm": "web", "kubevisor.io/component": "launcher" };
+
+  it("selects the VM's launcher pods and only lets traffic in", () => {
+    expect(policy.spec.podSelector).toEqual({ matchLabels: launchers });
+    expect(policy.spec.policyTypes).toEqual(["Ingress"]);
+    expect(policy.metadata.ownerReferences?.[0]).toMatchObject({ uid: "uid-1", controller: true });
+  });
+
+  it("opens the launcher API to operator pods of the operator namespace only", () => {
+    const api = policy.spec.ingress.find((r) => r.ports?.some((p) => p.port === 8443));
+    expect(api?.from).toEqual([
+      {
+        namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": "kubevisor-system" } },
+        podSelector: { matchLabels: { "app.kubernetes.io/component": "operator" } },
+      },
+    ]);
+  });
+
+  it("opens every port to the VM's own launchers only, and the guest's ports to all", () => {
+    const peers = policy.spec.ingress.find((r) => r.ports === undefined);
+    expect(peers?.from).toEqual([{ podSelector: { matchLabels: launchers } }]);
+    const open = policy.spec.ingress.filter((r) => r.from === undefined);
+    expect(open.flatMap((r) => r.ports?.map((p) => p.port))).toEqual([8444, 22]);
   });
 });

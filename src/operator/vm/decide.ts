@@ -118,6 +118,10 @@ const SETTLED: ReadonlySet<VirtualMachinePhase | undefined> = new Set([
 ]);
 const MIGRATION_DONE = new Set(["Succeeded", "Failed"]);
 const ACTIVE: ReadonlySet<VirtualMachinePhase> = new Set(["Running", "Starting", "Stopping"]);
+const ACTIVE_OR_CLAIMED: ReadonlySet<VirtualMachinePhase | undefined> = new Set([
+  ...ACTIVE,
+  "Scheduling",
+]);
 
 export function decide(input: DecideInput): Decision {
   const { vm } = input;
@@ -150,6 +154,7 @@ export function decide(input: DecideInput): Decision {
     });
   }
   const { current, refused } = sortPods(input);
+  if (current && vm.status?.launcherPodUID === undefined) d.status.launcherPodUID = current.uid;
   const blocked = handleOtherPods(input, d, current, refused);
 
   if (current && !isTerminal(current)) decideActive(input, d, current, requests);
@@ -170,10 +175,14 @@ export function decide(input: DecideInput): Decision {
 function sortPods(input: DecideInput): { current?: ObservedPod; refused: ObservedPod[] } {
   const status = input.vm.status ?? {};
   const next = launcherPodName(input.vm.metadata.name ?? "", (status.launchCount ?? 0) + 1);
+  // A status written before UIDs were recorded (no field at all, where claims now write "")
+  // adopts the live pod of its active launch once, as the operator that made it would have.
+  const legacy = status.launcherPodUID === undefined && ACTIVE_OR_CLAIMED.has(status.phase);
   let current: ObservedPod | undefined;
   const refused: ObservedPod[] = [];
   for (const pod of input.pods) {
-    if (pod.name === status.launcherPod && pod.uid === status.launcherPodUID) current = pod;
+    const recorded = legacy || pod.uid === status.launcherPodUID;
+    if (pod.name === status.launcherPod && recorded) current = pod;
     else if (pod.name === status.launcherPod || pod.name === next) refused.push(pod);
   }
   return current ? { current, refused } : { refused };
@@ -444,7 +453,8 @@ function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) 
   Object.assign(d.status, {
     launchCount: next,
     launcherPod: podName,
-    launcherPodUID: undefined,
+    // Empty until the creator records its pod's UID; never absent again (see sortPods).
+    launcherPodUID: "",
     // Milliseconds: other replicas time the claim out against this.
     launchClaimedAt: now.toISOString(),
     phase: "Scheduling",

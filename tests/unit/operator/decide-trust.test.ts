@@ -74,6 +74,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
     const claimed = vm({
       launchCount: 1,
       launcherPod: "web-launcher-1",
+      launcherPodUID: "",
       launchClaimedAt: ago(1000),
       phase: "Scheduling",
     });
@@ -108,6 +109,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
     const claimed = vm({
       launchCount: 1,
       launcherPod: "web-launcher-1",
+      launcherPodUID: "",
       launchClaimedAt: ago(DEFAULT_DECIDE_CONFIG.claimTimeoutMs + 1),
       phase: "Scheduling",
     });
@@ -124,6 +126,20 @@ describe("a pod under a launcher name that the operator did not create", () => {
     expect(d.actions.map((a) => a.type)).not.toContain("launch");
     expect(d.actions).not.toContainEqual(expect.objectContaining({ name: "web-launcher-2" }));
     expect(condition(d, "Launcher")).toMatchObject({ reason: "LauncherPodRefused" });
+  });
+
+  it("a claim records no UID yet: only the creator's own create answer fills it in", () => {
+    const d = run(vm());
+    expect(d.actions).toEqual([{ type: "launch", launch: 1, podName: "web-launcher-1" }]);
+    expect(d.status.launcherPodUID).toBe("");
+  });
+
+  it("a status from before UIDs were recorded adopts its active launch's pod once", () => {
+    const { launcherPodUID: _, ...old } = running(1);
+    const d = run(vm(old), [pod(1)], { launcher: { phase: "Running" } });
+    expect(d.status.phase).toBe("Running");
+    expect(d.status.launcherPodUID).toBe("pod-uid-1");
+    expect(condition(d, "Launcher")).toMatchObject({ status: "True" });
   });
 
   it("the pod whose UID was recorded is the launcher", () => {

@@ -118,7 +118,7 @@ export class VmReconciler {
       (p) => p.name === vm.status?.launcherPod && p.uid === vm.status?.launcherPodUID,
     );
     const answer = current ? await this.askLauncher(vm, current, log) : {};
-    const now = new Date();
+    let now = new Date();
     let tlsSecretConflict: string | undefined;
     const decideNow = () =>
       decide({
@@ -144,8 +144,11 @@ export class VmReconciler {
         // The Secret the pod will mount must be ours; if its name is taken, decide again
         // knowing that (no launch, a Failure condition saying whose it is).
         tlsSecretConflict = await this.ensureTlsSecret(vm);
-        if (tlsSecretConflict) decision = decideNow();
-        else await this.ensureNetworkPolicy(vm);
+        if (!tlsSecretConflict) await this.ensureNetworkPolicy(vm);
+        // Decide again on a fresh clock: the claim's age is what the creator checks, and
+        // issuing a certificate can take a while on a busy node.
+        now = new Date();
+        decision = decideNow();
       }
       requeue = await this.execute(raw, vm, decision, now, log);
     } catch (err) {

@@ -4,7 +4,6 @@ import type {
   V1ObjectMeta,
   V1Pod,
   V1PodDisruptionBudget,
-  V1Secret,
 } from "@kubernetes/client-node";
 import {
   COMPONENT_LAUNCHER,
@@ -26,7 +25,7 @@ import {
 import { FencedError, type ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
-import { issueCertificate, type PemPair } from "../../util/pki.js";
+import type { PemPair } from "../../util/pki.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
 import { type LauncherClient, LauncherError, type LauncherFault } from "../launcher-client.js";
 import type { OperatorMetrics } from "../metrics.js";
@@ -41,19 +40,14 @@ import {
   rejectedLaunch,
   VM_FINALIZER,
 } from "./decide.js";
+import { ensureNetworkPolicy, ensureTlsSecret } from "./launch-objects.js";
 import { buildLauncherPod, type LauncherPodConfig } from "./launcher-pod.js";
-import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
-import { buildNetworkPolicy } from "./network-policy.js";
+import { disruptionBudgetName, vmLabelValue } from "./naming.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
 import type { PodIndex } from "./pod-index.js";
 import { ANNOTATION_STATE_REQUEST } from "./requests.js";
 import { statusPatch } from "./status-patch.js";
-import {
-  buildLauncherTlsSecret,
-  launcherCertificateRequest,
-  tlsSecretVerdict,
-} from "./tls-secret.js";
 
 /** A VirtualMachine as the API serves it: not yet validated. */
 export interface RawVm extends KubernetesObject {
@@ -143,8 +137,11 @@ export class VmReconciler {
       if (decision.actions.some((a) => a.type === "launch")) {
         // The Secret the pod will mount must be ours; if its name is taken, decide again
         // knowing that (no launch, a Failure condition saying whose it is).
-        tlsSecretConflict = await this.ensureTlsSecret(vm);
-        if (!tlsSecretConflict) await this.ensureNetworkPolicy(vm);
+        const fence = () => this.fence();
+        tlsSecretConflict = await ensureTlsSecret(this.deps.client, this.deps.ca, vm, fence);
+        const policy = this.deps.networkPolicy;
+        if (!tlsSecretConflict && policy)
+          await ensureNetworkPolicy(this.deps.client, vm, policy.operatorNamespace, fence);
         // Decide again on a fresh clock: the claim's age is what the creator checks, and
         // issuing a certificate can take a while on a busy node.
         now = new Date();
@@ -441,60 +438,6 @@ export class VmReconciler {
     } catch (err) {
       if (!isNotFound(err) && !isConflict(err)) throw err;
     }
-  }
-
-  /**
-   * The launcher TLS Secret, read and written by name only (the operator neither lists nor
-   * watches Secrets). Returns why it cannot be used when its name is taken by a Secret the
-   * operator did not make; that one is left alone.
-   */
-  private async ensureTlsSecret(vm: VirtualMachine): Promise<string | undefined> {
-    const { client, ca } = this.deps;
-    const ns = vm.metadata.namespace ?? "";
-    const name = launcherTlsSecretName(vm.metadata.name ?? "");
-    const existing = await client.get<V1Secret>(paths.secret(ns, name)).catch((err) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    const verdict = existing ? tlsSecretVerdict(existing, vm, ca.certPem) : "missing";
-    if (verdict === "current") return undefined;
-    if (verdict === "foreign") {
-      return `Secret ${name} exists but was not created by the operator for this VM; it is neither used nor overwritten: delete or rename it`;
-    }
-    const serving = await issueCertificate(ca, launcherCertificateRequest(vm));
-    const secret = buildLauncherTlsSecret(vm, serving, ca.certPem);
-    this.fence();
-    if (!existing) {
-      await client.create(paths.secrets(ns), secret).catch((err) => {
-        // Someone was quicker; the next pass judges what is there.
-        if (!isAlreadyExists(err)) throw err;
-      });
-      return undefined;
-    }
-    // Ours but stale (another CA, an earlier VM of the same name): replace it, guarded by
-    // its resourceVersion so a Secret changed meanwhile is judged again, not overwritten.
-    await client.request("PUT", paths.secret(ns, name), {
-      body: {
-        ...secret,
-        metadata: { ...secret.metadata, resourceVersion: existing.metadata?.resourceVersion },
-      },
-    });
-    return undefined;
-  }
-
-  /** Created before each launch, never updated: one the tenant made first is left alone. */
-  private async ensureNetworkPolicy(vm: VirtualMachine) {
-    const config = this.deps.networkPolicy;
-    if (!config) return;
-    this.fence();
-    await this.deps.client
-      .create(
-        paths.networkPolicies(vm.metadata.namespace ?? ""),
-        buildNetworkPolicy(vm, config.operatorNamespace),
-      )
-      .catch((err) => {
-        if (!isAlreadyExists(err)) throw err;
-      });
   }
 
   private async ensureDisruptionBudget(vm: VirtualMachine) {

@@ -284,6 +284,12 @@ export const VirtualMachineStatus = z.object({
     .optional()
     .describe("Value of the kubevisor.io/restart-requested annotation last acted upon"),
   observedGeneration: z.number().int().nonnegative().optional(),
+  launcherPodUID: z
+    .string()
+    .optional()
+    .describe(
+      "UID of the launcher pod the operator created for the current launch; only that pod is ever contacted or adopted",
+    ),
 });
 export type VirtualMachineStatus = z.infer<typeof VirtualMachineStatus>;
 

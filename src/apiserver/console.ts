@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocket, type WebSocketServer } from "ws";
+import { WebSocket, WebSocketServer } from "ws";
 import { LAUNCHER_PORT, launcherServerName } from "../api/launcher.js";
 import { CONSOLE_CLOSE, type ConsoleMode } from "../api/subresources.js";
 import type { Logger } from "../util/log.js";
@@ -12,9 +12,44 @@ export interface LauncherTls {
   keyPem: string;
 }
 
-/** A client this far behind is dropped rather than buffered without bound. */
-const MAX_CLIENT_BACKLOG = 8 * 1024 * 1024;
 const UPSTREAM_CONNECT_TIMEOUT_MS = 5_000;
+
+/**
+ * What one console session may cost the server (which shares a process with the
+ * operator): a user's frame is typing, so it is small; output is read from the launcher
+ * only as fast as the user takes it; a peer that stops answering pings is dropped; and the
+ * number of sessions is capped per VM and overall.
+ */
+export interface ConsoleLimits {
+  /** Largest frame a user may send; a larger one closes the session (1009). */
+  clientMaxPayload: number;
+  /** Largest frame accepted from a launcher. */
+  upstreamMaxPayload: number;
+  /** Bytes sent but not yet written out before reading from the other side pauses. */
+  highWater: number;
+  /** Reading resumes once the backlog is down to this. */
+  lowWater: number;
+  /** Both peers are pinged this often; one that has not answered the last ping is dropped. */
+  pingIntervalMs: number;
+  /** Sessions (interactive and watchers) per VM, and in this process. */
+  maxPerVm: number;
+  maxTotal: number;
+}
+
+export const DEFAULT_CONSOLE_LIMITS: ConsoleLimits = {
+  clientMaxPayload: 64 * 1024,
+  upstreamMaxPayload: 1024 * 1024,
+  highWater: 256 * 1024,
+  lowWater: 64 * 1024,
+  pingIntervalMs: 30_000,
+  maxPerVm: 8,
+  maxTotal: 256,
+};
+
+/** The WebSocket server the console upgrades go through, with the user-side frame cap. */
+export function consoleServer(limits: ConsoleLimits = DEFAULT_CONSOLE_LIMITS): WebSocketServer {
+  return new WebSocketServer({ noServer: true, maxPayload: limits.clientMaxPayload });
+}
 
 /** Pure: `?mode=watch` asks for a read-only session; anything else is interactive. */
 export function consoleMode(url: string): ConsoleMode {
@@ -30,6 +65,33 @@ export function consoleMode(url: string): ConsoleMode {
  */
 export class ConsoleSessions {
   private readonly interactive = new Map<string, WebSocket>();
+  /** Sessions open or being opened, per VM; a slot is taken before the launcher is dialled. */
+  private readonly open = new Map<string, number>();
+  private total = 0;
+
+  constructor(
+    private readonly limits: Pick<ConsoleLimits, "maxPerVm" | "maxTotal"> = DEFAULT_CONSOLE_LIMITS,
+  ) {}
+
+  /** Takes a session slot, or says why there is none; give it back with `leave`. */
+  enter(vmKey: string): string | undefined {
+    const here = this.open.get(vmKey) ?? 0;
+    if (here >= this.limits.maxPerVm)
+      return `VM ${vmKey} already has ${here} console sessions (the limit)`;
+    if (this.total >= this.limits.maxTotal)
+      return `this server already relays ${this.total} console sessions (the limit)`;
+    this.open.set(vmKey, here + 1);
+    this.total++;
+    return undefined;
+  }
+
+  leave(vmKey: string): void {
+    const here = this.open.get(vmKey) ?? 0;
+    if (here <= 0) return;
+    if (here === 1) this.open.delete(vmKey);
+    else this.open.set(vmKey, here - 1);
+    this.total--;
+  }
 
   claim(vmKey: string, ws: WebSocket, user: UserInfo): void {
     const previous = this.interactive.get(vmKey);
@@ -71,8 +133,13 @@ export interface Upstream {
  * Open the launcher's /console over mutual TLS with the operator's client certificate,
  * checking the launcher's certificate under the VM's launcher server name.
  */
-export function connectLauncher(target: Upstream, tls: LauncherTls): Promise<WebSocket> {
+export function connectLauncher(
+  target: Upstream,
+  tls: LauncherTls,
+  limits: Pick<ConsoleLimits, "upstreamMaxPayload"> = DEFAULT_CONSOLE_LIMITS,
+): Promise<WebSocket> {
   const options = {
+    maxPayload: limits.upstreamMaxPayload,
     servername: launcherServerName(target.namespace, target.vmName),
     ca: tls.caPem,
     cert: tls.certPem,
@@ -100,6 +167,8 @@ export function connectLauncher(target: Upstream, tls: LauncherTls): Promise<Web
  * Complete the client's upgrade and pump bytes both ways. Upstream output goes to the client
  * as binary frames; the client's input goes upstream only in interactive mode. Either side
  * ending ends the other, the client with CONSOLE_CLOSE.upstreamGone so it knows to reconnect.
+ * The caller holds a session slot (`sessions.enter`); relay gives it back when either side
+ * ends, also when the client left before the upgrade completed.
  */
 export function relay(opts: {
   wss: WebSocketServer;
@@ -112,10 +181,13 @@ export function relay(opts: {
   user: UserInfo;
   sessions: ConsoleSessions;
   log: Logger;
+  limits?: ConsoleLimits;
 }): void {
   const { upstream, mode, vmKey, sessions, log } = opts;
+  const limits = opts.limits ?? DEFAULT_CONSOLE_LIMITS;
   // The client may have gone while the launcher connection was being made.
   if (opts.socket.destroyed) {
+    sessions.leave(vmKey);
     upstream.close();
     return;
   }
@@ -124,17 +196,10 @@ export function relay(opts: {
   opts.wss.handleUpgrade(opts.req, opts.socket, opts.head, (client) => {
     log.info({ vm: vmKey, user: opts.user.name, mode }, "console session attached");
     if (mode === "interactive") sessions.claim(vmKey, client, opts.user);
-    upstream.on("message", (data: Buffer, isBinary: boolean) => {
-      if (client.bufferedAmount > MAX_CLIENT_BACKLOG) {
-        client.close(1013, "console client too slow");
-        return;
-      }
-      if (client.readyState === WebSocket.OPEN) client.send(data, { binary: isBinary });
-    });
-    client.on("message", (data: Buffer, isBinary: boolean) => {
-      if (mode === "interactive" && upstream.readyState === WebSocket.OPEN)
-        upstream.send(data, { binary: isBinary });
-    });
+    pipe(upstream, client, limits);
+    // Watchers' input is read (so pings and closes are seen) and dropped.
+    if (mode === "interactive") pipe(client, upstream, limits);
+    const stopPings = [heartbeat(client, limits), heartbeat(upstream, limits)];
     upstream.on("close", (code, reason) => {
       const why = reason.toString() || `code ${code}`;
       if (client.readyState === WebSocket.OPEN || client.readyState === WebSocket.CONNECTING)
@@ -143,11 +208,58 @@ export function relay(opts: {
     upstream.on("error", (err) =>
       log.warn({ vm: vmKey, err: err.message }, "launcher console error"),
     );
-    client.on("close", () => {
+    client.on("close", (code) => {
+      for (const stop of stopPings) stop();
       sessions.release(vmKey, client);
+      sessions.leave(vmKey);
       upstream.close();
-      log.info({ vm: vmKey, user: opts.user.name, mode }, "console session detached");
+      log.info({ vm: vmKey, user: opts.user.name, mode, code }, "console session detached");
     });
     client.on("error", (err) => log.warn({ vm: vmKey, err: err.message }, "console client error"));
   });
+}
+
+/**
+ * Forward `from`'s frames to `to`, reading from `from` only while `to` keeps up: past
+ * `highWater` bytes handed to `to` but not yet written out, `from` is paused (TCP then
+ * pushes back on its sender) until the backlog drains to `lowWater`. Memory per direction
+ * stays around highWater plus one frame, however fast one side talks and slow the other reads.
+ */
+function pipe(from: WebSocket, to: WebSocket, limits: ConsoleLimits): void {
+  let pending = 0;
+  let paused = false;
+  from.on("message", (data: Buffer, isBinary: boolean) => {
+    if (to.readyState !== WebSocket.OPEN) return;
+    pending += data.length;
+    to.send(data, { binary: isBinary }, () => {
+      pending -= data.length;
+      if (paused && pending <= limits.lowWater) {
+        paused = false;
+        from.resume();
+      }
+    });
+    if (!paused && pending > limits.highWater) {
+      paused = true;
+      from.pause();
+    }
+  });
+}
+
+/** Ping `ws` every interval; if the previous ping went unanswered, drop it. Returns stop. */
+function heartbeat(ws: WebSocket, limits: ConsoleLimits): () => void {
+  let answered = true;
+  ws.on("pong", () => {
+    answered = true;
+  });
+  const timer = setInterval(() => {
+    if (!answered) {
+      ws.terminate();
+      return;
+    }
+    answered = false;
+    if (ws.readyState === WebSocket.OPEN) ws.ping();
+  }, limits.pingIntervalMs);
+  timer.unref();
+  ws.once("close", () => clearInterval(timer));
+  return () => clearInterval(timer);
 }

@@ -4,7 +4,6 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { WebSocketServer } from "ws";
 import { SUBRESOURCES_APISERVICE, type VmSubresource } from "../api/subresources.js";
 import { isNotFound, KubeClient, paths } from "../kube/client.js";
 import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
@@ -23,6 +22,7 @@ import {
   ConsoleSessions,
   connectLauncher,
   consoleMode,
+  consoleServer,
   type LauncherTls,
   relay,
 } from "./console.js";
@@ -90,7 +90,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     minVersion: "TLSv1.2" as const,
   });
   const sessions = new ConsoleSessions();
-  const wss = new WebSocketServer({ noServer: true });
+  const wss = consoleServer();
 
   const identify = (req: IncomingMessage): AuthResult => {
     const socket = req.socket as TLSSocket;
@@ -184,6 +184,9 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         failure(409, `VM ${r.name} is not running (phase ${vm.status?.phase ?? "unknown"})`),
       );
     }
+    const vmKey = `${r.namespace}/${r.name}`;
+    const full = sessions.enter(vmKey);
+    if (full) return refuseUpgrade(socket, failure(429, full));
     let upstream: Awaited<ReturnType<typeof connectLauncher>>;
     try {
       upstream = await connectLauncher(
@@ -191,10 +194,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         launcherTls,
       );
     } catch (err) {
-      log.warn(
-        { vm: `${r.namespace}/${r.name}`, podIP, err: (err as Error).message },
-        "launcher console unreachable",
-      );
+      sessions.leave(vmKey);
+      log.warn({ vm: vmKey, podIP, err: (err as Error).message }, "launcher console unreachable");
       return refuseUpgrade(
         socket,
         failure(503, `cannot reach the console of VM ${r.name}: ${(err as Error).message}`),
@@ -207,7 +208,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       head,
       upstream,
       mode,
-      vmKey: `${r.namespace}/${r.name}`,
+      vmKey,
       user,
       sessions,
       log,

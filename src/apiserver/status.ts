@@ -23,6 +23,7 @@ const REASONS: Record<number, string> = {
   404: "NotFound",
   405: "MethodNotAllowed",
   409: "Conflict",
+  429: "TooManyRequests",
   500: "InternalError",
   503: "ServiceUnavailable",
 };
@@ -34,6 +35,7 @@ const TEXT: Record<number, string> = {
   404: "Not Found",
   405: "Method Not Allowed",
   409: "Conflict",
+  429: "Too Many Requests",
   500: "Internal Server Error",
   503: "Service Unavailable",
 };

@@ -7,6 +7,7 @@ import {
   VirtualMachineMigrationResource,
   VirtualMachineResource,
 } from "../api/index.js";
+import { type BoundedResponse, boundedRequest, parseJsonBody } from "./bounded-request.js";
 
 /**
  * A small JSON client for the Kubernetes API. The generated typed clients turn timestamps
@@ -38,8 +39,17 @@ export interface RequestOptions {
   body?: unknown;
   /** Defaults to JSON; patches pass application/merge-patch+json and friends. */
   contentType?: string;
+  /** Total deadline of the call (default 30 s). */
   timeoutMs?: number;
+  /** Largest answer accepted (default MAX_OBJECT_BYTES; lists MAX_LIST_BYTES). */
+  maxBytes?: number;
 }
+
+/** etcd keeps objects under 1.5 MiB; anything far above is not an answer we asked for. */
+export const MAX_OBJECT_BYTES = 16 * 1024 * 1024;
+/** Lists are not paginated yet; this bounds what one can cost. */
+export const MAX_LIST_BYTES = 256 * 1024 * 1024;
+export const DEFAULT_DEADLINE_MS = 30_000;
 
 export const MERGE_PATCH = "application/merge-patch+json";
 
@@ -63,7 +73,7 @@ export class KubeClient {
     readonly kubeConfig: KubeConfig,
     opts: { maxSockets?: number; timeoutMs?: number } = {},
   ) {
-    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.timeoutMs = opts.timeoutMs ?? DEFAULT_DEADLINE_MS;
     const cluster = kubeConfig.getCurrentCluster();
     if (!cluster) throw new Error("kubeconfig has no current cluster");
     this.server = new URL(cluster.server);
@@ -92,40 +102,28 @@ export class KubeClient {
       headers["content-type"] = opts.contentType ?? "application/json";
       headers["content-length"] = Buffer.byteLength(body);
     }
-    const transport = url.protocol === "https:" ? https : http;
-    return new Promise<T>((resolve, reject) => {
-      const req = transport.request(
-        url,
-        {
-          method,
-          headers,
-          agent: this.agent,
-          ca: options.ca,
-          cert: options.cert,
-          key: options.key,
-          rejectUnauthorized: options.rejectUnauthorized,
-          servername: options.servername,
-          timeout: opts.timeoutMs ?? this.timeoutMs,
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("error", reject);
-          res.on("end", () => {
-            const text = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) {
-              resolve((text ? JSON.parse(text) : undefined) as T);
-              return;
-            }
-            reject(toKubeError(status, text, method, path));
-          });
-        },
-      );
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: timed out`)));
-      req.on("error", reject);
-      req.end(body);
-    });
+    const res: BoundedResponse = await boundedRequest(
+      url,
+      {
+        method,
+        headers,
+        agent: this.agent,
+        ca: options.ca,
+        cert: options.cert,
+        key: options.key,
+        rejectUnauthorized: options.rejectUnauthorized,
+        servername: options.servername,
+      },
+      body,
+      {
+        deadlineMs: opts.timeoutMs ?? this.timeoutMs,
+        maxBytes: opts.maxBytes ?? MAX_OBJECT_BYTES,
+      },
+      `${method} ${path}`,
+    );
+    if (res.status >= 200 && res.status < 300)
+      return parseJsonBody(res.body, `${method} ${path}`) as T;
+    throw toKubeError(res.status, res.body.toString("utf8"), method, path);
   }
 
   get<T>(path: string, query?: RequestOptions["query"]) {
@@ -133,7 +131,7 @@ export class KubeClient {
   }
 
   list<T>(path: string, query?: RequestOptions["query"]) {
-    return this.request<KubeList<T>>("GET", path, { query });
+    return this.request<KubeList<T>>("GET", path, { query, maxBytes: MAX_LIST_BYTES });
   }
 
   create<T>(path: string, body: unknown) {
@@ -184,6 +182,7 @@ export const paths = {
       : "/apis/policy/v1/poddisruptionbudgets",
   pdb: (ns: string, name: string) =>
     `/apis/policy/v1/namespaces/${ns}/poddisruptionbudgets/${name}`,
+  networkPolicies: (ns: string) => `/apis/networking.k8s.io/v1/namespaces/${ns}/networkpolicies`,
   lease: (ns: string, name: string) =>
     `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases/${name}`,
   leases: (ns: string) => `/apis/coordination.k8s.io/v1/namespaces/${ns}/leases`,

@@ -27,6 +27,8 @@ export interface OperatorConfig {
   /** Live migrations running at once, cluster-wide and leaving any one node. */
   parallelMigrationsPerCluster: number;
   parallelMigrationsPerNode: number;
+  /** Create a NetworkPolicy per VM over its launcher pods. */
+  networkPolicy: boolean;
 }
 
 export class ConfigError extends Error {}
@@ -51,6 +53,7 @@ Flags (environment variable in brackets):
   --status-poll-seconds N   launcher /status poll interval while running (default 30)
   --parallel-migrations-per-cluster N   (default 5) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_CLUSTER]
   --parallel-migrations-per-node N      (default 2) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE]
+  --network-policy BOOL     a NetworkPolicy per VM over its launcher pods (default true) [KUBEVISOR_NETWORK_POLICY]
   --help`;
 
 /** Pure: flags win over environment, environment over defaults. */
@@ -74,6 +77,7 @@ export function parseConfig(
       "status-poll-seconds": { type: "string" },
       "parallel-migrations-per-cluster": { type: "string" },
       "parallel-migrations-per-node": { type: "string" },
+      "network-policy": { type: "string" },
     },
     strict: true,
   });
@@ -134,6 +138,10 @@ export function parseConfig(
         String(DEFAULT_MIGRATION_CONFIG.parallelPerNode),
       1,
       1000,
+    ),
+    networkPolicy: boolean(
+      "--network-policy",
+      values["network-policy"] ?? env.KUBEVISOR_NETWORK_POLICY ?? "true",
     ),
   };
 }

@@ -1,5 +1,7 @@
 import https from "node:https";
+import type { z } from "zod";
 import { LAUNCHER_PORT, LauncherStatus, launcherServerName } from "../api/index.js";
+import { BoundedRequestError, boundedRequest, parseJsonBody } from "../kube/bounded-request.js";
 
 export interface LauncherTls {
   caPem: string;
@@ -15,24 +17,70 @@ export interface LauncherAddress {
 }
 
 /**
+ * How a launcher let us down. `unreachable`: no answer at all (nothing listening, a
+ * connection refused or never made). `misbehaving`: it answered, but not as the launcher
+ * API answers — an error status, a body that is not JSON or not the expected shape, an
+ * answer too large, or one that did not finish in time. A launcher runs next to a guest
+ * that may be hostile, so every answer is checked before anyone acts on it.
+ */
+export type LauncherFault = "unreachable" | "misbehaving";
+
+export class LauncherError extends Error {
+  constructor(
+    readonly fault: LauncherFault,
+    message: string,
+  ) {
+    super(message);
+    this.name = "LauncherError";
+  }
+}
+
+/** Launcher answers are a few hundred bytes; this leaves room and bounds a hostile one. */
+export const MAX_LAUNCHER_ANSWER_BYTES = 1024 * 1024;
+export const STATUS_DEADLINE_MS = 3000;
+
+/**
  * The operator's side of the launcher API: mutual TLS to the pod IP, checking the
  * launcher's certificate against the operator CA under the VM's launcher server name
- * (pod IPs are not known when the certificate is issued).
+ * (pod IPs are not known when the certificate is issued). Every call has a total deadline
+ * and a size cap (src/kube/bounded-request.ts); every failure is a LauncherError.
  */
 export class LauncherClient {
   private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
 
   constructor(
     private readonly tls: LauncherTls,
-    private readonly opts: { timeoutMs?: number; port?: number } = {},
+    private readonly opts: { timeoutMs?: number; port?: number; maxBytes?: number } = {},
   ) {}
 
-  async status(at: LauncherAddress): Promise<LauncherStatus> {
-    return LauncherStatus.parse(await this.call(at, "GET", "/status", undefined, 3000));
+  status(at: LauncherAddress): Promise<LauncherStatus> {
+    return this.get(at, "/status", LauncherStatus, STATUS_DEADLINE_MS);
+  }
+
+  /** GET `path` and check the answer against `schema`. */
+  async get<S extends z.ZodType>(
+    at: LauncherAddress,
+    path: string,
+    schema: S,
+    timeoutMs?: number,
+  ): Promise<z.infer<S>> {
+    return this.parse(at, path, schema, await this.call(at, "GET", path, undefined, timeoutMs));
+  }
+
+  /** Check a launcher answer against its schema, as a `misbehaving` LauncherError. */
+  parse<S extends z.ZodType>(at: LauncherAddress, path: string, schema: S, answer: unknown) {
+    const parsed = schema.safeParse(answer);
+    if (parsed.success) return parsed.data as z.infer<S>;
+    const issue = parsed.error.issues[0];
+    const where = issue?.path.map(String).join(".") || "(root)";
+    throw new LauncherError(
+      "misbehaving",
+      `launcher ${at.podIP} ${path}: unexpected answer: ${where}: ${issue?.message}`,
+    );
   }
 
   /** One JSON request; rejects on any non-2xx answer with the launcher's own words. */
-  call(
+  async call(
     at: LauncherAddress,
     method: string,
     path: string,
@@ -40,40 +88,43 @@ export class LauncherClient {
     timeoutMs = this.opts.timeoutMs ?? 5000,
   ): Promise<unknown> {
     const text = body === undefined ? undefined : JSON.stringify(body);
-    return new Promise((resolve, reject) => {
-      const req = https.request(
+    const what = `launcher ${at.podIP} ${method} ${path}`;
+    try {
+      const res = await boundedRequest(
         {
           host: at.podIP,
           port: this.opts.port ?? LAUNCHER_PORT,
           path,
-          method,
           servername: launcherServerName(at.namespace, at.vmName),
+        },
+        {
+          method,
           ca: this.tls.caPem,
           cert: this.tls.certPem,
           key: this.tls.keyPem,
           agent: this.agent,
-          timeout: timeoutMs,
           headers: text
             ? { "content-type": "application/json", "content-length": Buffer.byteLength(text) }
             : {},
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("error", reject);
-          res.on("end", () => {
-            const out = Buffer.concat(chunks).toString("utf8");
-            const status = res.statusCode ?? 0;
-            if (status >= 200 && status < 300) resolve(out ? JSON.parse(out) : undefined);
-            else
-              reject(new Error(`launcher ${at.podIP} ${method} ${path}: ${status} ${out.trim()}`));
-          });
-        },
+        text,
+        { deadlineMs: timeoutMs, maxBytes: this.opts.maxBytes ?? MAX_LAUNCHER_ANSWER_BYTES },
+        what,
       );
-      req.on("timeout", () => req.destroy(new Error(`launcher ${at.podIP} ${path}: timed out`)));
-      req.on("error", reject);
-      req.end(text);
-    });
+      if (res.status < 200 || res.status >= 300) {
+        const words = res.body.toString("utf8").slice(0, 512).trim();
+        throw new LauncherError("misbehaving", `${what}: ${res.status} ${words}`);
+      }
+      return parseJsonBody(res.body, what);
+    } catch (err) {
+      if (err instanceof LauncherError) throw err;
+      if (err instanceof BoundedRequestError)
+        throw new LauncherError(
+          err.failure === "noAnswer" ? "unreachable" : "misbehaving",
+          err.message,
+        );
+      throw new LauncherError("unreachable", `${what}: ${String(err)}`);
+    }
   }
 
   close() {

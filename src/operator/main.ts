@@ -36,6 +36,7 @@ async function main() {
     workers: config.workers,
     http: { port: config.httpPort, host: config.httpHost },
     decide: { statusPollMs: config.statusPollMs },
+    networkPolicy: config.networkPolicy,
     migration: {
       parallelPerCluster: config.parallelMigrationsPerCluster,
       parallelPerNode: config.parallelMigrationsPerNode,

@@ -1,11 +1,5 @@
 import type { Server } from "node:http";
-import type {
-  KubeConfig,
-  V1Node,
-  V1Pod,
-  V1PodDisruptionBudget,
-  V1Secret,
-} from "@kubernetes/client-node";
+import type { KubeConfig, V1Node, V1Pod, V1PodDisruptionBudget } from "@kubernetes/client-node";
 import {
   COMPONENT_LAUNCHER,
   GROUP,
@@ -33,7 +27,6 @@ import type { LauncherPodConfig } from "./vm/launcher-pod.js";
 import { COMPONENT_PDB } from "./vm/pdb.js";
 import { PodIndex } from "./vm/pod-index.js";
 import { type RawVm, VmReconciler } from "./vm/reconciler.js";
-import { COMPONENT_TLS } from "./vm/tls-secret.js";
 
 export const LEASE_NAME = "kubevisor-operator";
 /**
@@ -62,6 +55,8 @@ export interface OperatorOptions {
   launcherPort?: number;
   /** Live migration: parallel limits and timeouts. */
   migration?: Partial<MigrationConfig>;
+  /** Give each VM a NetworkPolicy over its launcher pods (see vm/network-policy.ts). */
+  networkPolicy?: boolean;
 }
 
 export interface RunningOperator {
@@ -119,8 +114,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     log,
     byComponent(COMPONENT_PDB),
   );
-  const secrets = new Informer<V1Secret>(client, paths.secrets(), log, byComponent(COMPONENT_TLS));
-  const informers = [vms, migrations, pods, nodes, pdbs, secrets];
+  // No Secret informer: the operator reads and writes Secrets by name only, so its
+  // ServiceAccount needs no cluster-wide list or watch on them.
+  const informers = [vms, migrations, pods, nodes, pdbs];
 
   const metrics = new OperatorMetrics(() => {
     const counts = new Map<string, number>();
@@ -157,13 +153,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     pods: podIndex,
     nodes,
     pdbs,
-    secrets,
     launcher,
     events,
     metrics,
     ca,
     podConfig,
     decideConfig,
+    ...(o.networkPolicy ? { networkPolicy: { operatorNamespace: o.namespace } } : {}),
     mayAct,
     log,
   });

@@ -355,6 +355,8 @@ export class MigrationReconciler {
         metadata: { resourceVersion: vm.metadata.resourceVersion },
         status: {
           launcherPod: target.name,
+          // The VM now trusts this pod, and only this one (see vm/decide.ts sortPods).
+          launcherPodUID: target.uid,
           nodeName: target.nodeName,
           ipAddress: target.podIP,
           phase: "Running",

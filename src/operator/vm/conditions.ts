@@ -2,6 +2,17 @@ import type { Condition } from "../../api/index.js";
 
 export const CONDITION_READY = "Ready";
 export const CONDITION_FAILURE = "Failure";
+/**
+ * Whether the operator can rely on the VM's launcher: True `Responding`; False with
+ * `LauncherUnreachable`, `LauncherMisbehaving` (an answer that is not the launcher API's) or
+ * `LauncherPodRefused` (a pod under a launcher name that the operator did not create).
+ */
+export const CONDITION_LAUNCHER = "Launcher";
+
+export function removeCondition(conditions: Condition[] | undefined, type: string) {
+  const kept = conditions?.filter((c) => c.type !== type);
+  return kept && kept.length > 0 ? kept : undefined;
+}
 
 export function findCondition(conditions: Condition[] | undefined, type: string) {
   return conditions?.find((c) => c.type === type);

@@ -5,12 +5,22 @@ import type {
   VirtualMachineSpec,
   VirtualMachineStatus,
 } from "../../api/index.js";
-import { CONDITION_FAILURE, CONDITION_READY, findCondition, setCondition } from "./conditions.js";
+import type { LauncherFault } from "../launcher-client.js";
+import {
+  CONDITION_FAILURE,
+  CONDITION_LAUNCHER,
+  CONDITION_READY,
+  findCondition,
+  setCondition,
+} from "./conditions.js";
 import { guestAgentStatus, noGuestAgent } from "./guest-agent.js";
 import { launcherPodName } from "./naming.js";
 import { isTerminal, type ObservedPod } from "./observe.js";
 import { readUserRequests, type UserRequests } from "./requests.js";
+import { launcherCondition, sortPods } from "./trust.js";
 import { MISSING_REASON, missingMessage, type VolumeSource } from "./volume-sources.js";
+
+export { rejectedLaunch } from "./trust.js";
 
 /**
  * The VM state machine as a pure function: (VM, its launcher pods, the launcher's answer,
@@ -36,6 +46,8 @@ export interface DecideConfig {
   restartDelayMs: number;
   /** Poll the launcher's /status this often while the guest runs. */
   statusPollMs: number;
+  /** A launch whose pod create the apiserver refused (quota, admission) is retried this late. */
+  rejectRetryMs: number;
 }
 
 /** How soon an unanswered launcher /status is asked again. */
@@ -46,6 +58,7 @@ export const DEFAULT_DECIDE_CONFIG: DecideConfig = {
   quickFailureMs: 10_000,
   restartDelayMs: 10_000,
   statusPollMs: 30_000,
+  rejectRetryMs: 30_000,
 };
 
 export interface DecideInput {
@@ -54,6 +67,13 @@ export interface DecideInput {
   pods: ObservedPod[];
   /** The current launcher's GET /status answer, when it was asked. */
   launcher?: LauncherStatus;
+  /** Why the current launcher's last answer could not be used, when it could not. */
+  launcherFault?: { fault: LauncherFault; message: string };
+  /**
+   * Set when the launcher TLS Secret's name is taken by a Secret the operator did not
+   * create: nothing is launched (it would mount someone else's keys), the VM says why.
+   */
+  tlsSecretConflict?: string;
   /** Readiness of the node the current pod runs on, when known. */
   nodeReady?: boolean;
   /**
@@ -96,7 +116,9 @@ type Outcome =
   | { kind: "succeeded"; message: string }
   | { kind: "stopped"; message: string }
   | { kind: "failed"; message: string; reason: string }
-  | { kind: "configError"; message: string };
+  | { kind: "configError"; message: string }
+  /** The apiserver refused the claimed launch's pod; the same launch is tried again. */
+  | { kind: "rejected"; message: string };
 
 const SETTLED: ReadonlySet<VirtualMachinePhase | undefined> = new Set([
   "Succeeded",
@@ -104,6 +126,7 @@ const SETTLED: ReadonlySet<VirtualMachinePhase | undefined> = new Set([
   "Stopped",
 ]);
 const MIGRATION_DONE = new Set(["Succeeded", "Failed"]);
+const ACTIVE: ReadonlySet<VirtualMachinePhase> = new Set(["Running", "Starting", "Stopping"]);
 
 export function decide(input: DecideInput): Decision {
   const { vm } = input;
@@ -135,13 +158,13 @@ export function decide(input: DecideInput): Decision {
       message: `state request "${requests.rejectedState.value}" ignored: ${requests.rejectedState.why}`,
     });
   }
-  const blocked = handleOtherPods(input, d);
-  const current = vm.status?.launcherPod
-    ? input.pods.find((p) => p.name === vm.status?.launcherPod)
-    : undefined;
+  const { current, refused } = sortPods(input);
+  if (current && vm.status?.launcherPodUID === undefined) d.status.launcherPodUID = current.uid;
+  const blocked = handleOtherPods(input, d, current, refused);
 
   if (current && !isTerminal(current)) decideActive(input, d, current, requests);
   else decideIdle(input, d, current, requests, blocked);
+  d.status.conditions = launcherCondition(input, d, current, refused);
   return finish(input, d);
 }
 
@@ -171,12 +194,20 @@ export function deletionActions(meta: { finalizers?: string[] }, pods: ObservedP
  * Pods that are not the current launch: finished ones are cleaned up, live ones from an
  * earlier launch are stopped (they should not exist), and any live one blocks a new launch.
  */
-function handleOtherPods(input: DecideInput, d: Decision): boolean {
-  const currentName = input.vm.status?.launcherPod;
+function handleOtherPods(
+  input: DecideInput,
+  d: Decision,
+  current: ObservedPod | undefined,
+  refused: ObservedPod[],
+): boolean {
   const launches = input.vm.status?.launchCount ?? 0;
   let blocked = false;
   for (const pod of input.pods) {
-    if (pod.name === currentName) continue;
+    if (pod === current) continue;
+    if (refused.includes(pod)) {
+      blocked ||= !isTerminal(pod);
+      continue;
+    }
     if (isTerminal(pod)) {
       if (!pod.terminating) d.actions.push({ type: "cleanupPod", name: pod.name, uid: pod.uid });
       continue;
@@ -292,10 +323,19 @@ function decideIdle(
   Object.assign(d.status, noGuestAgent(d.status, now));
 
   let outcome: Outcome;
+  const rejection = findCondition(status.conditions, CONDITION_FAILURE);
   if (!status.launcherPod) {
     outcome = { kind: "never" };
   } else if (current) {
     outcome = outcomeOfPod(current, vm);
+  } else if (
+    rejection?.status === "True" &&
+    rejection.reason === "PodRejected" &&
+    !status.launcherPodUID
+  ) {
+    // The claimed pod was refused by the apiserver, so it does not exist: the claim stands
+    // and is tried again later, with no new launch number (no claim churn).
+    outcome = { kind: "rejected", message: rejection.message ?? "" };
   } else if (SETTLED.has(status.phase)) {
     outcome = outcomeOfStatus(vm);
   } else if (status.phase === "Scheduling" || status.phase === "Pending" || !status.phase) {
@@ -333,11 +373,12 @@ function decideIdle(
   }
   if (blocked) {
     // Another launcher pod of this VM is still alive; a new launch waits for it to end.
-    d.status.phase = status.phase ?? "Pending";
+    // The guest of the recorded launch is gone, so the VM is no longer running.
+    d.status.phase = status.phase && !ACTIVE.has(status.phase) ? status.phase : "Pending";
     d.requeueAfterMs = 1000;
     return;
   }
-  const delay = run.requested ? 0 : restartDelay(outcome, current, now, config);
+  const delay = run.requested ? 0 : restartDelay(outcome, current, status, now, config);
   if (delay > 0) {
     d.status.phase = settledPhase(outcome, false);
     d.requeueAfterMs = delay;
@@ -373,12 +414,21 @@ function missingSourcesFailure(input: DecideInput, d: Decision): boolean {
 
 function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) {
   const { vm, now } = input;
-  const next = (vm.status?.launchCount ?? 0) + 1;
+  if (input.tlsSecretConflict) {
+    d.status.conditions = failure(d, "SecretConflict", input.tlsSecretConflict, now);
+    d.status.phase = vm.status?.phase ?? "Pending";
+    d.requeueAfterMs = input.config.statusPollMs;
+    return;
+  }
+  const retry = outcome.kind === "rejected";
+  const next = (vm.status?.launchCount ?? 0) + (retry ? 0 : 1);
   const podName = launcherPodName(vm.metadata.name ?? "", next);
-  const restarting = outcome.kind !== "never" && outcome.kind !== "abandoned";
+  const restarting = outcome.kind !== "never" && outcome.kind !== "abandoned" && !retry;
   Object.assign(d.status, {
     launchCount: next,
     launcherPod: podName,
+    // Empty until the creator records its pod's UID; never absent again (see sortPods).
+    launcherPodUID: "",
     // Milliseconds: other replicas time the claim out against this.
     launchClaimedAt: now.toISOString(),
     phase: "Scheduling",
@@ -424,6 +474,8 @@ function wantsToRun(strategy: RunStrategy, outcome: Outcome, requests: UserReque
         : wish(true, `runStrategy ${strategy}`);
     case "abandoned":
       return wish(true, "the claimed launch was never created");
+    case "rejected":
+      return wish(true, "the rejected launch is tried again");
     case "configError":
       return wish(false, "the launcher refused the spec; change the spec to try again");
     case "succeeded":
@@ -446,6 +498,8 @@ function settledPhase(outcome: Outcome, stopped: boolean): VirtualMachinePhase {
     case "failed":
     case "configError":
       return "Failed";
+    case "rejected":
+      return "Pending";
     default:
       return "Stopped";
   }
@@ -551,9 +605,16 @@ function failure(
 function restartDelay(
   outcome: Outcome,
   pod: ObservedPod | undefined,
+  status: VirtualMachineStatus,
   now: Date,
   config: DecideConfig,
 ): number {
+  if (outcome.kind === "rejected") {
+    const claimed = Date.parse(status.launchClaimedAt ?? "");
+    return Number.isFinite(claimed)
+      ? Math.max(0, claimed + config.rejectRetryMs - now.getTime())
+      : 0;
+  }
   if (outcome.kind !== "failed" || !pod?.exit?.startedAt || !pod.exit.finishedAt) return 0;
   const started = Date.parse(pod.exit.startedAt);
   const finished = Date.parse(pod.exit.finishedAt);
@@ -598,6 +659,18 @@ function transitionEvents(
       type: "Warning",
       reason: failAfter.reason ?? "Failure",
       message: failAfter.message ?? "",
+    });
+  }
+  const launcherBefore = findCondition(before?.conditions, CONDITION_LAUNCHER);
+  const launcherAfter = findCondition(after.conditions, CONDITION_LAUNCHER);
+  if (
+    launcherAfter?.status === "False" &&
+    (launcherBefore?.status !== "False" || launcherBefore.reason !== launcherAfter.reason)
+  ) {
+    events.push({
+      type: "Warning",
+      reason: launcherAfter.reason ?? "Launcher",
+      message: launcherAfter.message ?? "",
     });
   }
   if (before?.phase === after.phase) return events;

@@ -29,7 +29,10 @@ export function vmLabelValue(vmName: string): string {
   return boundedName(vmName, "");
 }
 
-/** Launch n of a VM runs in this pod; deterministic so a retried create meets AlreadyExists. */
+/**
+ * Launch n of a VM runs in this pod; deterministic so a second create of launch n meets
+ * AlreadyExists (the pod found there is never adopted: only a recorded UID makes it ours).
+ */
 export function launcherPodName(vmName: string, launch: number): string {
   return boundedName(vmName, `-launcher-${launch}`);
 }

@@ -4,7 +4,6 @@ import type {
   V1ObjectMeta,
   V1Pod,
   V1PodDisruptionBudget,
-  V1Secret,
 } from "@kubernetes/client-node";
 import {
   COMPONENT_LAUNCHER,
@@ -20,14 +19,15 @@ import {
   isConflict,
   isNotFound,
   type KubeClient,
+  KubeError,
   paths,
 } from "../../kube/client.js";
 import { FencedError, type ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
-import { issueCertificate, type PemPair } from "../../util/pki.js";
+import type { PemPair } from "../../util/pki.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
-import type { LauncherClient } from "../launcher-client.js";
+import { type LauncherClient, LauncherError, type LauncherFault } from "../launcher-client.js";
 import type { OperatorMetrics } from "../metrics.js";
 import { CONDITION_FAILURE, findCondition, setCondition } from "./conditions.js";
 import {
@@ -37,16 +37,17 @@ import {
   decide,
   deletionActions,
   LAUNCHER_RETRY_MS,
+  rejectedLaunch,
   VM_FINALIZER,
 } from "./decide.js";
+import { ensureNetworkPolicy, ensureTlsSecret } from "./launch-objects.js";
 import { buildLauncherPod, type LauncherPodConfig, type ResolvedVolumes } from "./launcher-pod.js";
-import { disruptionBudgetName, launcherTlsSecretName, vmLabelValue } from "./naming.js";
+import { disruptionBudgetName, vmLabelValue } from "./naming.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
 import type { PodIndex } from "./pod-index.js";
 import { ANNOTATION_STATE_REQUEST } from "./requests.js";
 import { statusPatch } from "./status-patch.js";
-import { buildLauncherTlsSecret, launcherCertificateRequest } from "./tls-secret.js";
 import { checkVolumeSources, mayStillMount } from "./volume-sources.js";
 
 /** A VirtualMachine as the API serves it: not yet validated. */
@@ -62,13 +63,14 @@ export interface VmReconcilerDeps {
   pods: PodIndex;
   nodes: Informer<V1Node>;
   pdbs: Informer<V1PodDisruptionBudget>;
-  secrets: Informer<V1Secret>;
   launcher: LauncherClient;
   events: EventRecorder;
   metrics: OperatorMetrics;
   ca: PemPair;
   podConfig: LauncherPodConfig;
   decideConfig: DecideConfig;
+  /** When set, each VM gets a NetworkPolicy letting only these operator pods call its launchers. */
+  networkPolicy?: { operatorNamespace: string };
   /** False once this replica may no longer act (lost the leader lease). */
   mayAct: () => boolean;
   log: Logger;
@@ -85,7 +87,7 @@ export class VmReconciler {
   /** Per VM key, the resourceVersion our latest write to it replaced. */
   private readonly overwritten = new Map<string, string>();
   /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
-  private readonly launcherStatus = new Map<string, { at: number; status?: LauncherStatus }>();
+  private readonly launcherStatus = new Map<string, { at: number } & LauncherAnswer>();
   /** Per VM key, its claims' volume modes as this pass read them, for the pod it creates. */
   private readonly volumes = new Map<string, ResolvedVolumes>();
 
@@ -109,20 +111,25 @@ export class VmReconciler {
     let vm = parsed.data;
     const log = this.deps.log.child({ vm: key });
 
-    const current = pods.find((p) => p.name === vm.status?.launcherPod);
-    const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
+    // Only the pod whose UID this operator recorded is ever asked anything (see decide).
+    const current = pods.find(
+      (p) => p.name === vm.status?.launcherPod && p.uid === vm.status?.launcherPodUID,
+    );
+    const answer = current ? await this.askLauncher(vm, current, log) : {};
     // Secrets and claims the pod mounts: looked up (by name) while a pod may be created or
     // is not started yet; a missing one stops the launch and is named on the VM.
     const sources = mayStillMount(current)
       ? await checkVolumeSources(this.deps.client, vm)
       : undefined;
     if (sources) this.volumes.set(key, sources.resolved);
-    const now = new Date();
+    let now = new Date();
+    let tlsSecretConflict: string | undefined;
     const decideNow = () =>
       decide({
         vm,
         pods,
-        launcher,
+        ...answer,
+        ...(tlsSecretConflict ? { tlsSecretConflict } : {}),
         nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
         ...(sources ? { missingSources: sources.missing } : {}),
         now,
@@ -136,6 +143,19 @@ export class VmReconciler {
         const metadata = await this.addFinalizer(raw);
         raw = { ...raw, metadata: { ...raw.metadata, ...metadata } };
         vm = { ...vm, metadata: { ...vm.metadata, ...metadata } };
+        decision = decideNow();
+      }
+      if (decision.actions.some((a) => a.type === "launch")) {
+        // The Secret the pod will mount must be ours; if its name is taken, decide again
+        // knowing that (no launch, a Failure condition saying whose it is).
+        const fence = () => this.fence();
+        tlsSecretConflict = await ensureTlsSecret(this.deps.client, this.deps.ca, vm, fence);
+        const policy = this.deps.networkPolicy;
+        if (!tlsSecretConflict && policy)
+          await ensureNetworkPolicy(this.deps.client, vm, policy.operatorNamespace, fence);
+        // Decide again on a fresh clock: the claim's age is what the creator checks, and
+        // issuing a certificate can take a while on a busy node.
+        now = new Date();
         decision = decideNow();
       }
       requeue = await this.execute(raw, vm, decision, now, log);
@@ -167,11 +187,8 @@ export class VmReconciler {
     const launch = d.actions.find((a) => a.type === "launch");
     if (launch) {
       // Live, not from the cache: no other launcher pod of this VM may be alive when a launch
-      // is claimed. (The TLS Secret the pod mounts is made meanwhile; it harms nothing.)
-      const [alive] = await Promise.all([
-        this.otherLivePods(vm, launch.podName, log),
-        this.ensureTlsSecret(vm),
-      ]);
+      // is claimed.
+      const alive = await this.otherLivePods(vm, launch.podName, log);
       // The cache was behind: a pod it did not show is alive. Claim nothing; look again.
       if (alive) return 1000;
     }
@@ -193,7 +210,7 @@ export class VmReconciler {
     let requeue: number | undefined;
     for (const action of d.actions) {
       this.fence();
-      const result = await this.act(vm, action, resourceVersion, now, log);
+      const result = await this.act(vm, d.status, action, resourceVersion, now, log);
       if (typeof result === "string") resourceVersion = result;
       else if (typeof result === "number") requeue = result;
     }
@@ -205,6 +222,7 @@ export class VmReconciler {
   /** Returns a new resourceVersion after a VM write, or a requeue delay. */
   private async act(
     vm: VirtualMachine,
+    decided: VirtualMachineStatus,
     action: Action,
     resourceVersion: string | undefined,
     decidedAt: Date,
@@ -215,7 +233,7 @@ export class VmReconciler {
     const name = vm.metadata.name ?? "";
     switch (action.type) {
       case "launch":
-        return this.launch(vm, action.launch, action.podName, decidedAt.getTime(), log);
+        return this.launch(vm, decided, action, resourceVersion, decidedAt, log);
       case "deletePod":
         log.info({ pod: action.name, why: action.why }, "deleting launcher pod");
         await this.deletePod(ns, action.name, action.uid);
@@ -253,55 +271,124 @@ export class VmReconciler {
   /**
    * Launch n was claimed by the status write just made, after a live check that no other
    * launcher pod of the VM is alive. Create its pod only while the claim is young enough
-   * that no other replica can have given up on it; after, check the claim still stands
-   * (a replica stalled past that point is caught here), else take the pod back.
+   * that no other replica can have given up on it; record the UID the create returned (the
+   * only pod of this launch ever trusted); check the claim still stands (a replica stalled
+   * past that point is caught here), else take the pod back. A create the apiserver refuses
+   * is recorded as PodRejected, and the same claim is tried again later.
    */
   private async launch(
     vm: VirtualMachine,
-    launch: number,
-    podName: string,
-    claimedAt: number,
+    decided: VirtualMachineStatus,
+    action: Extract<Action, { type: "launch" }>,
+    resourceVersion: string | undefined,
+    claimedAt: Date,
     log: Logger,
-  ): Promise<number | undefined> {
+  ): Promise<string | number | undefined> {
     const { client, decideConfig } = this.deps;
+    const { launch, podName } = action;
     const ns = vm.metadata.namespace ?? "";
-    const name = vm.metadata.name ?? "";
-    if (Date.now() - claimedAt > decideConfig.claimTimeoutMs / 2) {
+    if (Date.now() - claimedAt.getTime() > decideConfig.claimTimeoutMs / 2) {
       log.warn({ launch }, "claim too old to act on; leaving it to time out");
       return decideConfig.claimTimeoutMs;
     }
     this.fence();
+    let created: V1Pod;
     try {
-      await client.create(
+      created = await client.create<V1Pod>(
         paths.pods(ns),
-        buildLauncherPod(vm, launch, this.deps.podConfig, this.volumes.get(`${ns}/${name}`)),
-      );
-      log.info({ pod: podName, launch }, "created launcher pod");
-      void this.deps.events.record(
-        involvedVm(vm),
-        "Normal",
-        "LauncherPodCreated",
-        `created launcher pod ${podName} (launch ${launch})`,
+        buildLauncherPod(
+          vm,
+          launch,
+          this.deps.podConfig,
+          this.volumes.get(`${ns}/${vm.metadata.name ?? ""}`),
+        ),
       );
     } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      log.info({ pod: podName }, "launcher pod already exists");
+      if (isAlreadyExists(err)) {
+        // Not ours (or ours with its answer lost): never adopted; decide refuses it.
+        log.warn({ pod: podName }, "a pod already holds the launcher name; not adopting it");
+        return undefined;
+      }
+      if (!isRejection(err)) throw err;
+      return this.recordRejection(vm, decided, podName, err, resourceVersion, log);
     }
-    const fresh = await client.get<RawVm>(paths.vm(ns, name)).catch((err) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
+    log.info({ pod: podName, launch }, "created launcher pod");
+    void this.deps.events.record(
+      involvedVm(vm),
+      "Normal",
+      "LauncherPodCreated",
+      `created launcher pod ${podName} (launch ${launch})`,
+    );
+    return this.recordPodUid(vm, launch, podName, created.metadata?.uid ?? "", log);
+  }
+
+  /** Writes the created pod's UID into the claim, unless the claim was superseded. */
+  private async recordPodUid(
+    vm: VirtualMachine,
+    launch: number,
+    podName: string,
+    uid: string,
+    log: Logger,
+  ): Promise<string | undefined> {
+    const { client } = this.deps;
+    const ns = vm.metadata.namespace ?? "";
+    const name = vm.metadata.name ?? "";
+    for (let attempt = 0; ; attempt++) {
+      const fresh = await client.get<RawVm>(paths.vm(ns, name)).catch((err) => {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      });
+      const status = fresh?.status as VirtualMachineStatus | undefined;
+      const stillClaimed =
+        fresh?.metadata.uid === vm.metadata.uid &&
+        status?.launchCount === launch &&
+        status.launcherPod === podName;
+      if (!fresh || !stillClaimed) {
+        log.error(
+          { pod: podName, launch },
+          "launch claim superseded while creating its pod; deleting the pod",
+        );
+        await this.deletePod(ns, podName, uid);
+        return undefined;
+      }
+      try {
+        this.fence();
+        const before = fresh.metadata.resourceVersion;
+        const written = await client.mergePatch<RawVm>(`${paths.vm(ns, name)}/status`, {
+          metadata: { resourceVersion: before },
+          status: { launcherPodUID: uid },
+        });
+        this.replaced(`${ns}/${name}`, before, written.metadata.resourceVersion);
+        return written.metadata.resourceVersion;
+      } catch (err) {
+        if (!isConflict(err) || attempt >= 4) throw err;
+      }
+    }
+  }
+
+  private async recordRejection(
+    vm: VirtualMachine,
+    decided: VirtualMachineStatus,
+    podName: string,
+    err: KubeError,
+    resourceVersion: string | undefined,
+    log: Logger,
+  ): Promise<string | number> {
+    const ns = vm.metadata.namespace ?? "";
+    const name = vm.metadata.name ?? "";
+    const apiMessage = err.message.replace(/^POST \S+: /, "");
+    log.warn({ pod: podName, err: apiMessage }, "launcher pod rejected by the apiserver");
+    const rejected = rejectedLaunch(vm, decided, podName, apiMessage, new Date());
+    const patch = statusPatch(decided, rejected.status);
+    this.fence();
+    const written = await this.deps.client.mergePatch<RawVm>(`${paths.vm(ns, name)}/status`, {
+      metadata: { resourceVersion },
+      status: patch ?? {},
     });
-    const stillClaimed =
-      fresh?.metadata.uid === vm.metadata.uid && fresh?.status?.launchCount === launch;
-    if (!stillClaimed) {
-      log.error(
-        { pod: podName, launch },
-        "launch claim superseded while creating its pod; deleting the pod",
-      );
-      const pod = await client.get<V1Pod>(paths.pod(ns, podName)).catch(() => undefined);
-      if (pod?.metadata?.uid) await this.deletePod(ns, podName, pod.metadata.uid);
-    }
-    return undefined;
+    this.replaced(`${ns}/${name}`, resourceVersion, written.metadata.resourceVersion);
+    const e = rejected.event;
+    void this.deps.events.record(involvedVm(vm), e.type, e.reason, e.message);
+    return written.metadata.resourceVersion ?? this.deps.decideConfig.rejectRetryMs;
   }
 
   /** Live (not cached) check for a non-terminal launcher pod of the VM other than `podName`. */
@@ -369,37 +456,6 @@ export class VmReconciler {
     }
   }
 
-  private async ensureTlsSecret(vm: VirtualMachine) {
-    const { client, secrets, ca } = this.deps;
-    const ns = vm.metadata.namespace ?? "";
-    const name = launcherTlsSecretName(vm.metadata.name ?? "");
-    const cached = secrets.get(name, ns);
-    const cachedCa = cached?.data?.["ca.crt"];
-    const owned = cached?.metadata?.ownerReferences?.some((o) => o.uid === vm.metadata.uid);
-    if (owned && cachedCa && Buffer.from(cachedCa, "base64").toString("utf8") === ca.certPem)
-      return;
-    const serving = await issueCertificate(ca, launcherCertificateRequest(vm));
-    const secret = buildLauncherTlsSecret(vm, serving, ca.certPem);
-    try {
-      await client.create(paths.secrets(ns), secret);
-    } catch (err) {
-      if (!isAlreadyExists(err)) throw err;
-      // Issued by another CA, or left by an earlier VM of the same name: replace it.
-      const current = await client.get<V1Secret>(paths.secret(ns, name));
-      if (
-        current.metadata?.ownerReferences?.some((o) => o.uid === vm.metadata.uid) &&
-        sameCa(current, ca)
-      )
-        return;
-      await client.request("PUT", paths.secret(ns, name), {
-        body: {
-          ...secret,
-          metadata: { ...secret.metadata, resourceVersion: current.metadata?.resourceVersion },
-        },
-      });
-    }
-  }
-
   private async ensureDisruptionBudget(vm: VirtualMachine) {
     const { client, pdbs } = this.deps;
     const ns = vm.metadata.namespace ?? "";
@@ -430,25 +486,33 @@ export class VmReconciler {
     vm: VirtualMachine,
     pod: ObservedPod,
     log: Logger,
-  ): Promise<LauncherStatus | undefined> {
-    if (pod.stage !== "Running" || !pod.podIP || pod.terminating) return undefined;
+  ): Promise<LauncherAnswer> {
+    if (pod.stage !== "Running" || !pod.podIP || pod.terminating) return {};
     const cached = this.launcherStatus.get(pod.uid);
     const now = Date.now();
-    const fresh = cached?.status ? this.deps.decideConfig.statusPollMs / 2 : LAUNCHER_RETRY_MS;
-    if (cached && now - cached.at < fresh) return cached.status;
-    let status: LauncherStatus | undefined;
+    // A launcher that answered, or answered wrongly, is asked again at the poll pace; one
+    // that did not answer at all, soon (its API may just be starting).
+    const settled = cached?.launcher || cached?.launcherFault?.fault === "misbehaving";
+    const fresh = settled ? this.deps.decideConfig.statusPollMs / 2 : LAUNCHER_RETRY_MS;
+    if (cached && now - cached.at < fresh) return answerOf(cached);
+    let answer: LauncherAnswer;
     try {
-      status = await this.deps.launcher.status({
-        podIP: pod.podIP,
-        namespace: vm.metadata.namespace ?? "",
-        vmName: vm.metadata.name ?? "",
-      });
+      answer = {
+        launcher: await this.deps.launcher.status({
+          podIP: pod.podIP,
+          namespace: vm.metadata.namespace ?? "",
+          vmName: vm.metadata.name ?? "",
+        }),
+      };
     } catch (err) {
-      log.debug({ pod: pod.name, err: String(err) }, "launcher /status unavailable");
+      const fault: LauncherFault = err instanceof LauncherError ? err.fault : "unreachable";
+      const message = err instanceof Error ? err.message : String(err);
+      log.debug({ pod: pod.name, fault, err: message }, "launcher /status unusable");
+      answer = { launcherFault: { fault, message } };
     }
-    this.launcherStatus.set(pod.uid, { at: now, status });
+    this.launcherStatus.set(pod.uid, { at: now, ...answer });
     if (this.launcherStatus.size > MAX_REMEMBERED) this.pruneLauncherStatus(now);
-    return status;
+    return answer;
   }
 
   /** Entries of pods long gone would otherwise stay forever. */
@@ -531,9 +595,20 @@ export class VmReconciler {
   }
 }
 
-function sameCa(secret: V1Secret, ca: PemPair): boolean {
-  const value = secret.data?.["ca.crt"];
-  return value !== undefined && Buffer.from(value, "base64").toString("utf8") === ca.certPem;
+/** What the current launcher said, or why what it said cannot be used. */
+interface LauncherAnswer {
+  launcher?: LauncherStatus;
+  launcherFault?: { fault: LauncherFault; message: string };
+}
+
+const answerOf = ({ launcher, launcherFault }: LauncherAnswer): LauncherAnswer => ({
+  ...(launcher ? { launcher } : {}),
+  ...(launcherFault ? { launcherFault } : {}),
+});
+
+/** The apiserver refused the object for good (quota, admission, validation), not for now. */
+function isRejection(err: unknown): err is KubeError {
+  return err instanceof KubeError && [400, 403, 422].includes(err.status);
 }
 
 function involved(raw: RawVm): InvolvedObject {

@@ -1,5 +1,5 @@
 import type { V1Secret } from "@kubernetes/client-node";
-import { launcherServerName, type VirtualMachine } from "../../api/index.js";
+import { LABEL_COMPONENT, launcherServerName, type VirtualMachine } from "../../api/index.js";
 import { vmLabels, vmOwnerReference } from "./launcher-pod.js";
 import { launcherTlsSecretName } from "./naming.js";
 
@@ -33,4 +33,28 @@ export function buildLauncherTlsSecret(
     },
     stringData: { "tls.crt": serving.certPem, "tls.key": serving.keyPem, "ca.crt": caCertPem },
   };
+}
+
+/**
+ * What to do with the Secret found under a VM's launcher TLS name. `current`: made by the
+ * operator for this VM with today's CA — use it. `replace`: made by the operator (for this
+ * VM, or an earlier VM of the same name whose garbage collection is pending) but stale —
+ * overwrite it. `foreign`: anything else — someone else's Secret; never overwritten (it may
+ * hold their data) and never mounted (its keys are not ours).
+ */
+export function tlsSecretVerdict(
+  secret: V1Secret,
+  vm: VirtualMachine,
+  caCertPem: string,
+): "current" | "replace" | "foreign" {
+  const meta = secret.metadata ?? {};
+  const owner = meta.ownerReferences?.find((o) => o.controller && o.kind === "VirtualMachine");
+  const ours =
+    meta.labels?.[LABEL_COMPONENT] === COMPONENT_TLS &&
+    owner !== undefined &&
+    owner.name === vm.metadata.name;
+  if (!ours) return "foreign";
+  const ca = secret.data?.["ca.crt"];
+  const sameCa = ca !== undefined && Buffer.from(ca, "base64").toString("utf8") === caCertPem;
+  return owner.uid === vm.metadata.uid && sameCa ? "current" : "replace";
 }

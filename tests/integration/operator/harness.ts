@@ -4,6 +4,7 @@
  * that patches pod status the way a kubelet would and finishes graceful deletions, and a
  * stand-in launcher — a real mTLS HTTPS server answering GET /status.
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
@@ -394,6 +395,13 @@ export class FakeLauncher {
   };
   /** Client certificate common names seen, to prove the operator presented one. */
   readonly clients: string[] = [];
+  /** TLS server names asked for (`<vm>.<ns>.launcher.kubevisor.io`), with the pod IP dialled. */
+  readonly asked: { servername: string; ip: string }[] = [];
+  /**
+   * Lets a test answer for some VMs itself (a misbehaving launcher); return true when it did.
+   * `vm` is the VM name from the TLS server name.
+   */
+  respond?: (vm: string, req: IncomingMessage, res: ServerResponse) => boolean;
   port = 0;
 
   async start(c: KubeClient, operatorNs: string, vmNs: string) {
@@ -413,8 +421,12 @@ export class FakeLauncher {
         rejectUnauthorized: true,
       },
       (req, res) => {
-        const peer = (req.socket as TLSSocket).getPeerCertificate();
+        const socket = req.socket as TLSSocket;
+        const peer = socket.getPeerCertificate();
         this.clients.push(String(peer.subject?.CN));
+        const servername = String((socket as TLSSocket & { servername?: string }).servername);
+        this.asked.push({ servername, ip: socket.localAddress ?? "" });
+        if (this.respond?.(servername.split(".")[0] ?? "", req, res)) return;
         if (req.url === "/status") {
           res.writeHead(200, { "content-type": "application/json" });
           res.end(JSON.stringify(this.status));
@@ -434,6 +446,7 @@ export class FakeLauncher {
 
   async close() {
     const server = this.server;
+    server?.closeAllConnections();
     if (server) await new Promise((r) => server.close(r));
   }
 }

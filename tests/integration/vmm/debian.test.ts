@@ -120,7 +120,7 @@ describe.skipIf(!existsSync(imageDisk))("the Debian cloud image through Vm", () 
 
       expect(await agent.osInfo()).toMatchObject({ id: "debian", version: "12" });
       // The image's cloud-init may apply the seed's host name after the agent starts.
-    expect(await agent.hostName()).toMatch(/^(debian|kv-agent-test)$/);
+      expect(await agent.hostName()).toMatch(/^(debian|kv-agent-test)$/);
       const interfaces = await agent.interfaces();
       expect(interfaces.map((i) => i.name)).not.toContain("lo");
       expect(interfaces.flatMap((i) => i.ipAddresses)).toContain("10.0.2.15");

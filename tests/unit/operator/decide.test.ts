@@ -54,6 +54,7 @@ function launched(n: number, extra: VirtualMachineStatus = {}): VirtualMachineSt
   return {
     launchCount: n,
     launcherPod: `web-launcher-${n}`,
+    launcherPodUID: `pod-uid-${n}`,
     launchClaimedAt: ago(3_600_000),
     phase: "Running",
     ...extra,

@@ -1,0 +1,111 @@
+import type { Condition, VirtualMachine, VirtualMachineStatus } from "../../api/index.js";
+import {
+  CONDITION_FAILURE,
+  CONDITION_LAUNCHER,
+  removeCondition,
+  setCondition,
+} from "./conditions.js";
+import type { DecideInput, Decision, VmEvent } from "./decide.js";
+import { launcherPodName } from "./naming.js";
+import { isTerminal, type ObservedPod } from "./observe.js";
+
+/**
+ * The trust decisions of the VM state machine, pure like decide.ts: which launcher pod is
+ * the VM's (by recorded UID, never by name or labels), what its answers are worth, and what
+ * a refused pod create means.
+ */
+
+/** Phases in which a launch's pod is alive or on its way. */
+const ACTIVE_OR_CLAIMED: ReadonlySet<string | undefined> = new Set([
+  "Scheduling",
+  "Starting",
+  "Running",
+  "Stopping",
+]);
+
+/**
+ * The current launch's pod is the one under the claimed name whose UID the operator
+ * recorded when its own create returned. Any other pod under that name, or under the next
+ * launch's name, was made by someone else (a tenant may create pods in the namespace):
+ * refused — never asked for its status, never adopted, never its outcome believed, and not
+ * deleted either (it may be someone's workload; a VM must not delete what it does not own).
+ * While alive it still blocks a new launch, since it might be our own pod whose create
+ * answer was lost, and a VM never runs twice.
+ */
+export function sortPods(input: DecideInput): { current?: ObservedPod; refused: ObservedPod[] } {
+  const status = input.vm.status ?? {};
+  const next = launcherPodName(input.vm.metadata.name ?? "", (status.launchCount ?? 0) + 1);
+  // A status written before UIDs were recorded (no field at all, where claims now write "")
+  // adopts the live pod of its active launch once, as the operator that made it would have.
+  const legacy = status.launcherPodUID === undefined && ACTIVE_OR_CLAIMED.has(status.phase);
+  let current: ObservedPod | undefined;
+  const refused: ObservedPod[] = [];
+  for (const pod of input.pods) {
+    const recorded = legacy || pod.uid === status.launcherPodUID;
+    if (pod.name === status.launcherPod && recorded) current = pod;
+    else if (pod.name === status.launcherPod || pod.name === next) refused.push(pod);
+  }
+  return current ? { current, refused } : { refused };
+}
+
+export function launcherCondition(
+  input: DecideInput,
+  d: Decision,
+  current: ObservedPod | undefined,
+  refused: ObservedPod[],
+): Condition[] | undefined {
+  const set = (status: "True" | "False", reason: string, message: string) =>
+    setCondition(
+      d.status.conditions,
+      { type: CONDITION_LAUNCHER, status, reason, message },
+      input.now,
+    );
+  const [squatter] = refused;
+  if (squatter) {
+    return set(
+      "False",
+      "LauncherPodRefused",
+      `pod ${squatter.name} (uid ${squatter.uid}) is not a launcher pod the operator created; ` +
+        "it is never contacted or adopted, and blocks new launches while it runs: delete it",
+    );
+  }
+  if (!current || isTerminal(current))
+    return removeCondition(d.status.conditions, CONDITION_LAUNCHER);
+  if (current.stage !== "Running" || current.terminating) return d.status.conditions;
+  if (input.launcher) return set("True", "Responding", "");
+  const fault = input.launcherFault;
+  if (fault?.fault === "misbehaving") return set("False", "LauncherMisbehaving", fault.message);
+  // Its API may start a moment after the pod runs; unreachable counts once the pod is ready.
+  if (fault && current.ready) return set("False", "LauncherUnreachable", fault.message);
+  return d.status.conditions;
+}
+
+/**
+ * The apiserver refused the pod of claimed launch `launch` (quota, Pod Security admission,
+ * an invalid field): the status and Event that say so. The claim stays (the pod does not
+ * exist), and decideIdle tries the same launch again after `rejectRetryMs`.
+ */
+export function rejectedLaunch(
+  vm: VirtualMachine,
+  status: VirtualMachineStatus,
+  podName: string,
+  apiMessage: string,
+  now: Date,
+): { status: VirtualMachineStatus; event: VmEvent } {
+  const message = `the apiserver refused launcher pod ${podName}: ${apiMessage}`;
+  const conditions = setCondition(
+    status.conditions,
+    {
+      type: CONDITION_FAILURE,
+      status: "True",
+      reason: "PodRejected",
+      message,
+      observedGeneration: vm.metadata.generation ?? 0,
+    },
+    now,
+  );
+  return {
+    status: { ...status, phase: "Pending", conditions },
+    event: { type: "Warning", reason: "PodRejected", message },
+  };
+}

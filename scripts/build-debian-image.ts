@@ -289,7 +289,9 @@ async function build(out: string, mirrors: Mirrors, versions: object): Promise<v
     mkdirSync(join(image, "disk"), { recursive: true });
     const qcow2 = join(image, "disk", "disk.qcow2");
     await timed(timings, "qemu-img convert -c", async () => {
-      await $`qemu-img convert -p -c -O qcow2 ${raw} ${qcow2}`;
+      // Progress only on a terminal: qemu-img redraws it with carriage returns.
+      const progress = process.stdout.isTTY ? ["-p"] : [];
+      await $`qemu-img convert ${progress} -c -O qcow2 ${raw} ${qcow2}`;
     });
     const allocated = Number((await $`du -B1 ${raw}`.text()).split(/\s/)[0]);
     const packages =

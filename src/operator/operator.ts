@@ -159,6 +159,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     decideConfig,
     mayAct,
     log,
+    migrations,
   });
 
   const migrationReconciler = new MigrationController({

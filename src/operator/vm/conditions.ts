@@ -2,6 +2,8 @@ import type { Condition } from "../../api/index.js";
 
 export const CONDITION_READY = "Ready";
 export const CONDITION_FAILURE = "Failure";
+/** Whether the VM can live-migrate (its disks), set by the VM reconciler only. */
+export const CONDITION_MIGRATABLE = "Migratable";
 
 export function findCondition(conditions: Condition[] | undefined, type: string) {
   return conditions?.find((c) => c.type === type);

@@ -5,7 +5,14 @@ import type {
   VirtualMachineSpec,
   VirtualMachineStatus,
 } from "../../api/index.js";
-import { CONDITION_FAILURE, CONDITION_READY, findCondition, setCondition } from "./conditions.js";
+import type { Migratability } from "../migration/migratable.js";
+import {
+  CONDITION_FAILURE,
+  CONDITION_MIGRATABLE,
+  CONDITION_READY,
+  findCondition,
+  setCondition,
+} from "./conditions.js";
 import { launcherPodName } from "./naming.js";
 import { isTerminal, type ObservedPod } from "./observe.js";
 import { readUserRequests, type UserRequests } from "./requests.js";
@@ -54,6 +61,11 @@ export interface DecideInput {
   launcher?: LauncherStatus;
   /** Readiness of the node the current pod runs on, when known. */
   nodeReady?: boolean;
+  // ---- migration inputs (the migration reconciler owns the pods while one runs) ----
+  /** Whether the VM's disks let it live-migrate; the Migratable condition follows it. */
+  migratability?: Migratability;
+  /** True when `status.migration` names a migration that no longer exists (checked live). */
+  migrationGone?: boolean;
   now: Date;
   config: DecideConfig;
 }
@@ -112,7 +124,16 @@ export function decide(input: DecideInput): Decision {
     return d;
   }
   const migration = vm.status?.migration;
-  if (migration && !MIGRATION_DONE.has(migration.phase ?? "")) {
+  if (migration && !MIGRATION_DONE.has(migration.phase ?? "") && input.migrationGone) {
+    // Its object is gone (finalizer removed by hand, say): no migration pass will ever run
+    // for it again, so the VM reconciler lets go of it here; stray targets go below.
+    d.status.migration = undefined;
+    d.events.push({
+      type: "Warning",
+      reason: "MigrationVanished",
+      message: `migration ${migration.name} no longer exists; the VM is no longer migrating`,
+    });
+  } else if (migration && !MIGRATION_DONE.has(migration.phase ?? "")) {
     // The migration reconciler owns the pods until it is done; only say so.
     d.status.phase = "Migrating";
     d.requeueAfterMs = input.config.statusPollMs;
@@ -175,6 +196,17 @@ function handleOtherPods(input: DecideInput, d: Decision): boolean {
       continue;
     }
     blocked = true;
+    if (pod.migrationTarget && !pod.terminating) {
+      // No migration is under way (decide returned early otherwise), so this target was
+      // left behind by one that ended or vanished: it must never come to run the guest.
+      d.actions.push({
+        type: "deletePod",
+        name: pod.name,
+        uid: pod.uid,
+        why: "it is a migration target no running migration owns",
+      });
+      continue;
+    }
     // A pod from a launch newer than the status knows means this status is stale: leave it.
     if (
       !pod.terminating &&
@@ -546,6 +578,14 @@ function finish(input: DecideInput, d: Decision): Decision {
         },
     now,
   );
+  if (input.migratability) {
+    const { migratable, reason, message } = input.migratability;
+    d.status.conditions = setCondition(
+      d.status.conditions,
+      { type: CONDITION_MIGRATABLE, status: migratable ? "True" : "False", reason, message },
+      now,
+    );
+  }
   d.events.push(...transitionEvents(vm.status, d.status));
   return d;
 }

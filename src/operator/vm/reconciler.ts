@@ -29,6 +29,8 @@ import { issueCertificate, type PemPair } from "../../util/pki.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
 import type { LauncherClient } from "../launcher-client.js";
 import type { OperatorMetrics } from "../metrics.js";
+import { readMigratability } from "../migration/claim-modes.js";
+import type { Migratability } from "../migration/migratable.js";
 import { CONDITION_FAILURE, findCondition, setCondition } from "./conditions.js";
 import {
   type Action,
@@ -71,6 +73,8 @@ export interface VmReconcilerDeps {
   /** False once this replica may no longer act (lost the leader lease). */
   mayAct: () => boolean;
   log: Logger;
+  /** VirtualMachineMigrations: a VM naming one that vanished is released (see decide). */
+  migrations?: Informer<RawVm>;
 }
 
 const MAX_REMEMBERED = 4096;
@@ -85,6 +89,8 @@ export class VmReconciler {
   private readonly overwritten = new Map<string, string>();
   /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
   private readonly launcherStatus = new Map<string, { at: number; status?: LauncherStatus }>();
+  /** Latest migratability per VM uid: its claims are read at most every half poll. */
+  private readonly migratable = new Map<string, { at: number; verdict: Migratability }>();
 
   constructor(private readonly deps: VmReconcilerDeps) {}
 
@@ -107,6 +113,8 @@ export class VmReconciler {
 
     const current = pods.find((p) => p.name === vm.status?.launcherPod);
     const launcher = current ? await this.askLauncher(vm, current, log) : undefined;
+    const migratability = await this.migratability(vm, log);
+    const migrationGone = await this.migrationGone(vm);
     const now = new Date();
     const decideNow = () =>
       decide({
@@ -114,6 +122,8 @@ export class VmReconciler {
         pods,
         launcher,
         nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
+        ...(migratability ? { migratability } : {}),
+        ...(migrationGone ? { migrationGone } : {}),
         now,
         config: this.deps.decideConfig,
       });
@@ -435,6 +445,51 @@ export class VmReconciler {
     this.launcherStatus.set(pod.uid, { at: now, status });
     if (this.launcherStatus.size > MAX_REMEMBERED) this.pruneLauncherStatus(now);
     return status;
+  }
+
+  // ---- migration inputs ----
+
+  /**
+   * Whether the VM can live-migrate, for its Migratable condition: its claims read live,
+   * at most every half poll interval. Undefined when they cannot be read now (the
+   * condition then stays as it was).
+   */
+  private async migratability(vm: VirtualMachine, log: Logger): Promise<Migratability | undefined> {
+    if (vm.metadata.deletionTimestamp) return undefined;
+    const uid = vm.metadata.uid ?? "";
+    const cached = this.migratable.get(uid);
+    const now = Date.now();
+    if (cached && now - cached.at < this.deps.decideConfig.statusPollMs / 2) return cached.verdict;
+    try {
+      const verdict = await readMigratability(this.deps.client, vm);
+      this.migratable.set(uid, { at: now, verdict });
+      if (this.migratable.size > MAX_REMEMBERED) this.migratable.clear();
+      return verdict;
+    } catch (err) {
+      log.debug({ err: String(err) }, "claims unreadable; Migratable left as it was");
+      return cached?.verdict;
+    }
+  }
+
+  /**
+   * Whether `status.migration` names an unfinished migration whose object no longer exists.
+   * The cache says so first; a live GET confirms (a cache that lags must not release a VM
+   * whose pods a migration still owns).
+   */
+  private async migrationGone(vm: VirtualMachine): Promise<boolean> {
+    const named = vm.status?.migration;
+    const { migrations } = this.deps;
+    if (!migrations || !named || named.phase === "Succeeded" || named.phase === "Failed")
+      return false;
+    const ns = vm.metadata.namespace ?? "";
+    if (migrations.get(named.name, ns)) return false;
+    try {
+      await this.deps.client.get(paths.migration(ns, named.name));
+      return false;
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
   }
 
   /** Entries of pods long gone would otherwise stay forever. */

@@ -43,7 +43,12 @@ function vm(o: VmOptions = {}): VirtualMachine {
       ...(o.annotations ? { annotations: o.annotations } : {}),
       ...(o.deleting ? { deletionTimestamp: ago(1000) } : {}),
     },
-    spec: { memory: { size: "256Mi" }, ...o.spec },
+    spec: {
+      memory: { size: "256Mi" },
+      // Something to boot (the schema refuses a VM without).
+      boot: { kernel: { image: "kubevisor/test-guest:latest" } },
+      ...o.spec,
+    },
     ...(o.status ? { status: o.status } : {}),
   });
 }

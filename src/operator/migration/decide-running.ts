@@ -1,22 +1,21 @@
 import type { Condition, LauncherMigrationState } from "../../api/index.js";
 import { findCondition } from "../vm/conditions.js";
 import { isTerminal, type ObservedPod } from "../vm/observe.js";
+import { fail, succeed } from "./decide-end.js";
 import {
   CANCEL_RECHECK_MS,
   COND_ABORTING,
   COND_LEFT_SOURCE,
   COND_SOURCE_SILENT,
   clearCondition,
-  fail,
   killPod,
   type MigrationDecideInput,
   type MigrationDecision,
   markCondition,
   progressOf,
   startSettings,
-  succeed,
   trueSince,
-} from "./decide.js";
+} from "./decision.js";
 import { overrun } from "./timing.js";
 
 /**
@@ -102,8 +101,7 @@ export function decideRunning(
 /** The guest left the source: it runs on the target, or it is lost. */
 function afterLeft(input: MigrationDecideInput, d: MigrationDecision, leftAt: number) {
   const { source, target, targetPod, now, config } = input;
-  const targetDead =
-    !alive(targetPod) || target?.phase === "Failed" || target?.phase === "Cancelled";
+  const targetDead = targetLost(input);
   const arrived = target?.phase === "Succeeded" || (!target && targetPod?.ready === true);
   if (!targetDead && arrived && targetPod && !targetPod.terminating)
     return succeed(input, d, targetPod);
@@ -149,7 +147,7 @@ function afterLeft(input: MigrationDecideInput, d: MigrationDecision, leftAt: nu
 /** No reason to stop: start, follow, or take the source's verdict. */
 function proceed(input: MigrationDecideInput, d: MigrationDecision): MigrationDecision {
   const { source, target, targetPod, sourcePod, config } = input;
-  const targetDead = !alive(targetPod);
+  const targetDead = targetLost(input);
   if (source) {
     switch (source.phase) {
       case "None":
@@ -202,7 +200,7 @@ function newAbort(input: MigrationDecideInput, d: MigrationDecision): Abort | un
     cause = { reason: "Deleted", message: "the migration was deleted; cancelled" };
   } else if (!vm) {
     cause = { reason: "VMNotFound", message: "the VM is gone" };
-  } else if (sending && !alive(targetPod)) {
+  } else if (sending && targetLost(input)) {
     cause = { reason: "TargetFailed", message: targetGoneMessage(targetPod) };
   } else if (sending && source) {
     cause = overrun(source, input.progressMark, now.getTime(), {
@@ -274,6 +272,11 @@ function aborting(input: MigrationDecideInput, d: MigrationDecision, abort: Abor
     );
   d.requeueAfterMs = CANCEL_RECHECK_MS;
   return d;
+}
+
+/** The target cannot run the guest: its pod ended or is gone, or its launcher gave up. */
+function targetLost({ target, targetPod }: MigrationDecideInput): boolean {
+  return !alive(targetPod) || target?.phase === "Failed" || target?.phase === "Cancelled";
 }
 
 function targetGoneMessage(pod?: ObservedPod): string {

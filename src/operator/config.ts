@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
+import { quantityToBytes } from "../api/quantity.js";
 import { DEFAULT_MIGRATION_CONFIG } from "./migration/config.js";
 import { DEFAULT_DECIDE_CONFIG } from "./vm/decide.js";
 
@@ -24,6 +25,11 @@ export interface OperatorConfig {
   /** Live migrations running at once, cluster-wide and leaving any one node. */
   parallelMigrationsPerCluster: number;
   parallelMigrationsPerNode: number;
+  /** ... and from any one namespace (fairness between tenants). */
+  parallelMigrationsPerNamespace: number;
+  /** Admin bounds: a migration asking for more is clamped (with an Event). */
+  migrationMaxBandwidthBytesPerSec?: number;
+  migrationMaxCompletionTimeoutPerGiB: number;
 }
 
 export class ConfigError extends Error {}
@@ -46,6 +52,11 @@ Flags (environment variable in brackets):
   --status-poll-seconds N   launcher /status poll interval while running (default 30)
   --parallel-migrations-per-cluster N   (default 5) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_CLUSTER]
   --parallel-migrations-per-node N      (default 2) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE]
+  --parallel-migrations-per-namespace N (default 3) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_NAMESPACE]
+  --migration-max-bandwidth Q           bytes/s cap any migration is clamped to, e.g. 1Gi
+                                        (default none) [KUBEVISOR_MIGRATION_MAX_BANDWIDTH]
+  --migration-max-completion-timeout-per-gib N
+                                        (default 3600) [KUBEVISOR_MIGRATION_MAX_COMPLETION_TIMEOUT_PER_GIB]
   --help`;
 
 /** Pure: flags win over environment, environment over defaults. */
@@ -68,6 +79,9 @@ export function parseConfig(
       "status-poll-seconds": { type: "string" },
       "parallel-migrations-per-cluster": { type: "string" },
       "parallel-migrations-per-node": { type: "string" },
+      "parallel-migrations-per-namespace": { type: "string" },
+      "migration-max-bandwidth": { type: "string" },
+      "migration-max-completion-timeout-per-gib": { type: "string" },
     },
     strict: true,
   });
@@ -80,6 +94,7 @@ export function parseConfig(
     throw new ConfigError(`--image-pull-policy must be one of ${PULL_POLICIES.join(", ")}`);
   }
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
+  const maxBandwidth = values["migration-max-bandwidth"] ?? env.KUBEVISOR_MIGRATION_MAX_BANDWIDTH;
   return {
     namespace:
       values.namespace ?? env.KUBEVISOR_NAMESPACE ?? env.POD_NAMESPACE ?? "kubevisor-system",
@@ -122,7 +137,45 @@ export function parseConfig(
       1,
       1000,
     ),
+    parallelMigrationsPerNamespace: integer(
+      "--parallel-migrations-per-namespace",
+      values["parallel-migrations-per-namespace"] ??
+        env.KUBEVISOR_PARALLEL_MIGRATIONS_PER_NAMESPACE ??
+        String(DEFAULT_MIGRATION_CONFIG.parallelPerNamespace),
+      1,
+      1000,
+    ),
+    ...(maxBandwidth
+      ? {
+          migrationMaxBandwidthBytesPerSec: bytesPerSecond(
+            "--migration-max-bandwidth",
+            maxBandwidth,
+          ),
+        }
+      : {}),
+    migrationMaxCompletionTimeoutPerGiB: integer(
+      "--migration-max-completion-timeout-per-gib",
+      values["migration-max-completion-timeout-per-gib"] ??
+        env.KUBEVISOR_MIGRATION_MAX_COMPLETION_TIMEOUT_PER_GIB ??
+        String(DEFAULT_MIGRATION_CONFIG.maxCompletionTimeoutPerGiB),
+      1,
+      86400,
+    ),
   };
+}
+
+function bytesPerSecond(flag: string, text: string): number {
+  let n: number;
+  try {
+    n = quantityToBytes(text);
+  } catch {
+    n = Number.NaN;
+  }
+  if (!Number.isFinite(n) || n < 1)
+    throw new ConfigError(
+      `${flag} must be a positive quantity of bytes per second (e.g. 1Gi), got "${text}"`,
+    );
+  return Math.round(n);
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

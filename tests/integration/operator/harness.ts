@@ -74,7 +74,12 @@ export function createVm(
     apiVersion: `${GROUP}/${VERSION}`,
     kind: "VirtualMachine",
     metadata: { name, namespace: ns },
-    spec: { memory: { size: "128Mi" }, ...spec },
+    // Something to boot: the API refuses a VM without (the stand-in launcher never boots it).
+    spec: {
+      memory: { size: "128Mi" },
+      boot: { kernel: { image: "kubevisor/test-guest" } },
+      ...spec,
+    },
   });
 }
 
@@ -386,6 +391,15 @@ export class FakeLauncher {
   };
   /** Client certificate common names seen, to prove the operator presented one. */
   readonly clients: string[] = [];
+  /**
+   * Answers to the migration endpoints, by the address the request arrived on (each pod
+   * has its own 127.0.0.x): a launcher scripted to say what real QEMU rarely does.
+   */
+  migrate?: (podIp: string, method: string, path: string) => unknown;
+  /** Per-pod /status, by the address asked; `status` when it answers undefined. */
+  statusOf?: (podIp: string) => LauncherStatus | undefined;
+  /** Migration requests seen: `${podIp} ${method} ${path}`. */
+  readonly migrateCalls: string[] = [];
   port = 0;
 
   async start(c: KubeClient, operatorNs: string, vmNs: string) {
@@ -407,9 +421,20 @@ export class FakeLauncher {
       (req, res) => {
         const peer = (req.socket as TLSSocket).getPeerCertificate();
         this.clients.push(String(peer.subject?.CN));
+        const ip = (req.socket.localAddress ?? "").replace(/^::ffff:/, "");
         if (req.url === "/status") {
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify(this.status));
+          res.end(JSON.stringify(this.statusOf?.(ip) ?? this.status));
+          return;
+        }
+        const answer = req.url?.startsWith("/migrate")
+          ? this.migrate?.(ip, req.method ?? "GET", req.url)
+          : undefined;
+        if (answer !== undefined) {
+          this.migrateCalls.push(`${ip} ${req.method} ${req.url}`);
+          req.resume();
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify(answer));
           return;
         }
         res.writeHead(404);

@@ -107,6 +107,14 @@ export function scheduling(input: MigrationDecideInput, d: MigrationDecision): M
     return fail(input, d, "SourceFailed", `source pod ${m.status?.sourcePod} is gone`);
   }
   if (vm.status?.migration?.name !== m.metadata.name) {
+    if (vm.status?.phase !== "Running") {
+      return fail(
+        input,
+        d,
+        "VMNotRunning",
+        `VM ${m.spec.vmName} is ${vm.status?.phase ?? "not started"}; only a running VM migrates`,
+      );
+    }
     // Admitted, but the claim on the VM did not land (conflict, operator restart): again.
     d.actions.push({ type: "writeVm", write: { phase: "Scheduling", claim: true } });
     d.requeueAfterMs = SHORT_WAIT_MS;

@@ -556,6 +556,11 @@ describe("Scheduling and TargetReady", () => {
     expect(d.actions).toEqual([{ type: "writeVm", write: { phase: "Scheduling", claim: true } }]);
   });
 
+  it("never claims a VM that stopped running meanwhile", () => {
+    const stopped = vm({}, { phase: "Stopped" });
+    expect(verdict(sched({ vm: stopped, targetPod: undefined }))).toBe("fail:VMNotRunning");
+  });
+
   it("creates the target, then waits for it to wait for the guest", () => {
     expect(types(sched({ targetPod: undefined }).actions)).toEqual(["createTarget"]);
     expect(verdict(sched({ targetPod: { ...target, stage: "Scheduled" } }))).toBe("wait");

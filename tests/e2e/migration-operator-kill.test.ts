@@ -119,8 +119,12 @@ describe("the operator killed mid-migration", () => {
         });
         expect(qemus[0]?.pod).toBe(after.status?.launcherPod);
         const live = await getJson<PodList>("pods", "-n", NS, "-l", `kubevisor.io/vm=${VM}`);
+        const alive = live.items.filter(
+          (p) => p.status.phase === "Pending" || p.status.phase === "Running",
+        );
         expect(
-          live.items.filter((p) => p.status.phase === "Pending" || p.status.phase === "Running"),
+          alive.map((p) => p.metadata.name),
+          JSON.stringify(live.items.map((p) => [p.metadata.name, p.status.phase])),
         ).toHaveLength(1);
 
         if (m.status?.phase === "Succeeded") {

@@ -124,7 +124,8 @@ export function decide(input: DecideInput): Decision {
     return d;
   }
   const migration = vm.status?.migration;
-  if (migration && !MIGRATION_DONE.has(migration.phase ?? "") && input.migrationGone) {
+  const vanished = migration && !MIGRATION_DONE.has(migration.phase ?? "") && input.migrationGone;
+  if (vanished) {
     // Its object is gone (finalizer removed by hand, say): no migration pass will ever run
     // for it again, so the VM reconciler lets go of it here; stray targets go below.
     d.status.migration = undefined;
@@ -149,7 +150,7 @@ export function decide(input: DecideInput): Decision {
       message: `state request "${requests.rejectedState.value}" ignored: ${requests.rejectedState.why}`,
     });
   }
-  const blocked = handleOtherPods(input, d);
+  const blocked = handleOtherPods(input, d, vanished === true);
   const current = vm.status?.launcherPod
     ? input.pods.find((p) => p.name === vm.status?.launcherPod)
     : undefined;
@@ -185,7 +186,7 @@ export function deletionActions(meta: { finalizers?: string[] }, pods: ObservedP
  * Pods that are not the current launch: finished ones are cleaned up, live ones from an
  * earlier launch are stopped (they should not exist), and any live one blocks a new launch.
  */
-function handleOtherPods(input: DecideInput, d: Decision): boolean {
+function handleOtherPods(input: DecideInput, d: Decision, strayTargets: boolean): boolean {
   const currentName = input.vm.status?.launcherPod;
   const launches = input.vm.status?.launchCount ?? 0;
   let blocked = false;
@@ -196,9 +197,10 @@ function handleOtherPods(input: DecideInput, d: Decision): boolean {
       continue;
     }
     blocked = true;
-    if (pod.migrationTarget && !pod.terminating) {
-      // No migration is under way (decide returned early otherwise), so this target was
-      // left behind by one that ended or vanished: it must never come to run the guest.
+    if (strayTargets && pod.migrationTarget && !pod.terminating) {
+      // The migration that made this target vanished: nobody else will ever remove it, and
+      // it must never come to run the guest. (Only then: a former target that ran the guest
+      // and now sends it on is a source finishing its own exit, not a stray.)
       d.actions.push({
         type: "deletePod",
         name: pod.name,

@@ -687,6 +687,26 @@ describe("migration", () => {
     expect(reasons(d)).toContain("MigrationVanished");
   });
 
+  it("leaves alone a former target that now sends the guest on and finishes its own exit", () => {
+    // Migrated twice: the previous target became the source of the next migration, which
+    // succeeded; that pod (still a "migration target" by annotation) exits Migrated by itself.
+    const d = run(
+      vm({
+        status: launched(1, {
+          phase: "Migrating",
+          launcherPod: "web-target-2",
+          migration: { name: "m2", phase: "Succeeded" },
+        }),
+      }),
+      [
+        pod(1, { name: "web-target-1", uid: "t1", migrationTarget: true, ready: false }),
+        pod(1, { name: "web-target-2", uid: "t2", migrationTarget: true }),
+      ],
+    );
+    expect(d.actions).toEqual([]);
+    expect(d.status.phase).toBe("Running");
+  });
+
   it("owns the Migratable condition, from the verdict it is given", () => {
     const running = vm({ status: launched(1) });
     const no = run(running, [pod(1)], {

@@ -14,6 +14,8 @@ import { targetPodName } from "./target-pod.js";
 /** The phases before the guest is sent: admission, the target pod, the target's readiness. */
 
 const SLOT_RECHECK_MS = 2000;
+/** VM phases on the way to Running: a migration asked for meanwhile waits. */
+const STARTING: ReadonlySet<string> = new Set(["Pending", "Scheduling", "Starting"]);
 
 export function pending(input: MigrationDecideInput, d: MigrationDecision): MigrationDecision {
   const { migration: m, vm, config } = input;
@@ -31,6 +33,16 @@ export function pending(input: MigrationDecideInput, d: MigrationDecision): Migr
   const sourcePod = vm.status?.launcherPod;
   const sourceNode = vm.status?.nodeName;
   if (vm.status?.phase !== "Running" || !sourcePod || !sourceNode) {
+    // A VM on its way up (or a cache a moment behind the API) is waited for, for as long
+    // as a target may take to schedule; a stopped or failed VM is refused at once.
+    const created = Date.parse(m.metadata.creationTimestamp ?? "");
+    const age = Number.isFinite(created) ? input.now.getTime() - created : 0;
+    if (STARTING.has(vm.status?.phase ?? "Pending") && age < config.targetScheduleTimeoutMs) {
+      const message = `VM ${m.spec.vmName} is ${vm.status?.phase ?? "Pending"}; waiting for it to run`;
+      Object.assign(d.status, { phase: "Pending", reason: "WaitingForVM", message });
+      d.requeueAfterMs = SHORT_WAIT_MS;
+      return d;
+    }
     return fail(
       input,
       d,

@@ -91,7 +91,13 @@ export class MigrationReconciler {
     const log = this.deps.log.child({ migration: key, phase: m.status?.phase ?? "Pending" });
     const seen = await this.observe(m);
     const d = decideMigration(seen.input);
-    await this.execute(m, seen, d, log);
+    try {
+      await this.execute(m, seen, d, log);
+    } catch (err) {
+      // Deleted meanwhile (its finalizer gone): nothing is left to decide about.
+      if (isNotFound(err) && !this.deps.migrations.get(name, namespace)) return {};
+      throw err;
+    }
     return d.requeueAfterMs !== undefined ? { requeueAfterMs: d.requeueAfterMs } : {};
   }
 

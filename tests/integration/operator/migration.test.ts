@@ -61,15 +61,19 @@ function createMigration(name: string, vmName: string) {
 
 const getMigration = (name: string) => env.c.get<RawVm>(migrationsPath(env.ns, name));
 
-function untilMigration(name: string, phases: string[], timeoutMs = 60_000) {
-  return until(
+async function untilMigration(name: string, phases: string[], timeoutMs = 60_000) {
+  let last: unknown;
+  return await until(
     `migration ${name} in ${phases.join("|")}`,
     async () => {
       const m = await getMigration(name);
+      last = m.status;
       return phases.includes(String(m.status?.phase)) ? m : undefined;
     },
     timeoutMs,
-  );
+  ).catch((err: Error) => {
+    throw new Error(`${err.message}; last status ${JSON.stringify(last)}`);
+  });
 }
 
 async function runningVm(name: string, spec: Record<string, unknown> = {}) {

@@ -493,6 +493,16 @@ describe("Pending: admission", () => {
     expect(types(d.actions)).not.toContain("writeVm");
   });
 
+  it("waits (bounded) for a VM on its way up, and refuses a stopped one at once", () => {
+    const starting = admit({ vm: vm({}, { phase: "Starting" }) });
+    expect(starting.status).toMatchObject({ phase: "Pending", reason: "WaitingForVM" });
+    const old = migration({ phase: "Pending" });
+    old.metadata.creationTimestamp = ago(config.targetScheduleTimeoutMs + 1000);
+    expect(verdict(admit({ migration: old, vm: vm({}, { phase: "Starting" }) }))).toBe(
+      "fail:VMNotRunning",
+    );
+  });
+
   it("waits for a slot: cluster, namespace and node limits", () => {
     const full = Array.from({ length: config.parallelPerCluster }, (_, i) =>
       slot(`m${i}`, `ns${i}`),

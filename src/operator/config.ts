@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { GuestOutbound } from "../api/index.js";
+import { quantityToBytes } from "../api/quantity.js";
 import { DEFAULT_MIGRATION_CONFIG } from "./migration/config.js";
 import { DEFAULT_DECIDE_CONFIG } from "./vm/decide.js";
 
@@ -29,6 +30,11 @@ export interface OperatorConfig {
   parallelMigrationsPerNode: number;
   /** Create a NetworkPolicy per VM over its launcher pods. */
   networkPolicy: boolean;
+  /** ... and from any one namespace (fairness between tenants). */
+  parallelMigrationsPerNamespace: number;
+  /** Admin bounds: a migration asking for more is clamped (with an Event). */
+  migrationMaxBandwidthBytesPerSec?: number;
+  migrationMaxCompletionTimeoutPerGiB: number;
 }
 
 export class ConfigError extends Error {}
@@ -54,6 +60,11 @@ Flags (environment variable in brackets):
   --parallel-migrations-per-cluster N   (default 5) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_CLUSTER]
   --parallel-migrations-per-node N      (default 2) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_NODE]
   --network-policy BOOL     a NetworkPolicy per VM over its launcher pods (default true) [KUBEVISOR_NETWORK_POLICY]
+  --parallel-migrations-per-namespace N (default 3) [KUBEVISOR_PARALLEL_MIGRATIONS_PER_NAMESPACE]
+  --migration-max-bandwidth Q           bytes/s cap any migration is clamped to, e.g. 1Gi
+                                        (default none) [KUBEVISOR_MIGRATION_MAX_BANDWIDTH]
+  --migration-max-completion-timeout-per-gib N
+                                        (default 3600) [KUBEVISOR_MIGRATION_MAX_COMPLETION_TIMEOUT_PER_GIB]
   --help`;
 
 /** Pure: flags win over environment, environment over defaults. */
@@ -78,6 +89,9 @@ export function parseConfig(
       "parallel-migrations-per-cluster": { type: "string" },
       "parallel-migrations-per-node": { type: "string" },
       "network-policy": { type: "string" },
+      "parallel-migrations-per-namespace": { type: "string" },
+      "migration-max-bandwidth": { type: "string" },
+      "migration-max-completion-timeout-per-gib": { type: "string" },
     },
     strict: true,
   });
@@ -96,6 +110,7 @@ export function parseConfig(
     throw new ConfigError(`--guest-outbound must be one of ${GuestOutbound.options.join(", ")}`);
   }
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
+  const maxBandwidth = values["migration-max-bandwidth"] ?? env.KUBEVISOR_MIGRATION_MAX_BANDWIDTH;
   return {
     namespace:
       values.namespace ?? env.KUBEVISOR_NAMESPACE ?? env.POD_NAMESPACE ?? "kubevisor-system",
@@ -143,7 +158,45 @@ export function parseConfig(
       "--network-policy",
       values["network-policy"] ?? env.KUBEVISOR_NETWORK_POLICY ?? "true",
     ),
+    parallelMigrationsPerNamespace: integer(
+      "--parallel-migrations-per-namespace",
+      values["parallel-migrations-per-namespace"] ??
+        env.KUBEVISOR_PARALLEL_MIGRATIONS_PER_NAMESPACE ??
+        String(DEFAULT_MIGRATION_CONFIG.parallelPerNamespace),
+      1,
+      1000,
+    ),
+    ...(maxBandwidth
+      ? {
+          migrationMaxBandwidthBytesPerSec: bytesPerSecond(
+            "--migration-max-bandwidth",
+            maxBandwidth,
+          ),
+        }
+      : {}),
+    migrationMaxCompletionTimeoutPerGiB: integer(
+      "--migration-max-completion-timeout-per-gib",
+      values["migration-max-completion-timeout-per-gib"] ??
+        env.KUBEVISOR_MIGRATION_MAX_COMPLETION_TIMEOUT_PER_GIB ??
+        String(DEFAULT_MIGRATION_CONFIG.maxCompletionTimeoutPerGiB),
+      1,
+      86400,
+    ),
   };
+}
+
+function bytesPerSecond(flag: string, text: string): number {
+  let n: number;
+  try {
+    n = quantityToBytes(text);
+  } catch {
+    n = Number.NaN;
+  }
+  if (!Number.isFinite(n) || n < 1)
+    throw new ConfigError(
+      `${flag} must be a positive quantity of bytes per second (e.g. 1Gi), got "${text}"`,
+    );
+  return Math.round(n);
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

@@ -40,6 +40,11 @@ async function main() {
     migration: {
       parallelPerCluster: config.parallelMigrationsPerCluster,
       parallelPerNode: config.parallelMigrationsPerNode,
+      parallelPerNamespace: config.parallelMigrationsPerNamespace,
+      maxCompletionTimeoutPerGiB: config.migrationMaxCompletionTimeoutPerGiB,
+      ...(config.migrationMaxBandwidthBytesPerSec !== undefined
+        ? { maxBandwidthBytesPerSec: config.migrationMaxBandwidthBytesPerSec }
+        : {}),
     },
   });
   // Every replica serves the aggregated API, leader or not (see src/apiserver/README.md).

@@ -162,6 +162,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     ...(o.networkPolicy ? { networkPolicy: { operatorNamespace: o.namespace } } : {}),
     mayAct,
     log,
+    migrations,
   });
 
   const migrationReconciler = new MigrationController({

@@ -118,10 +118,24 @@ describe("the operator killed mid-migration", () => {
           return q.length === 1 ? q : undefined;
         });
         expect(qemus[0]?.pod).toBe(after.status?.launcherPod);
-        const live = await getJson<PodList>("pods", "-n", NS, "-l", `kubevisor.io/vm=${VM}`);
-        expect(
-          live.items.filter((p) => p.status.phase === "Pending" || p.status.phase === "Running"),
-        ).toHaveLength(1);
+        // ... and one live launcher pod: a source whose guest left ends Migrated by itself
+        // once its final figures were read (or FINAL_READ_WAIT_MS passed without an operator).
+        let seen: string[][] = [];
+        const alive = await waitFor(
+          "one live launcher pod",
+          async () => {
+            const live = await getJson<PodList>("pods", "-n", NS, "-l", `kubevisor.io/vm=${VM}`);
+            seen = live.items.map((p) => [p.metadata.name, p.status.phase ?? ""]);
+            const names = live.items
+              .filter((p) => p.status.phase === "Pending" || p.status.phase === "Running")
+              .map((p) => p.metadata.name);
+            return names.length === 1 ? names : undefined;
+          },
+          60_000,
+        ).catch((err: Error) => {
+          throw new Error(`${err.message}: ${JSON.stringify(seen)}`);
+        });
+        expect(alive).toEqual([after.status?.launcherPod]);
 
         if (m.status?.phase === "Succeeded") {
           const counted = await expectCounterContinues(NS, VM, serial);

@@ -10,6 +10,7 @@ import {
   getMigration,
   MIGRATIONS,
   migrationManifest,
+  qemusOfGuest,
   runningWithConsole,
   waitForMigration,
 } from "./migration-lib.js";
@@ -71,6 +72,27 @@ describe("live migration on the local cluster", () => {
     } finally {
       serial.close();
     }
+  });
+
+  it("a target killed right after the switch-over: the VM runs again per runStrategy, once", async () => {
+    await applyJson(vmManifest(NS, "phoenix"));
+    const vm = await waitForVmPhase(NS, "phoenix", "Running", 240_000);
+    await applyJson(migrationManifest(NS, "rise-1", "phoenix"));
+    const m = await waitForMigration(NS, "rise-1", ["Succeeded", "Failed"]);
+    expect(m.status?.phase).toBe("Succeeded");
+    await deletePodNow(NS, m.status?.targetPod ?? "");
+    // runStrategy Always: a new launch, not a stranded VM.
+    const again = await waitFor("the VM running in a new launch", async () => {
+      const v = await getVm(NS, "phoenix");
+      const pod = v.status?.launcherPod;
+      return v.status?.phase === "Running" && pod && pod !== m.status?.targetPod ? v : undefined;
+    });
+    expect(again.status?.launcherPod).not.toBe(vm.status?.launcherPod);
+    const qemus = await waitFor("one QEMU for the guest", async () => {
+      const q = qemusOfGuest(NS, "phoenix");
+      return q.length === 1 ? q : undefined;
+    });
+    expect(qemus[0]?.pod).toBe(again.status?.launcherPod);
   });
 
   it("fails when the target is killed mid-way; the VM keeps running on the source", async () => {

@@ -11,6 +11,7 @@ import { isAlreadyExists, paths } from "../../kube/client.js";
 import type { ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import { PodIndex } from "../vm/pod-index.js";
+import { readMigratability } from "./claim-modes.js";
 import { evacuationMigration, planEvacuation } from "./drain.js";
 import type { Migratability } from "./migratable.js";
 import { MigrationReconciler, type MigrationReconcilerDeps } from "./reconciler.js";
@@ -90,10 +91,9 @@ export class MigrationController {
       return p.success ? [p.data] : [];
     });
     const verdicts = new Map<string, Migratability>();
+    // Read live for this decision; the VM's Migratable condition is the VM reconciler's.
     for (const vm of parsedVms) {
-      const verdict = await this.migrations.migratable(vm);
-      verdicts.set(vm.metadata.name ?? "", verdict);
-      await this.migrations.setMigratableCondition(vm, verdict);
+      verdicts.set(vm.metadata.name ?? "", await readMigratability(client, vm));
     }
     const plan = planEvacuation(
       nodeName,

@@ -13,6 +13,8 @@ export function removeCondition(conditions: Condition[] | undefined, type: strin
   const kept = conditions?.filter((c) => c.type !== type);
   return kept && kept.length > 0 ? kept : undefined;
 }
+/** Whether the VM can live-migrate (its disks), set by the VM reconciler only. */
+export const CONDITION_MIGRATABLE = "Migratable";
 
 export function findCondition(conditions: Condition[] | undefined, type: string) {
   return conditions?.find((c) => c.type === type);

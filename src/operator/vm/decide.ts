@@ -6,9 +6,11 @@ import type {
   VirtualMachineStatus,
 } from "../../api/index.js";
 import type { LauncherFault } from "../launcher-client.js";
+import type { Migratability } from "../migration/migratable.js";
 import {
   CONDITION_FAILURE,
   CONDITION_LAUNCHER,
+  CONDITION_MIGRATABLE,
   CONDITION_READY,
   findCondition,
   setCondition,
@@ -81,6 +83,11 @@ export interface DecideInput {
    * whenever a pod may be created or has not started yet, absent otherwise.
    */
   missingSources?: VolumeSource[];
+  // ---- migration inputs (the migration reconciler owns the pods while one runs) ----
+  /** Whether the VM's disks let it live-migrate; the Migratable condition follows it. */
+  migratability?: Migratability;
+  /** True when `status.migration` names a migration that no longer exists (checked live). */
+  migrationGone?: boolean;
   now: Date;
   config: DecideConfig;
 }
@@ -142,7 +149,17 @@ export function decide(input: DecideInput): Decision {
     return d;
   }
   const migration = vm.status?.migration;
-  if (migration && !MIGRATION_DONE.has(migration.phase ?? "")) {
+  const vanished = migration && !MIGRATION_DONE.has(migration.phase ?? "") && input.migrationGone;
+  if (vanished) {
+    // Its object is gone (finalizer removed by hand, say): no migration pass will ever run
+    // for it again, so the VM reconciler lets go of it here; stray targets go below.
+    d.status.migration = undefined;
+    d.events.push({
+      type: "Warning",
+      reason: "MigrationVanished",
+      message: `migration ${migration.name} no longer exists; the VM is no longer migrating`,
+    });
+  } else if (migration && !MIGRATION_DONE.has(migration.phase ?? "")) {
     // The migration reconciler owns the pods until it is done; only say so.
     d.status.phase = "Migrating";
     d.requeueAfterMs = input.config.statusPollMs;
@@ -160,7 +177,7 @@ export function decide(input: DecideInput): Decision {
   }
   const { current, refused } = sortPods(input);
   if (current && vm.status?.launcherPodUID === undefined) d.status.launcherPodUID = current.uid;
-  const blocked = handleOtherPods(input, d, current, refused);
+  const blocked = handleOtherPods(input, d, current, refused, vanished === true);
 
   if (current && !isTerminal(current)) decideActive(input, d, current, requests);
   else decideIdle(input, d, current, requests, blocked);
@@ -199,6 +216,7 @@ function handleOtherPods(
   d: Decision,
   current: ObservedPod | undefined,
   refused: ObservedPod[],
+  strayTargets: boolean,
 ): boolean {
   const launches = input.vm.status?.launchCount ?? 0;
   let blocked = false;
@@ -213,6 +231,18 @@ function handleOtherPods(
       continue;
     }
     blocked = true;
+    if (strayTargets && pod.migrationTarget && !pod.terminating) {
+      // The migration that made this target vanished: nobody else will ever remove it, and
+      // it must never come to run the guest. (Only then: a former target that ran the guest
+      // and now sends it on is a source finishing its own exit, not a stray.)
+      d.actions.push({
+        type: "deletePod",
+        name: pod.name,
+        uid: pod.uid,
+        why: "it is a migration target no running migration owns",
+      });
+      continue;
+    }
     // A pod from a launch newer than the status knows means this status is stale: leave it.
     if (
       !pod.terminating &&
@@ -640,6 +670,14 @@ function finish(input: DecideInput, d: Decision): Decision {
         },
     now,
   );
+  if (input.migratability) {
+    const { migratable, reason, message } = input.migratability;
+    d.status.conditions = setCondition(
+      d.status.conditions,
+      { type: CONDITION_MIGRATABLE, status: migratable ? "True" : "False", reason, message },
+      now,
+    );
+  }
   d.events.push(...transitionEvents(vm.status, d.status));
   return d;
 }

@@ -29,6 +29,8 @@ import type { PemPair } from "../../util/pki.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
 import { type LauncherClient, LauncherError, type LauncherFault } from "../launcher-client.js";
 import type { OperatorMetrics } from "../metrics.js";
+import { readMigratability } from "../migration/claim-modes.js";
+import type { Migratability } from "../migration/migratable.js";
 import { CONDITION_FAILURE, findCondition, setCondition } from "./conditions.js";
 import {
   type Action,
@@ -74,6 +76,8 @@ export interface VmReconcilerDeps {
   /** False once this replica may no longer act (lost the leader lease). */
   mayAct: () => boolean;
   log: Logger;
+  /** VirtualMachineMigrations: a VM naming one that vanished is released (see decide). */
+  migrations?: Informer<RawVm>;
 }
 
 const MAX_REMEMBERED = 4096;
@@ -90,6 +94,8 @@ export class VmReconciler {
   private readonly launcherStatus = new Map<string, { at: number } & LauncherAnswer>();
   /** Per VM key, its claims' volume modes as this pass read them, for the pod it creates. */
   private readonly volumes = new Map<string, ResolvedVolumes>();
+  /** Latest migratability per VM uid: its claims are read at most every half poll. */
+  private readonly migratable = new Map<string, { at: number; verdict: Migratability }>();
 
   constructor(private readonly deps: VmReconcilerDeps) {}
 
@@ -122,6 +128,8 @@ export class VmReconciler {
       ? await checkVolumeSources(this.deps.client, vm)
       : undefined;
     if (sources) this.volumes.set(key, sources.resolved);
+    const migratability = await this.migratability(vm, log);
+    const migrationGone = await this.migrationGone(vm);
     let now = new Date();
     let tlsSecretConflict: string | undefined;
     const decideNow = () =>
@@ -132,6 +140,8 @@ export class VmReconciler {
         ...(tlsSecretConflict ? { tlsSecretConflict } : {}),
         nodeReady: current?.nodeName ? this.nodeReady(current.nodeName) : undefined,
         ...(sources ? { missingSources: sources.missing } : {}),
+        ...(migratability ? { migratability } : {}),
+        ...(migrationGone ? { migrationGone } : {}),
         now,
         config: this.deps.decideConfig,
       });
@@ -513,6 +523,51 @@ export class VmReconciler {
     this.launcherStatus.set(pod.uid, { at: now, ...answer });
     if (this.launcherStatus.size > MAX_REMEMBERED) this.pruneLauncherStatus(now);
     return answer;
+  }
+
+  // ---- migration inputs ----
+
+  /**
+   * Whether the VM can live-migrate, for its Migratable condition: its claims read live,
+   * at most every half poll interval. Undefined when they cannot be read now (the
+   * condition then stays as it was).
+   */
+  private async migratability(vm: VirtualMachine, log: Logger): Promise<Migratability | undefined> {
+    if (vm.metadata.deletionTimestamp) return undefined;
+    const uid = vm.metadata.uid ?? "";
+    const cached = this.migratable.get(uid);
+    const now = Date.now();
+    if (cached && now - cached.at < this.deps.decideConfig.statusPollMs / 2) return cached.verdict;
+    try {
+      const verdict = await readMigratability(this.deps.client, vm);
+      this.migratable.set(uid, { at: now, verdict });
+      if (this.migratable.size > MAX_REMEMBERED) this.migratable.clear();
+      return verdict;
+    } catch (err) {
+      log.debug({ err: String(err) }, "claims unreadable; Migratable left as it was");
+      return cached?.verdict;
+    }
+  }
+
+  /**
+   * Whether `status.migration` names an unfinished migration whose object no longer exists.
+   * The cache says so first; a live GET confirms (a cache that lags must not release a VM
+   * whose pods a migration still owns).
+   */
+  private async migrationGone(vm: VirtualMachine): Promise<boolean> {
+    const named = vm.status?.migration;
+    const { migrations } = this.deps;
+    if (!migrations || !named || named.phase === "Succeeded" || named.phase === "Failed")
+      return false;
+    const ns = vm.metadata.namespace ?? "";
+    if (migrations.get(named.name, ns)) return false;
+    try {
+      await this.deps.client.get(paths.migration(ns, named.name));
+      return false;
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
   }
 
   /** Entries of pods long gone would otherwise stay forever. */

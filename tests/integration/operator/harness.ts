@@ -402,6 +402,15 @@ export class FakeLauncher {
    * `vm` is the VM name from the TLS server name.
    */
   respond?: (vm: string, req: IncomingMessage, res: ServerResponse) => boolean;
+  /**
+   * Answers to the migration endpoints, by the address the request arrived on (each pod
+   * has its own 127.0.0.x): a launcher scripted to say what real QEMU rarely does.
+   */
+  migrate?: (podIp: string, method: string, path: string) => unknown;
+  /** Per-pod /status, by the address asked; `status` when it answers undefined. */
+  statusOf?: (podIp: string) => LauncherStatus | undefined;
+  /** Migration requests seen: `${podIp} ${method} ${path}`. */
+  readonly migrateCalls: string[] = [];
   port = 0;
 
   async start(c: KubeClient, operatorNs: string, vmNs: string) {
@@ -427,9 +436,20 @@ export class FakeLauncher {
         const servername = String((socket as TLSSocket & { servername?: string }).servername);
         this.asked.push({ servername, ip: socket.localAddress ?? "" });
         if (this.respond?.(servername.split(".")[0] ?? "", req, res)) return;
+        const ip = (req.socket.localAddress ?? "").replace(/^::ffff:/, "");
         if (req.url === "/status") {
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify(this.status));
+          res.end(JSON.stringify(this.statusOf?.(ip) ?? this.status));
+          return;
+        }
+        const answer = req.url?.startsWith("/migrate")
+          ? this.migrate?.(ip, req.method ?? "GET", req.url)
+          : undefined;
+        if (answer !== undefined) {
+          this.migrateCalls.push(`${ip} ${req.method} ${req.url}`);
+          req.resume();
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify(answer));
           return;
         }
         res.writeHead(404);

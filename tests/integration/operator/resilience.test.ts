@@ -89,7 +89,7 @@ describe("operator restarts", () => {
       apiVersion: `${GROUP}/${VERSION}`,
       kind: "VirtualMachine",
       metadata: { name: "orphan-claim", namespace: env.ns, finalizers: [VM_FINALIZER] },
-      spec: { memory: { size: "128Mi" } },
+      spec: { memory: { size: "128Mi" }, boot: { kernel: { image: "kubevisor/test-guest" } } },
     });
     const vm = await getVm(env.c, env.ns, "orphan-claim");
     await env.c.mergePatch(`${vmPath(env.ns, "orphan-claim")}/status`, {

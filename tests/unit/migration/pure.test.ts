@@ -16,7 +16,7 @@ import {
 } from "../../../src/operator/migration/timing.js";
 import { sourcePod, state, vm } from "./fixtures.js";
 
-const limits = { parallelPerCluster: 3, parallelPerNode: 2 };
+const limits = { parallelPerCluster: 3, parallelPerNode: 2, parallelPerNamespace: 3 };
 const use = (name: string, phase: MigrationPhase, sourceNode = "a"): SlotUse => ({
   name,
   namespace: "ns",
@@ -41,6 +41,15 @@ describe("parallel limits", () => {
     ).toMatch(/cluster-wide \(limit 3\)/);
   });
 
+  it("keeps one namespace from taking every cluster slot", () => {
+    const self = { name: "me", namespace: "ns" };
+    const fair = { parallelPerCluster: 4, parallelPerNode: 4, parallelPerNamespace: 2 };
+    const busy = [use("x", "Running", "b"), use("y", "Running", "c")];
+    expect(slotRefusal(self, "a", busy, fair)).toMatch(/in namespace ns \(limit 2 per namespace\)/);
+    // Another tenant still gets the free cluster slots.
+    expect(slotRefusal({ name: "me", namespace: "other" }, "a", busy, fair)).toBeUndefined();
+  });
+
   it("counts neither itself nor migrations that are pending or over", () => {
     const self = { name: "me", namespace: "ns" };
     const all = [
@@ -50,7 +59,11 @@ describe("parallel limits", () => {
       use("f", "Failed"),
     ];
     expect(
-      slotRefusal(self, "a", all, { parallelPerCluster: 1, parallelPerNode: 1 }),
+      slotRefusal(self, "a", all, {
+        parallelPerCluster: 1,
+        parallelPerNode: 1,
+        parallelPerNamespace: 1,
+      }),
     ).toBeUndefined();
   });
 });

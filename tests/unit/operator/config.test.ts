@@ -53,6 +53,26 @@ describe("operator configuration", () => {
     ).toThrow(ConfigError);
   });
 
+  it("reads the namespace fairness limit and the admin bounds on migrations", () => {
+    const c = parseConfig([], {
+      KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1",
+      KUBEVISOR_PARALLEL_MIGRATIONS_PER_NAMESPACE: "2",
+      KUBEVISOR_MIGRATION_MAX_BANDWIDTH: "64Mi",
+      KUBEVISOR_MIGRATION_MAX_COMPLETION_TIMEOUT_PER_GIB: "300",
+    });
+    expect(c).toMatchObject({
+      parallelMigrationsPerNamespace: 2,
+      migrationMaxBandwidthBytesPerSec: 64 * 1024 * 1024,
+      migrationMaxCompletionTimeoutPerGiB: 300,
+    });
+    const plain = parseConfig([], { KUBEVISOR_LAUNCHER_IMAGE: "i" });
+    expect(plain.migrationMaxBandwidthBytesPerSec).toBeUndefined();
+    expect(plain.parallelMigrationsPerNamespace).toBe(3);
+    expect(() =>
+      parseConfig(["--migration-max-bandwidth", "fast"], { KUBEVISOR_LAUNCHER_IMAGE: "i" }),
+    ).toThrow(/--migration-max-bandwidth must be a positive quantity/);
+  });
+
   it("lets flags win over the environment", () => {
     const c = parseConfig(
       [

@@ -626,4 +626,101 @@ describe("migration", () => {
     expect(d.status.phase).toBe("Migrating");
     expect(condition(d, "Ready")?.status).toBe("True");
   });
+
+  it("derives Running itself once the switch-over moved it to the target", () => {
+    const target = pod(1, { name: "web-target", uid: "t", migrationTarget: true });
+    const d = run(
+      vm({
+        status: launched(1, {
+          phase: "Migrating",
+          launcherPod: "web-target",
+          launcherPodUID: "t",
+          migration: { name: "m1", phase: "Succeeded" },
+        }),
+      }),
+      [pod(1, { stage: "Succeeded", ready: false, exit: { code: 0, reason: "Migrated" } }), target],
+    );
+    expect(d.status.phase).toBe("Running");
+    // The source husk (same launch, ended Migrated) is cleaned up; the target is current.
+    expect(d.actions).toEqual([{ type: "cleanupPod", name: "web-launcher-1", uid: "pod-uid-1" }]);
+  });
+
+  it.each([
+    ["Always", "Scheduling", "launch"],
+    ["RerunOnFailure", "Scheduling", "launch"],
+    ["Once", "Stopped", undefined],
+  ] as const)(
+    "the guest lost with its target (TargetLost, source pod gone): %s → %s",
+    (runStrategy, phase, action) => {
+      const d = run(
+        vm({
+          spec: { runStrategy },
+          status: launched(1, { phase: "Migrating", migration: { name: "m1", phase: "Failed" } }),
+        }),
+        [],
+      );
+      expect(d.status.phase).toBe(phase);
+      expect(d.actions.map((a) => a.type)[0]).toBe(action);
+    },
+  );
+
+  it("a migration that vanished mid-way no longer holds the VM; its target is removed", () => {
+    const target = pod(1, { name: "web-target", uid: "t", migrationTarget: true });
+    const migrating = vm({
+      status: launched(1, { phase: "Migrating", migration: { name: "m1", phase: "Running" } }),
+    });
+    // Still there (or not known to be gone): hands off.
+    expect(run(migrating, [pod(1), target]).actions).toEqual([]);
+    const d = run(migrating, [pod(1), target], { migrationGone: true });
+    expect(d.status.migration).toBeUndefined();
+    expect(d.status.phase).toBe("Running");
+    expect(d.actions).toEqual([
+      {
+        type: "deletePod",
+        name: "web-target",
+        uid: "t",
+        why: "it is a migration target no running migration owns",
+      },
+    ]);
+    expect(reasons(d)).toContain("MigrationVanished");
+  });
+
+  it("leaves alone a former target that now sends the guest on and finishes its own exit", () => {
+    // Migrated twice: the previous target became the source of the next migration, which
+    // succeeded; that pod (still a "migration target" by annotation) exits Migrated by itself.
+    const d = run(
+      vm({
+        status: launched(1, {
+          phase: "Migrating",
+          launcherPod: "web-target-2",
+          launcherPodUID: "t2",
+          migration: { name: "m2", phase: "Succeeded" },
+        }),
+      }),
+      [
+        pod(1, { name: "web-target-1", uid: "t1", migrationTarget: true, ready: false }),
+        pod(1, { name: "web-target-2", uid: "t2", migrationTarget: true }),
+      ],
+    );
+    expect(d.actions).toEqual([]);
+    expect(d.status.phase).toBe("Running");
+  });
+
+  it("owns the Migratable condition, from the verdict it is given", () => {
+    const running = vm({ status: launched(1) });
+    const no = run(running, [pod(1)], {
+      migratability: { migratable: false, reason: "DisksNotShared", message: "claim rwo" },
+    });
+    expect(condition(no, "Migratable")).toMatchObject({
+      status: "False",
+      reason: "DisksNotShared",
+      message: "claim rwo",
+    });
+    const yes = run(running, [pod(1)], {
+      migratability: { migratable: true, reason: "Migratable", message: "ok" },
+    });
+    expect(condition(yes, "Migratable")?.status).toBe("True");
+    // Not evaluated this pass: left as it was.
+    expect(condition(run(vm({ status: no.status }), [pod(1)]), "Migratable")?.status).toBe("False");
+  });
 });

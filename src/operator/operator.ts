@@ -172,6 +172,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     metrics: migrationMetrics,
     podConfig: { image: o.launcherImage, imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent" },
     config: { ...DEFAULT_MIGRATION_CONFIG, ...o.migration },
+    ca,
     mayAct,
     log: log.child({ controller: "migration" }),
   });

@@ -12,6 +12,7 @@ export { type ConsoleAttachment, DEFAULT_CONSOLE_BUFFER, SerialConsole } from ".
 export * from "./guest-image.js";
 export * from "./migration.js";
 export * from "./migration-stats.js";
+export type { SourceTls, TargetTls, TlsMaterial } from "./migration-tls.js";
 export { DEFAULT_QEMU_BINARY } from "./process.js";
 export { QmpClient, QmpClosedError, QmpError, type QmpEvent, QmpTimeoutError } from "./qmp.js";
 export * from "./vm.js";

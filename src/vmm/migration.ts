@@ -9,6 +9,18 @@ import {
   type QmpMigrationInfo,
   shouldStartPostcopy,
 } from "./migration-stats.js";
+import {
+  installTls,
+  nbdClientTls,
+  nbdServerTls,
+  plainMigrationParams,
+  removeTls,
+  type SourceTls,
+  sourceMigrationParams,
+  type TargetTls,
+  type TlsIds,
+  targetMigrationParams,
+} from "./migration-tls.js";
 import type { QmpEvent } from "./qmp.js";
 import type { Vm } from "./vm.js";
 
@@ -19,6 +31,9 @@ import type { Vm } from "./vm.js";
  * (blockdev-mirror, write-blocking so guest writes reach both sides), and the migration
  * pauses before switch-over until every mirror has completed. QEMU 7.2 still has the old
  * `block` migration capability, but it is deprecated; NBD + mirror is what replaces it.
+ *
+ * With `tls` (migration-tls.ts) the RAM stream and every NBD connection use QEMU's mutual
+ * TLS: the target admits only the one source identity it was given; without it, plaintext.
  */
 
 /** Where a target receives copies of local disks. */
@@ -37,6 +52,8 @@ export interface IncomingOptions {
   receiveDisks?: { indexes: number[]; nbd: NbdEndpoint };
   /** Deadline for the whole incoming migration, from now. Default 10 minutes. */
   timeoutMs?: number;
+  /** Mutual TLS for the stream and the NBD exports; only `tls.clientDn` may connect. */
+  tls?: TargetTls;
 }
 
 export interface IncomingOutcome {
@@ -60,11 +77,17 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
   const capabilities = [{ capability: "events", state: true }];
   if (opts.postcopy) capabilities.push({ capability: "postcopy-ram", state: true });
   await qmp.execute("migrate-set-capabilities", { capabilities });
+  const tls = opts.tls ? await installTls(vm, "server", opts.tls) : undefined;
+  await qmp.execute(
+    "migrate-set-parameters",
+    tls ? targetMigrationParams(tls) : plainMigrationParams,
+  );
 
   const disks = opts.receiveDisks;
   if (disks && disks.indexes.length > 0) {
     await qmp.execute("nbd-server-start", {
       addr: { type: "inet", data: { host: disks.nbd.host, port: String(disks.nbd.port) } },
+      ...(tls ? nbdServerTls(tls) : {}),
     });
     for (const i of disks.indexes) {
       // Exporting activates the not-yet-migrated image for writing; QEMU allows this exactly
@@ -106,6 +129,7 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
         }
         await qmp.execute("nbd-server-stop");
       }
+      await removeTls(vm, tls);
       return { status: "completed", resumedAtMs: first.timeMs };
     } catch (err) {
       return { status: "failed", error: (err as Error).message };
@@ -131,6 +155,8 @@ export interface MigrateOptions {
   pollIntervalMs?: number;
   /** Cancel when not finished after this long. Default 10 minutes. */
   timeoutMs?: number;
+  /** Mutual TLS for the stream and the disk mirrors; the target must prove `serverName`. */
+  tls?: SourceTls;
 }
 
 export interface MigrationOutcome {
@@ -200,7 +226,9 @@ export class OutgoingMigration {
     const mirrors = o.sendDisks?.indexes ?? [];
     let diskCopyMs: number | undefined;
     const deadline = started + (o.timeoutMs ?? 600_000);
+    let tls: TlsIds | undefined;
     try {
+      tls = o.tls ? await installTls(this.vm, "client", o.tls) : undefined;
       await qmp.execute("migrate-set-capabilities", {
         capabilities: [
           { capability: "events", state: true },
@@ -212,9 +240,11 @@ export class OutgoingMigration {
       await qmp.execute("migrate-set-parameters", {
         "max-bandwidth": o.maxBandwidth ?? DEFAULT_MAX_BANDWIDTH,
         "downtime-limit": o.downtimeLimitMs ?? 300,
+        ...(tls && o.tls ? sourceMigrationParams(tls, o.tls.serverName) : plainMigrationParams),
       });
       if (mirrors.length > 0 && o.sendDisks) {
-        await startMirrors(this.vm, mirrors, o.sendDisks.nbd, deadline - Date.now());
+        const nbdTls = tls && o.tls ? nbdClientTls(tls, o.tls.serverName) : {};
+        await startMirrors(this.vm, mirrors, o.sendDisks.nbd, nbdTls, deadline - Date.now());
         diskCopyMs = Date.now() - started;
       }
       const migrateIssued = Date.now();
@@ -265,6 +295,7 @@ export class OutgoingMigration {
       qmp.off("event:STOP", onStop);
       qmp.off("event:MIGRATION", onMigration);
       await removeMirrors(this.vm, mirrors);
+      await removeTls(this.vm, tls);
       this.progress.close();
     }
   }
@@ -298,6 +329,7 @@ async function startMirrors(
   vm: Vm,
   indexes: number[],
   nbd: NbdEndpoint,
+  tls: Record<string, string>,
   timeoutMs: number,
 ): Promise<void> {
   const qmp = vm.qmp;
@@ -308,6 +340,7 @@ async function startMirrors(
       "node-name": mirrorTarget(i),
       server: { type: "inet", host: nbd.host, port: String(nbd.port) },
       export: diskNodeName(i),
+      ...tls,
     });
     await qmp.execute("blockdev-mirror", {
       "job-id": mirrorTarget(i),

@@ -1,6 +1,8 @@
 import type { V1PersistentVolumeClaim, V1Pod } from "@kubernetes/client-node";
 import {
+  checkMigrationTarget,
   type LauncherMigrationState,
+  MigrationTargetError,
   quantityToBytes,
   type VirtualMachine,
   VirtualMachineMigration,
@@ -18,6 +20,7 @@ import {
 import { FencedError, type ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
+import type { PemPair } from "../../util/pki.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
 import type { LauncherAddress } from "../launcher-client.js";
 import { findCondition, rfc3339, setCondition } from "../vm/conditions.js";
@@ -38,6 +41,7 @@ import {
   overrun,
   type ProgressMark,
 } from "./timing.js";
+import { issueMigrationTls } from "./tls.js";
 
 export const MIGRATION_FINALIZER = "kubevisor.io/migration-protection";
 export const CONDITION_MIGRATABLE = "Migratable";
@@ -52,6 +56,8 @@ export interface MigrationReconcilerDeps {
   metrics: MigrationMetrics;
   podConfig: LauncherPodConfig;
   config: MigrationConfig;
+  /** The operator CA: signs each migration's two certificates (tls.ts). */
+  ca: PemPair;
   mayAct: () => boolean;
   log: Logger;
 }
@@ -271,7 +277,13 @@ export class MigrationReconciler {
       return { requeueAfterMs: this.deps.config.pollMs };
     }
     if (step.kind === "start") {
-      await this.startSource(m, sides, log);
+      try {
+        await this.startSource(m, sides, log);
+      } catch (err) {
+        // A target that names anything but its own pod IP is not sent the guest, ever.
+        if (!(err instanceof MigrationTargetError)) throw err;
+        return this.fail(m, vm, "TargetRefused", `the target's answer: ${err.message}`, log);
+      }
       return { requeueAfterMs: this.deps.config.pollMs };
     }
     return this.act(m, vm, step, sides, log);
@@ -460,13 +472,22 @@ export class MigrationReconciler {
       vm?.spec.memory.size ?? "1Gi",
       m.spec.completionTimeoutPerGiB ?? this.deps.config.completionTimeoutPerGiB,
     );
+    const listenMs = completionMs + 60_000;
+    // Issued afresh on every try: after a restart the target (already listening) still
+    // admits the same source name, and a new certificate under that name is as good.
+    const tls = await issueMigrationTls(this.deps.ca, m.metadata.uid ?? "", listenMs);
     this.fence();
     const answer = await this.deps.launcher.listen(this.address(m, target.podIP), {
       postCopy: m.spec.allowPostCopy ?? false,
-      timeoutMs: completionMs + 60_000,
+      timeoutMs: listenMs,
+      tls: tls.target,
     });
+    // The target's answer is checked like any input: the guest goes to its pod IP only.
+    checkMigrationTarget({ ...answer, targetIP: target.podIP });
     await this.deps.launcher.send(source, {
       ...answer,
+      targetIP: target.podIP,
+      tls: tls.source,
       ...(m.spec.bandwidth !== undefined
         ? { bandwidthBytesPerSec: quantityToBytes(m.spec.bandwidth) }
         : {}),

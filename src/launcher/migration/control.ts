@@ -98,10 +98,15 @@ export class MigrationControl {
 
   // ---- target ----
 
-  incoming(req: IncomingRequest): Promise<IncomingAnswer> {
+  /** Refuses (409) when this launcher may not listen at all, whatever the request says. */
+  checkMayListen(): void {
     if (this.opts.role !== "target") {
       throw new MigrationRefused(409, "this launcher runs the guest; it is not a migration target");
     }
+  }
+
+  incoming(req: IncomingRequest): Promise<IncomingAnswer> {
+    this.checkMayListen();
     if (this.answer) return this.answer;
     const guest = this.guest;
     const vm = guest?.qemu;

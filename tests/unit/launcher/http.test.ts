@@ -12,18 +12,21 @@ import { createCA } from "../../../src/util/pki.js";
 
 const tls = await issueMigrationTls(await createCA("test-ca"), "u1", 60_000);
 
-let server: Server | undefined;
-afterEach(() => server?.close());
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
 
 async function serve(view: LauncherView): Promise<string> {
-  server = createServer(
+  const server = createServer(
     router([
       ...healthRoutes(view),
       ...statusRoutes(view),
       ...migrationRoutes(() => view.migration()),
     ]),
   );
-  await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -76,8 +79,9 @@ describe("launcher API routes", () => {
       body: JSON.stringify({ tls: tls.target }),
     });
     expect(incoming.status).toBe(409);
-    // Not TLS-protected: refused before anything else, naming the field.
-    const plain = await fetch(`${base}/migrate/incoming`, { method: "POST", body: "{}" });
+    // A target asked to listen without TLS material: refused, naming the field.
+    const targetBase = await serve(view(false, control("target")));
+    const plain = await fetch(`${targetBase}/migrate/incoming`, { method: "POST", body: "{}" });
     expect(plain.status).toBe(400);
     expect(((await plain.json()) as { message: string }).message).toMatch(/^tls: /);
     // Anywhere but tcp: to the target pod's IP is refused before QEMU is asked anything.

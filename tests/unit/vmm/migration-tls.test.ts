@@ -1,0 +1,41 @@
+import { describe, expect, it } from "vitest";
+import {
+  credsFiles,
+  nbdClientTls,
+  nbdServerTls,
+  sourceMigrationParams,
+  targetMigrationParams,
+  tlsCredsObject,
+} from "../../../src/vmm/migration-tls.js";
+
+const m = { caCertPem: "CA", certPem: "CERT", keyPem: "KEY" };
+
+describe("migration TLS: what QEMU is given", () => {
+  it("names the files tls-creds-x509 reads, per endpoint", () => {
+    expect(Object.keys(credsFiles("server", m)).sort()).toEqual([
+      "ca-cert.pem",
+      "dh-params.pem",
+      "server-cert.pem",
+      "server-key.pem",
+    ]);
+    expect(credsFiles("client", m)).toEqual({
+      "ca-cert.pem": "CA",
+      "client-cert.pem": "CERT",
+      "client-key.pem": "KEY",
+    });
+  });
+
+  it("always verifies the peer, and the target always names the one client it admits", () => {
+    expect(tlsCredsObject("c", "/d", "server")["verify-peer"]).toBe(true);
+    expect(tlsCredsObject("c", "/d", "client")["verify-peer"]).toBe(true);
+    const ids = { creds: "c1", authz: "a1" };
+    expect(targetMigrationParams(ids)).toMatchObject({ "tls-creds": "c1", "tls-authz": "a1" });
+    expect(nbdServerTls(ids)).toEqual({ "tls-creds": "c1", "tls-authz": "a1" });
+    expect(sourceMigrationParams({ creds: "c2" }, "target.u.migration.kubevisor.io")).toEqual({
+      "tls-creds": "c2",
+      "tls-hostname": "target.u.migration.kubevisor.io",
+      "tls-authz": "",
+    });
+    expect(nbdClientTls({ creds: "c2" }, "t")).toEqual({ "tls-creds": "c2", "tls-hostname": "t" });
+  });
+});

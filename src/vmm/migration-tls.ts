@@ -3,9 +3,10 @@ import { join } from "node:path";
 import type { Vm } from "./vm.js";
 
 /**
- * Mutual TLS for a live migration, with QEMU's own TLS (tls-creds-x509, verify-peer=on):
- * the RAM stream and every NBD disk copy. The target is the TLS server and admits exactly one
- * client identity (an `authz-simple` object holding the source certificate's subject DN);
+ * Mutual TLS for a live migration, with QEMU's own TLS (tls-creds-x509, verify-peer=on) for
+ * every NBD disk copy and the source's side of the RAM stream (the target's side of that
+ * ends in migration-guard.ts). The target is the TLS server and admits exactly one client
+ * identity (for NBD an `authz-simple` object holding the source certificate's subject DN);
  * the source is the client and checks the target's certificate against one host name.
  *
  * Every QMP command name and argument shape this needs is built here, in one place, so a
@@ -76,13 +77,6 @@ export const authzObject = (id: string, identity: string) => ({
   "qom-type": "authz-simple",
   id,
   identity,
-});
-
-/** `migrate-set-parameters` on the target: TLS, and only this client. */
-export const targetMigrationParams = (ids: TlsIds) => ({
-  "tls-creds": ids.creds,
-  "tls-authz": ids.authz ?? "",
-  "tls-hostname": "",
 });
 
 /** `migrate-set-parameters` on the source: TLS, and the name the target must prove. */

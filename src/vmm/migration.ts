@@ -1,6 +1,9 @@
+import { isIP } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Channel } from "./channel.js";
 import { diskNodeName } from "./cmdline.js";
+import { guardIncoming, type IncomingGuard } from "./migration-guard.js";
 import {
   isTerminal,
   listeningUri,
@@ -19,7 +22,6 @@ import {
   sourceMigrationParams,
   type TargetTls,
   type TlsIds,
-  targetMigrationParams,
 } from "./migration-tls.js";
 import type { QmpEvent } from "./qmp.js";
 import type { Vm } from "./vm.js";
@@ -32,8 +34,10 @@ import type { Vm } from "./vm.js";
  * pauses before switch-over until every mirror has completed. QEMU 7.2 still has the old
  * `block` migration capability, but it is deprecated; NBD + mirror is what replaces it.
  *
- * With `tls` (migration-tls.ts) the RAM stream and every NBD connection use QEMU's mutual
- * TLS: the target admits only the one source identity it was given; without it, plaintext.
+ * With `tls` (migration-tls.ts) the RAM stream and every NBD connection use mutual TLS and
+ * the target admits only the one source identity it was given: QEMU's own TLS for NBD and on
+ * the source; on the target the RAM stream's TLS ends in migration-guard.ts, because QEMU
+ * 7.2's incoming handshake blocks its main loop. Without `tls`, plaintext.
  */
 
 /** Where a target receives copies of local disks. */
@@ -54,6 +58,8 @@ export interface IncomingOptions {
   timeoutMs?: number;
   /** Mutual TLS for the stream and the NBD exports; only `tls.clientDn` may connect. */
   tls?: TargetTls;
+  /** Told about each connection the TLS guard refused (for logs). */
+  onRefused?: (why: string, remote: string | undefined) => void;
 }
 
 export interface IncomingOutcome {
@@ -70,6 +76,9 @@ export interface IncomingMigration {
 }
 
 const exportId = (index: number) => `kv-mig-${diskNodeName(index)}`;
+let incomingSockets = 0;
+const tcpUri = (host: string, port: number) =>
+  isIP(host) === 6 ? `tcp:[${host}]:${port}` : `tcp:${host}:${port}`;
 
 /** Put a VM started with `Vm.startIncoming` in listening state. */
 export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<IncomingMigration> {
@@ -77,14 +86,13 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
   const capabilities = [{ capability: "events", state: true }];
   if (opts.postcopy) capabilities.push({ capability: "postcopy-ram", state: true });
   await qmp.execute("migrate-set-capabilities", { capabilities });
-  const tls = opts.tls ? await installTls(vm, "server", opts.tls) : undefined;
-  await qmp.execute(
-    "migrate-set-parameters",
-    tls ? targetMigrationParams(tls) : plainMigrationParams,
-  );
-
+  // QEMU itself receives plaintext on a private unix socket behind the guard (see
+  // migration-guard.ts); its TLS objects serve the NBD exports.
+  await qmp.execute("migrate-set-parameters", plainMigrationParams);
   const disks = opts.receiveDisks;
-  if (disks && disks.indexes.length > 0) {
+  const copying = disks !== undefined && disks.indexes.length > 0;
+  const tls = opts.tls && copying ? await installTls(vm, "server", opts.tls) : undefined;
+  if (copying) {
     await qmp.execute("nbd-server-start", {
       addr: { type: "inet", data: { host: disks.nbd.host, port: String(disks.nbd.port) } },
       ...(tls ? nbdServerTls(tls) : {}),
@@ -110,16 +118,30 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
   });
   failed.catch(() => {});
 
-  await qmp.execute("migrate-incoming", { uri: `tcp:${opts.host}:${opts.port}` });
-  const info = await qmp.execute<QmpMigrationInfo>("query-migrate");
-  const uri = listeningUri(info) ?? `tcp:${opts.host}:${opts.port}`;
+  let uri: string;
+  let guard: IncomingGuard | undefined;
+  if (opts.tls) {
+    const upstream = join(vm.runDir, `migration-in-${++incomingSockets}.sock`);
+    await qmp.execute("migrate-incoming", { uri: `unix:${upstream}` });
+    guard = await guardIncoming({
+      host: opts.host,
+      port: opts.port,
+      tls: opts.tls,
+      upstream,
+      ...(opts.onRefused ? { onRefused: opts.onRefused } : {}),
+    });
+    uri = tcpUri(opts.host, guard.port);
+  } else {
+    await qmp.execute("migrate-incoming", { uri: tcpUri(opts.host, opts.port) });
+    const info = await qmp.execute<QmpMigrationInfo>("query-migrate");
+    uri = listeningUri(info) ?? tcpUri(opts.host, opts.port);
+  }
 
   const outcome = (async (): Promise<IncomingOutcome> => {
     try {
-      const first = await vm.untilExit(
-        Promise.race([resumed, failed]),
-        "during incoming migration",
-      );
+      const first = await vm
+        .untilExit(Promise.race([resumed, failed]), "during incoming migration")
+        .finally(() => guard?.close());
       if (first.event !== "RESUME") return { status: "failed", error: "incoming migration failed" };
       if (disks && disks.indexes.length > 0) {
         // "hard": the source may not have dropped its NBD connection yet; its mirror finished

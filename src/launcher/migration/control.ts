@@ -123,6 +123,8 @@ export class MigrationControl {
         ...(nbd ? { receiveDisks: { indexes: disks, nbd } } : {}),
         timeoutMs: req.timeoutMs,
         tls: req.tls,
+        onRefused: (why, remote) =>
+          this.opts.log.warn({ why, remote }, "refused a connection to the migration port"),
       });
       Object.assign(this.current, {
         phase: "Listening",

@@ -82,21 +82,30 @@ describe("a launcher running the test guest", () => {
   });
 
   it("admits only the operator's identity: other certificates from the operator's CA are refused", async () => {
-    // A launcher's own serving certificate (tenants can read those Secrets) and a client
-    // certificate with another name, both signed by the operator CA.
-    const serving = await pki.server("tests", "someone-elses-vm");
+    // Client certificates from the operator CA under other names: a look-alike, and a
+    // migration's source certificate (every launcher that ever sent a guest held one).
     const lookalike = await issueCertificate(pki.ca, {
       commonName: "kubevisor-operator-2",
       usage: "client",
     });
-    for (const cert of [serving, lookalike]) {
+    const migrationSource = await issueCertificate(pki.ca, {
+      commonName: "source.0f1e2d3c.migration.kubevisor.io",
+      usage: "client",
+    });
+    // A launcher's serving certificate (tenants can read those Secrets) has no clientAuth
+    // usage: the handshake already fails for it, and the name would be refused next.
+    const serving = await pki.server("tests", "someone-elses-vm");
+    const refusedAtHandshake = await launcher.get("/status", serving).catch(() => undefined);
+    expect(refusedAtHandshake === undefined || refusedAtHandshake.status === 403).toBe(true);
+    for (const cert of [lookalike, migrationSource]) {
       for (const [path, method] of [
         ["/status", "GET"],
         ["/migrate", "GET"],
         ["/migrate", "DELETE"],
       ] as const) {
-        const res = await launcher.get(path, cert, method).catch(() => ({ status: 0, body: "" }));
+        const res = await launcher.get(path, cert, method);
         expect(res.status, `${method} ${path}`).toBe(403);
+        expect(res.body).toContain("is not kubevisor-operator");
       }
       const options = {
         servername: launcherServerName(launcher.namespace, launcher.name),

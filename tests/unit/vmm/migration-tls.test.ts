@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
+import { sourceRefusal } from "../../../src/vmm/migration-guard.js";
 import {
   credsFiles,
   nbdClientTls,
   nbdServerTls,
   sourceMigrationParams,
-  targetMigrationParams,
   tlsCredsObject,
 } from "../../../src/vmm/migration-tls.js";
 
@@ -29,7 +29,6 @@ describe("migration TLS: what QEMU is given", () => {
     expect(tlsCredsObject("c", "/d", "server")["verify-peer"]).toBe(true);
     expect(tlsCredsObject("c", "/d", "client")["verify-peer"]).toBe(true);
     const ids = { creds: "c1", authz: "a1" };
-    expect(targetMigrationParams(ids)).toMatchObject({ "tls-creds": "c1", "tls-authz": "a1" });
     expect(nbdServerTls(ids)).toEqual({ "tls-creds": "c1", "tls-authz": "a1" });
     expect(sourceMigrationParams({ creds: "c2" }, "target.u.migration.kubevisor.io")).toEqual({
       "tls-creds": "c2",
@@ -37,5 +36,21 @@ describe("migration TLS: what QEMU is given", () => {
       "tls-authz": "",
     });
     expect(nbdClientTls({ creds: "c2" }, "t")).toEqual({ "tls-creds": "c2", "tls-hostname": "t" });
+  });
+
+  it("pins the RAM stream's client to exactly the source's DN", () => {
+    const dn = "CN=source.u1.migration.kubevisor.io";
+    expect(sourceRefusal({ CN: "source.u1.migration.kubevisor.io" }, dn)).toBeUndefined();
+    const subjects: (Record<string, string | string[]> | undefined)[] = [
+      { CN: "source.u2.migration.kubevisor.io" },
+      { CN: "kubevisor-operator" },
+      { CN: "source.u1.migration.kubevisor.io", O: "x" },
+      { CN: ["source.u1.migration.kubevisor.io", "y"] },
+      {},
+      undefined,
+    ];
+    for (const subject of subjects) {
+      expect(sourceRefusal(subject, dn), JSON.stringify(subject)).toMatch(/is not CN=source.u1/);
+    }
   });
 });

@@ -194,7 +194,7 @@ describe.each(accels)("live migration under %s", (accel) => {
     expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: "completed" });
     expect(await incoming.outcome).toMatchObject({ status: "completed" });
     const block = readFileSync(dstDisk)
-      .subarray(300 * 512, 300 * 512 + 16)
+      .subarray(300 * 512, 300 * 512 + 15)
       .toString();
     expect(block).toBe("tls-payload-42\n");
     expect(await target.runState()).toBe("running");

@@ -143,15 +143,17 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
         .untilExit(Promise.race([resumed, failed]), "during incoming migration")
         .finally(() => guard?.close());
       if (first.event !== "RESUME") return { status: "failed", error: "incoming migration failed" };
+      // The guest runs here now: tidying up is best effort and never fails the migration.
       if (disks && disks.indexes.length > 0) {
         // "hard": the source may not have dropped its NBD connection yet; its mirror finished
         // before the switch-over, so nothing it could still send is wanted.
         for (const i of disks.indexes) {
-          await qmp.execute("block-export-del", { id: exportId(i), mode: "hard" });
+          await qmp.execute("block-export-del", { id: exportId(i), mode: "hard" }).catch(() => {});
         }
-        await qmp.execute("nbd-server-stop");
+        // No nbd-server-stop: QEMU 7.2 waits in it for every connection still negotiating,
+        // and any pod can open one and say nothing (measured: no reply within 10 s). The
+        // server stays up with no exports, behind TLS, until this QEMU ends.
       }
-      await removeTls(vm, tls);
       return { status: "completed", resumedAtMs: first.timeMs };
     } catch (err) {
       return { status: "failed", error: (err as Error).message };

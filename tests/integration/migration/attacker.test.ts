@@ -144,6 +144,10 @@ describe("the migration channel under attack", () => {
     expect(nbd).toBeDefined();
     if (!nbd) return;
 
+    // A connection that says nothing and stays open through the migration.
+    const squatter = connect(nbd.port, nbd.host);
+    sockets.push(squatter);
+    squatter.on("error", () => {});
     // Plain NBD, as any pod could try.
     const plain = await qemuImgInfo(nbd);
     expect(plain.code, plain.output).not.toBe(0);

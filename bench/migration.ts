@@ -16,7 +16,7 @@ import { createProgress } from "../src/local/progress.js";
 import { getJson, kc, vmManifest, waitFor, waitForVmPhase } from "../tests/e2e/lib.js";
 import { applyJson, getMigration, migrationManifest, nodes } from "../tests/e2e/migration-lib.js";
 import { type Figures, formatTable, resultLine, summarize } from "./lib/report.js";
-import { benchTls, plainMigration } from "./vmm.js";
+import { benchTls, plainMigration, retried } from "./vmm.js";
 
 const RUNS = Number(process.env.BENCH_MIG_RUNS ?? 3);
 const NS = "bench-migration";
@@ -86,10 +86,11 @@ export default async function main(): Promise<void> {
     const kv = [];
     const plain = [];
     const plaintext = [];
+    const stalls = { layer: 0, plain: 0 };
     for (let i = 1; i <= RUNS; i++) {
       kv.push(await kubevisorMigration("mover", i));
-      plain.push(await plainMigration(await benchTls()));
-      plaintext.push(await plainMigration());
+      plain.push(await retried(stalls, "plain", async () => plainMigration(await benchTls())));
+      plaintext.push(await retried(stalls, "plain", () => plainMigration()));
     }
     // The drain below should move exactly its three VMs: mover may sit on the drained node.
     await kc("delete", "vm", "mover", "-n", NS, "--wait=true");

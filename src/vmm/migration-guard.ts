@@ -33,6 +33,9 @@ export interface IncomingGuard {
   port: number;
   /** Whether the source's stream has been handed to QEMU. */
   readonly connected: boolean;
+  /** No new connections; the source's stream runs on (post-copy still pulls pages). */
+  stopAccepting(): void;
+  /** No new connections, and every open one cut. */
   close(): Promise<void>;
 }
 
@@ -109,10 +112,14 @@ export async function guardIncoming(opts: GuardOptions): Promise<IncomingGuard> 
     get connected() {
       return connected;
     },
+    stopAccepting: () => {
+      if (server.listening) server.close();
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of open) s.destroy();
-        server.close(() => resolve());
+        if (server.listening) server.close(() => resolve());
+        else resolve();
       }),
   };
 }

@@ -141,8 +141,16 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
     try {
       const first = await vm
         .untilExit(Promise.race([resumed, failed]), "during incoming migration")
-        .finally(() => guard?.close());
-      if (first.event !== "RESUME") return { status: "failed", error: "incoming migration failed" };
+        .catch((err: unknown) => {
+          void guard?.close();
+          throw err;
+        });
+      if (first.event !== "RESUME") {
+        await guard?.close();
+        return { status: "failed", error: "incoming migration failed" };
+      }
+      // The guest runs here; under post-copy its pages still arrive over the open stream.
+      guard?.stopAccepting();
       // The guest runs here now: tidying up is best effort and never fails the migration.
       if (disks && disks.indexes.length > 0) {
         // "hard": the source may not have dropped its NBD connection yet; its mirror finished

@@ -34,6 +34,13 @@ export const LAUNCHER_DISKS_DIR = "/var/run/kubevisor/disks";
 /** Where a container-disk image's files appear inside the launcher pod: one dir per image. */
 export const LAUNCHER_IMAGES_DIR = "/var/run/kubevisor/images";
 
+/**
+ * The subject CN of the one client the launcher API admits: the operator's client
+ * certificate (the aggregated API server presents one with the same name). Launchers pin it
+ * on top of the CA check: their own serving certificates come from the same CA.
+ */
+export const LAUNCHER_CLIENT_CN = "kubevisor-operator";
+
 /** TLS server name the launcher certificate carries; pod IPs are not known when it is issued. */
 export function launcherServerName(namespace: string, vmName: string): string {
   return `${vmName}.${namespace}.launcher.${GROUP}`;

@@ -1,10 +1,12 @@
+import { LAUNCHER_CLIENT_CN } from "../api/launcher.js";
 import { isAlreadyExists, isNotFound, type KubeClient, paths } from "../kube/client.js";
 import type { Logger } from "../util/log.js";
 import { createCA, issueCertificate, type PemPair } from "../util/pki.js";
 
 export const CA_SECRET = "kubevisor-ca";
 const CA_COMMON_NAME = "kubevisor-ca";
-export const OPERATOR_CLIENT_NAME = "kubevisor-operator";
+/** Launchers admit only this CN (LAUNCHER_CLIENT_CN), so it is defined in the contract. */
+export const OPERATOR_CLIENT_NAME = LAUNCHER_CLIENT_CN;
 
 interface SecretData {
   data?: Record<string, string>;

@@ -176,6 +176,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     metrics: migrationMetrics,
     podConfig,
     config: { ...DEFAULT_MIGRATION_CONFIG, ...o.migration },
+    ca,
     mayAct,
     log: log.child({ controller: "migration" }),
   });

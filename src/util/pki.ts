@@ -45,6 +45,8 @@ export interface IssueOptions {
   ipAddresses?: string[];
   usage: CertificateUsage;
   days?: number;
+  /** Overrides `days` for short-lived certificates (a migration's): valid for this long. */
+  validForMs?: number;
 }
 
 export async function createCA(commonName: string, days = 3650): Promise<PemPair> {
@@ -97,7 +99,7 @@ export async function issueCertificate(
     publicKey: keys.publicKey,
     signingKey: authority.key,
     signingAlgorithm: signingAlgorithmFor(authority.key),
-    ...validity(options.days ?? 365),
+    ...validity(options.days ?? 365, options.validForMs),
     extensions,
   });
   return { certPem: cert.toString("pem"), keyPem: await exportKey(keys.privateKey) };
@@ -154,9 +156,10 @@ function extendedUsages(usage: CertificateUsage): x509.ExtendedKeyUsage[] {
   return usage === "server" ? [server] : usage === "client" ? [client] : [server, client];
 }
 
-function validity(days: number): { notBefore: Date; notAfter: Date } {
+function validity(days: number, validForMs?: number): { notBefore: Date; notAfter: Date } {
   const now = Date.now();
-  return { notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + days * DAY_MS) };
+  const lifetime = validForMs ?? days * DAY_MS;
+  return { notBefore: new Date(now - CLOCK_SKEW_MS), notAfter: new Date(now + lifetime) };
 }
 
 /** A positive 128-bit serial: the top bit cleared so DER never reads it as negative. */

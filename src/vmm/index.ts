@@ -17,6 +17,7 @@ export * from "./firmware.js";
 export * from "./guest-image.js";
 export * from "./migration.js";
 export * from "./migration-stats.js";
+export type { SourceTls, TargetTls, TlsMaterial } from "./migration-tls.js";
 export { DEFAULT_QEMU_BINARY } from "./process.js";
 export { QmpClient, QmpClosedError, QmpError, type QmpEvent, QmpTimeoutError } from "./qmp.js";
 export type * from "./qmp-commands.js";

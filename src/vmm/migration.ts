@@ -1,6 +1,9 @@
+import { isIP } from "node:net";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Channel } from "./channel.js";
 import { diskNodeName } from "./cmdline.js";
+import { guardIncoming, type IncomingGuard } from "./migration-guard.js";
 import {
   isTerminal,
   listeningUri,
@@ -8,6 +11,17 @@ import {
   progressFromQuery,
   shouldStartPostcopy,
 } from "./migration-stats.js";
+import {
+  installTls,
+  nbdClientTls,
+  nbdServerTls,
+  plainMigrationParams,
+  removeTls,
+  type SourceTls,
+  sourceMigrationParams,
+  type TargetTls,
+  type TlsIds,
+} from "./migration-tls.js";
 import type { MigrationCapability, QmpEvent } from "./qmp.js";
 import type { Vm } from "./vm.js";
 
@@ -18,6 +32,11 @@ import type { Vm } from "./vm.js";
  * (blockdev-mirror, write-blocking so guest writes reach both sides), and the migration
  * pauses before switch-over until every mirror has completed. QEMU 7.2 still has the old
  * `block` migration capability, but it is deprecated; NBD + mirror is what replaces it.
+ *
+ * With `tls` (migration-tls.ts) the RAM stream and every NBD connection use mutual TLS and
+ * the target admits only the one source identity it was given: QEMU's own TLS for NBD and on
+ * the source; on the target the RAM stream's TLS ends in migration-guard.ts, because QEMU
+ * 7.2's incoming handshake blocks its main loop. Without `tls`, plaintext.
  */
 
 /** Where a target receives copies of local disks. */
@@ -36,6 +55,10 @@ export interface IncomingOptions {
   receiveDisks?: { indexes: number[]; nbd: NbdEndpoint };
   /** Deadline for the whole incoming migration, from now. Default 10 minutes. */
   timeoutMs?: number;
+  /** Mutual TLS for the stream and the NBD exports; only `tls.clientDn` may connect. */
+  tls?: TargetTls;
+  /** Told about each connection the TLS guard refused (for logs). */
+  onRefused?: (why: string, remote: string | undefined) => void;
 }
 
 export interface IncomingOutcome {
@@ -52,6 +75,9 @@ export interface IncomingMigration {
 }
 
 const exportId = (index: number) => `kv-mig-${diskNodeName(index)}`;
+let incomingSockets = 0;
+const tcpUri = (host: string, port: number) =>
+  isIP(host) === 6 ? `tcp:[${host}]:${port}` : `tcp:${host}:${port}`;
 
 /** Put a VM started with `Vm.startIncoming` in listening state. */
 export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<IncomingMigration> {
@@ -61,11 +87,16 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
   ];
   if (opts.postcopy) capabilities.push({ capability: "postcopy-ram", state: true });
   await qmp.execute("migrate-set-capabilities", { capabilities });
-
+  // QEMU itself receives plaintext on a private unix socket behind the guard (see
+  // migration-guard.ts); its TLS objects serve the NBD exports.
+  await qmp.execute("migrate-set-parameters", plainMigrationParams);
   const disks = opts.receiveDisks;
-  if (disks && disks.indexes.length > 0) {
+  const copying = disks !== undefined && disks.indexes.length > 0;
+  const tls = opts.tls && copying ? await installTls(vm, "server", opts.tls) : undefined;
+  if (copying) {
     await qmp.execute("nbd-server-start", {
       addr: { type: "inet", data: { host: disks.nbd.host, port: String(disks.nbd.port) } },
+      ...(tls ? nbdServerTls(tls) : {}),
     });
     for (const i of disks.indexes) {
       // Exporting activates the not-yet-migrated image for writing; QEMU allows this exactly
@@ -88,24 +119,49 @@ export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<In
   });
   failed.catch(() => {});
 
-  await qmp.execute("migrate-incoming", { uri: `tcp:${opts.host}:${opts.port}` });
-  const info = await qmp.execute("query-migrate");
-  const uri = listeningUri(info) ?? `tcp:${opts.host}:${opts.port}`;
+  let uri: string;
+  let guard: IncomingGuard | undefined;
+  if (opts.tls) {
+    const upstream = join(vm.runDir, `migration-in-${++incomingSockets}.sock`);
+    await qmp.execute("migrate-incoming", { uri: `unix:${upstream}` });
+    guard = await guardIncoming({
+      host: opts.host,
+      port: opts.port,
+      tls: opts.tls,
+      upstream,
+      ...(opts.onRefused ? { onRefused: opts.onRefused } : {}),
+    });
+    uri = tcpUri(opts.host, guard.port);
+  } else {
+    await qmp.execute("migrate-incoming", { uri: tcpUri(opts.host, opts.port) });
+    const info = await qmp.execute("query-migrate");
+    uri = listeningUri(info) ?? tcpUri(opts.host, opts.port);
+  }
 
   const outcome = (async (): Promise<IncomingOutcome> => {
     try {
-      const first = await vm.untilExit(
-        Promise.race([resumed, failed]),
-        "during incoming migration",
-      );
-      if (first.event !== "RESUME") return { status: "failed", error: "incoming migration failed" };
+      const first = await vm
+        .untilExit(Promise.race([resumed, failed]), "during incoming migration")
+        .catch((err: unknown) => {
+          void guard?.close();
+          throw err;
+        });
+      if (first.event !== "RESUME") {
+        await guard?.close();
+        return { status: "failed", error: "incoming migration failed" };
+      }
+      // The guest runs here; under post-copy its pages still arrive over the open stream.
+      guard?.stopAccepting();
+      // The guest runs here now: tidying up is best effort and never fails the migration.
       if (disks && disks.indexes.length > 0) {
         // "hard": the source may not have dropped its NBD connection yet; its mirror finished
         // before the switch-over, so nothing it could still send is wanted.
         for (const i of disks.indexes) {
-          await qmp.execute("block-export-del", { id: exportId(i), mode: "hard" });
+          await qmp.execute("block-export-del", { id: exportId(i), mode: "hard" }).catch(() => {});
         }
-        await qmp.execute("nbd-server-stop");
+        // No nbd-server-stop: QEMU 7.2 waits in it for every connection still negotiating,
+        // and any pod can open one and say nothing (measured: no reply within 10 s). The
+        // server stays up with no exports, behind TLS, until this QEMU ends.
       }
       return { status: "completed", resumedAtMs: first.timeMs };
     } catch (err) {
@@ -132,6 +188,8 @@ export interface MigrateOptions {
   pollIntervalMs?: number;
   /** Cancel when not finished after this long. Default 10 minutes. */
   timeoutMs?: number;
+  /** Mutual TLS for the stream and the disk mirrors; the target must prove `serverName`. */
+  tls?: SourceTls;
 }
 
 export interface MigrationOutcome {
@@ -201,7 +259,9 @@ export class OutgoingMigration {
     const mirrors = o.sendDisks?.indexes ?? [];
     let diskCopyMs: number | undefined;
     const deadline = started + (o.timeoutMs ?? 600_000);
+    let tls: TlsIds | undefined;
     try {
+      tls = o.tls ? await installTls(this.vm, "client", o.tls) : undefined;
       await qmp.execute("migrate-set-capabilities", {
         capabilities: [
           { capability: "events", state: true },
@@ -213,9 +273,11 @@ export class OutgoingMigration {
       await qmp.execute("migrate-set-parameters", {
         "max-bandwidth": o.maxBandwidth ?? DEFAULT_MAX_BANDWIDTH,
         "downtime-limit": o.downtimeLimitMs ?? 300,
+        ...(tls && o.tls ? sourceMigrationParams(tls, o.tls.serverName) : plainMigrationParams),
       });
       if (mirrors.length > 0 && o.sendDisks) {
-        await startMirrors(this.vm, mirrors, o.sendDisks.nbd, deadline - Date.now());
+        const nbdTls = tls && o.tls ? nbdClientTls(tls, o.tls.serverName) : {};
+        await startMirrors(this.vm, mirrors, o.sendDisks.nbd, nbdTls, deadline - Date.now());
         diskCopyMs = Date.now() - started;
       }
       const migrateIssued = Date.now();
@@ -266,6 +328,7 @@ export class OutgoingMigration {
       offStop();
       offMigration();
       await removeMirrors(this.vm, mirrors);
+      await removeTls(this.vm, tls);
       this.progress.close();
     }
   }
@@ -299,6 +362,7 @@ async function startMirrors(
   vm: Vm,
   indexes: number[],
   nbd: NbdEndpoint,
+  tls: Record<string, string>,
   timeoutMs: number,
 ): Promise<void> {
   const qmp = vm.qmp;
@@ -309,6 +373,7 @@ async function startMirrors(
       "node-name": mirrorTarget(i),
       server: { type: "inet", host: nbd.host, port: String(nbd.port) },
       export: diskNodeName(i),
+      ...tls,
     });
     await qmp.execute("blockdev-mirror", {
       "job-id": mirrorTarget(i),

@@ -58,7 +58,22 @@ export interface MigrateSetParameters {
   "downtime-limit"?: number;
   "multifd-channels"?: number;
   "max-postcopy-bandwidth"?: number;
+  /** TLS on the migration stream ("" turns it off): see migration-tls.ts. */
+  "tls-creds"?: string;
+  "tls-hostname"?: string;
+  "tls-authz"?: string;
 }
+
+/** `object-add` for the objects we create: migration TLS credentials and their authz. */
+export type QmpObject =
+  | {
+      "qom-type": "tls-creds-x509";
+      id: string;
+      dir: string;
+      endpoint: "server" | "client";
+      "verify-peer": boolean;
+    }
+  | { "qom-type": "authz-simple"; id: string; identity: string };
 
 export interface InetSocketAddress {
   host: string;
@@ -125,7 +140,16 @@ export interface QmpCommands {
   "migrate-continue": Cmd<{ state: MigrationStatus }, Empty>;
   "migrate-start-postcopy": Cmd<undefined, Empty>;
 
-  "nbd-server-start": Cmd<{ addr: { type: "inet"; data: InetSocketAddress } }, Empty>;
+  "object-add": Cmd<QmpObject, Empty>;
+  "object-del": Cmd<{ id: string }, Empty>;
+  "nbd-server-start": Cmd<
+    {
+      addr: { type: "inet"; data: InetSocketAddress };
+      "tls-creds"?: string;
+      "tls-authz"?: string;
+    },
+    Empty
+  >;
   "nbd-server-stop": Cmd<undefined, Empty>;
   "block-export-add": Cmd<
     { type: "nbd"; id: string; "node-name": string; name?: string; writable?: boolean },
@@ -138,6 +162,8 @@ export interface QmpCommands {
       "node-name": string;
       server: { type: "inet" } & InetSocketAddress;
       export: string;
+      "tls-creds"?: string;
+      "tls-hostname"?: string;
     },
     Empty
   >;

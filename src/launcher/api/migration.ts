@@ -39,10 +39,10 @@ export function migrationRoutes(control: () => MigrationControl | undefined): Ro
     {
       method: "POST",
       path: MIGRATION_INCOMING_PATH,
-      handler: withControl(async (c, req) => [
-        200,
-        await c.incoming(await readBody(req, IncomingRequest)),
-      ]),
+      handler: withControl(async (c, req) => {
+        c.checkMayListen();
+        return [200, await c.incoming(await readBody(req, IncomingRequest))];
+      }),
     },
     {
       method: "POST",

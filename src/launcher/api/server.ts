@@ -1,9 +1,10 @@
 import { readFile } from "node:fs/promises";
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
+import { socketRefusal } from "./client-identity.js";
 import { consoleUpgrade } from "./console.js";
 import { healthRoutes, statusRoutes } from "./health.js";
 import { type Handler, router, sendError } from "./http.js";
@@ -36,16 +37,25 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
   const { view, log } = opts;
   const api = createHttpsServer(
     { cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
-    guarded(
-      router([
-        ...healthRoutes(view),
-        ...statusRoutes(view),
-        ...migrationRoutes(() => view.migration()),
-      ]),
+    pinned(
+      guarded(
+        router([
+          ...healthRoutes(view),
+          ...statusRoutes(view),
+          ...migrationRoutes(() => view.migration()),
+        ]),
+        log,
+      ),
       log,
     ),
   );
-  api.on("upgrade", consoleUpgrade(view, log));
+  const upgrade = consoleUpgrade(view, log);
+  api.on("upgrade", (req: IncomingMessage, socket: TLSSocket, head: Buffer) => {
+    const refusal = socketRefusal(socket);
+    if (!refusal) return upgrade(req, socket, head);
+    log.warn({ refusal, remote: socket.remoteAddress }, "client refused");
+    socket.end("HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
+  });
   api.on("tlsClientError", (err, socket: TLSSocket) =>
     log.warn({ err: err.message, remote: socket.remoteAddress }, "TLS handshake refused"),
   );
@@ -62,6 +72,17 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
     "launcher API listening",
   );
   return { close: async () => void (await Promise.all([closeServer(api), closeServer(probes)])) };
+}
+
+/** Only the operator's identity gets past this (client-identity.ts): 403 for anyone else. */
+function pinned(handler: Handler, log: Logger): Handler {
+  return (req, res) => {
+    const refusal = socketRefusal(req.socket as TLSSocket);
+    if (!refusal) return handler(req, res);
+    log.warn({ refusal, remote: req.socket.remoteAddress, url: req.url }, "client refused");
+    res.shouldKeepAlive = false;
+    sendError(res, 403, refusal);
+  };
 }
 
 /** A handler that fails answers 500 instead of leaving the request hanging. */

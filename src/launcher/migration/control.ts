@@ -1,8 +1,11 @@
-import type {
-  IncomingAnswer,
-  IncomingRequest,
-  LauncherMigrationState,
-  MigrateRequest,
+import {
+  checkMigrationTarget,
+  type IncomingAnswer,
+  type IncomingRequest,
+  type LauncherMigrationState,
+  type MigrateRequest,
+  MigrationTargetError,
+  migrationUri,
 } from "../../api/launcher-migration.js";
 import type { Logger } from "../../util/log.js";
 import { acceptMigration, migrate, type OutgoingMigration, withTimeout } from "../../vmm/index.js";
@@ -95,10 +98,15 @@ export class MigrationControl {
 
   // ---- target ----
 
-  incoming(req: IncomingRequest): Promise<IncomingAnswer> {
+  /** Refuses (409) when this launcher may not listen at all, whatever the request says. */
+  checkMayListen(): void {
     if (this.opts.role !== "target") {
       throw new MigrationRefused(409, "this launcher runs the guest; it is not a migration target");
     }
+  }
+
+  incoming(req: IncomingRequest): Promise<IncomingAnswer> {
+    this.checkMayListen();
     if (this.answer) return this.answer;
     const guest = this.guest;
     const vm = guest?.qemu;
@@ -114,6 +122,9 @@ export class MigrationControl {
         postcopy: req.postCopy,
         ...(nbd ? { receiveDisks: { indexes: disks, nbd } } : {}),
         timeoutMs: req.timeoutMs,
+        tls: req.tls,
+        onRefused: (why, remote) =>
+          this.opts.log.warn({ why, remote }, "refused a connection to the migration port"),
       });
       Object.assign(this.current, {
         phase: "Listening",
@@ -157,6 +168,7 @@ export class MigrationControl {
   // ---- source ----
 
   start(req: MigrateRequest): LauncherMigrationState {
+    const to = checkedTarget(req);
     const c = this.current;
     // A target whose guest arrived runs it like any source and may send it on again.
     const arrivedHere = c.role === "target" && c.phase === "Succeeded";
@@ -188,14 +200,16 @@ export class MigrationControl {
     const state = this.current;
     guest.setMigrating(true);
     const outgoing = migrate(vm, {
-      uri: req.migrationUri,
+      // Rebuilt from the checked parts: QEMU never sees the string as it arrived.
+      uri: migrationUri(to),
       ...(req.bandwidthBytesPerSec ? { maxBandwidth: req.bandwidthBytesPerSec } : {}),
       ...(req.downtimeLimitMs ? { downtimeLimitMs: req.downtimeLimitMs } : {}),
       autoConverge: req.autoConverge,
       postcopy: req.postCopy,
       timeoutMs: req.timeoutMs,
+      tls: req.tls,
       ...(req.nbd && req.diskIndexes.length > 0
-        ? { sendDisks: { indexes: req.diskIndexes, nbd: req.nbd } }
+        ? { sendDisks: { indexes: req.diskIndexes, nbd: { host: to.host, port: req.nbd.port } } }
         : {}),
     });
     this.outgoing = outgoing;
@@ -227,6 +241,16 @@ export class MigrationControl {
       await this.outgoingDone;
     }
     return this.state();
+  }
+}
+
+/** Only `tcp:` to the target pod's IP as the operator named it; else 400 naming the field. */
+function checkedTarget(req: MigrateRequest) {
+  try {
+    return checkMigrationTarget(req);
+  } catch (err) {
+    if (err instanceof MigrationTargetError) throw new MigrationRefused(400, err.message);
+    throw err;
   }
 }
 

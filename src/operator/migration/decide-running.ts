@@ -152,6 +152,7 @@ function proceed(input: MigrationDecideInput, d: MigrationDecision): MigrationDe
     switch (source.phase) {
       case "None":
         if (targetDead) return fail(input, d, "TargetFailed", targetGoneMessage(targetPod));
+        if (input.targetRefused) return fail(input, d, "TargetRefused", input.targetRefused);
         // Asking again is idempotent: an operator restarted mid-way learns what is under way.
         d.actions.push({ type: "startMigration", settings: startSettings(input) });
         d.requeueAfterMs = config.pollMs;

@@ -40,6 +40,11 @@ export interface MigrationDecideInput {
   migratable?: Migratability;
   /** Every migration's phase and source node, for the parallel limits. */
   slots: readonly SlotUse[];
+  /**
+   * The target answered its listen request naming another place than its own pod IP (kept
+   * by the executor, which then sent nothing): the guest must never go there.
+   */
+  targetRefused?: string;
   /** The last time the source's byte count moved (kept by the executor). */
   progressMark?: ProgressMark;
   now: Date;

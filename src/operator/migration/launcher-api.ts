@@ -1,6 +1,7 @@
 import {
   type IncomingAnswer,
   IncomingAnswer as IncomingAnswerSchema,
+  type IncomingRequestInput,
   LauncherMigrationState,
   type LauncherStatus,
   MIGRATION_INCOMING_PATH,
@@ -25,10 +26,7 @@ export class MigrationLauncherClient {
   }
 
   /** Target: listen (idempotent) and say where to send the guest. */
-  async listen(
-    at: LauncherAddress,
-    body: { postCopy: boolean; timeoutMs: number },
-  ): Promise<IncomingAnswer> {
+  async listen(at: LauncherAddress, body: IncomingRequestInput): Promise<IncomingAnswer> {
     // Setting up NBD exports takes a moment on a busy node.
     return IncomingAnswerSchema.parse(
       await this.launcher.call(at, "POST", MIGRATION_INCOMING_PATH, body, 15_000),

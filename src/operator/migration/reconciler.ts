@@ -1,7 +1,9 @@
 import type { V1Pod } from "@kubernetes/client-node";
 import {
+  checkMigrationTarget,
   type LauncherMigrationState,
   type LauncherStatus,
+  MigrationTargetError,
   type VirtualMachine,
   VirtualMachineMigration,
   type VirtualMachineMigrationStatus,
@@ -18,6 +20,7 @@ import {
 import { FencedError, type ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
+import type { PemPair } from "../../util/pki.js";
 import type { EventRecorder } from "../events.js";
 import type { LauncherAddress } from "../launcher-client.js";
 import type { LauncherPodConfig } from "../vm/launcher-pod.js";
@@ -39,6 +42,7 @@ import type { MigrationLauncherClient } from "./launcher-api.js";
 import type { MigrationMetrics } from "./metrics.js";
 import { buildTargetPod } from "./target-pod.js";
 import { advanceMark, type ProgressMark } from "./timing.js";
+import { issueMigrationTls } from "./tls.js";
 
 export { MIGRATION_FINALIZER } from "./decide.js";
 
@@ -52,6 +56,8 @@ export interface MigrationReconcilerDeps {
   metrics: MigrationMetrics;
   podConfig: LauncherPodConfig;
   config: MigrationConfig;
+  /** The operator CA: signs each migration's two certificates (tls.ts). */
+  ca: PemPair;
   mayAct: () => boolean;
   log: Logger;
 }
@@ -78,6 +84,8 @@ export class MigrationReconciler {
   private readonly lastSource = new Map<string, LauncherMigrationState>();
   /** Cancels under way (by uid): a cancel waits for QEMU, and no pass waits for it. */
   private readonly cancelling = new Set<string>();
+  /** Targets whose listen answer named another place than their pod (by uid): never sent to. */
+  private readonly refused = new Map<string, string>();
 
   constructor(private readonly deps: MigrationReconcilerDeps) {}
 
@@ -152,6 +160,8 @@ export class MigrationReconciler {
         input.progressMark = mark;
       }
       if (target) input.target = target;
+      const refused = this.refused.get(uid);
+      if (refused) input.targetRefused = refused;
     }
     return { input, ...(rawSource ? { rawSource } : {}) };
   }
@@ -316,13 +326,31 @@ export class MigrationReconciler {
   ) {
     const { targetPod, sourcePod } = input;
     if (!targetPod?.podIP || !sourcePod?.podIP || isTerminal(sourcePod)) return;
+    const listenMs = settings.completionMs + 60_000;
+    // Issued afresh on every try: after a restart the target (already listening) still
+    // admits the same source name, and a new certificate under that name is as good.
+    const tls = await issueMigrationTls(this.deps.ca, m.metadata.uid ?? "", listenMs);
+    this.fence();
     const answer = await this.deps.launcher.listen(this.address(m, targetPod.podIP), {
       postCopy: settings.postCopy,
-      timeoutMs: settings.completionMs + 60_000,
+      timeoutMs: listenMs,
+      tls: tls.target,
     });
+    // The target's answer is checked like any input: the guest goes to its pod IP only. A
+    // refusal is remembered for the next pass to decide on (TargetRefused).
+    try {
+      checkMigrationTarget({ ...answer, targetIP: targetPod.podIP });
+    } catch (err) {
+      if (!(err instanceof MigrationTargetError)) throw err;
+      log.warn({ err: err.message }, "the target's answer names another place; not sending");
+      this.refused.set(m.metadata.uid ?? "", `the target's answer: ${err.message}`);
+      return;
+    }
     this.fence();
     await this.deps.launcher.send(this.address(m, sourcePod.podIP), {
       ...answer,
+      targetIP: targetPod.podIP,
+      tls: tls.source,
       ...(settings.bandwidthBytesPerSec !== undefined
         ? { bandwidthBytesPerSec: settings.bandwidthBytesPerSec }
         : {}),
@@ -369,6 +397,7 @@ export class MigrationReconciler {
     metrics.forget(m.metadata.namespace ?? "", m.metadata.name ?? "");
     this.marks.delete(uid);
     this.lastSource.delete(uid);
+    this.refused.delete(uid);
     if (succeeded) {
       log.info(
         { downtimeMs: after.downtimeMs, totalTimeMs: after.totalTimeMs },

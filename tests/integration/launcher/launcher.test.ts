@@ -1,5 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseTerminationMessage } from "../../../src/api/launcher.js";
+import { WebSocket } from "ws";
+import {
+  LAUNCHER_PORT,
+  launcherServerName,
+  parseTerminationMessage,
+} from "../../../src/api/launcher.js";
 import { createCA, issueCertificate } from "../../../src/util/pki.js";
 import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
 import {
@@ -74,6 +79,50 @@ describe("a launcher running the test guest", () => {
     const foreign = await issueCertificate(other, { commonName: "intruder", usage: "client" });
     await expect(launcher.get("/status", foreign)).rejects.toThrow();
     expect(launcher.logs).toContain("TLS handshake refused");
+  });
+
+  it("admits only the operator's identity: other certificates from the operator's CA are refused", async () => {
+    // Client certificates from the operator CA under other names: a look-alike, and a
+    // migration's source certificate (every launcher that ever sent a guest held one).
+    const lookalike = await issueCertificate(pki.ca, {
+      commonName: "kubevisor-operator-2",
+      usage: "client",
+    });
+    const migrationSource = await issueCertificate(pki.ca, {
+      commonName: "source.0f1e2d3c.migration.kubevisor.io",
+      usage: "client",
+    });
+    // A launcher's serving certificate (tenants can read those Secrets) has no clientAuth
+    // usage: the handshake already fails for it, and the name would be refused next.
+    const serving = await pki.server("tests", "someone-elses-vm");
+    const refusedAtHandshake = await launcher.get("/status", serving).catch(() => undefined);
+    expect(refusedAtHandshake === undefined || refusedAtHandshake.status === 403).toBe(true);
+    for (const cert of [lookalike, migrationSource]) {
+      for (const [path, method] of [
+        ["/status", "GET"],
+        ["/migrate", "GET"],
+        ["/migrate", "DELETE"],
+      ] as const) {
+        const res = await launcher.get(path, cert, method);
+        expect(res.status, `${method} ${path}`).toBe(403);
+        expect(res.body).toContain("is not kubevisor-operator");
+      }
+      const options = {
+        servername: launcherServerName(launcher.namespace, launcher.name),
+        ca: pki.ca.certPem,
+        cert: cert.certPem,
+        key: cert.keyPem,
+      };
+      const ws = new WebSocket(`wss://${launcher.ip}:${LAUNCHER_PORT}/console`, options);
+      const opened = await new Promise<boolean>((resolve) => {
+        ws.once("open", () => resolve(true));
+        ws.once("error", () => resolve(false));
+      });
+      ws.terminate();
+      expect(opened).toBe(false);
+    }
+    expect(launcher.logs).toContain("client refused");
+    expect((await launcher.get("/status")).status).toBe(200);
   });
 
   it("serves the migration endpoints: a source with nothing under way, never a target", async () => {

@@ -15,6 +15,7 @@ import {
   counts,
   launcherPhase,
   migrationState,
+  migrationTls,
   startTarget,
   until,
 } from "./launchers.js";
@@ -72,8 +73,12 @@ describe("live migration between two launchers", () => {
     expect(answer.diskIndexes).toEqual([0]);
     expect(answer.migrationUri).toContain(dest.ip);
 
-    // Asking again (an operator restarted mid-way) changes nothing.
-    const again = await call(source, "POST", MIGRATION_PATH, answer);
+    // Asking again (an operator restarted mid-way, with fresh certificates) changes nothing.
+    const again = await call(source, "POST", MIGRATION_PATH, {
+      ...answer,
+      targetIP: dest.ip,
+      tls: (await migrationTls(pki)).source,
+    });
     expect(again.status).toBe(202);
 
     const done = await until("the source to finish", async () => {

@@ -11,6 +11,7 @@ import {
   MIGRATION_PATH,
   type MigrateRequestInput,
 } from "../../../src/api/launcher-migration.js";
+import { issueMigrationTls } from "../../../src/operator/migration/tls.js";
 import { GUEST_COUNTER_RE } from "../../../src/vmm/index.js";
 import {
   type ConsoleClient,
@@ -98,17 +99,45 @@ export async function startTarget(
   return target;
 }
 
+let migrations = 0;
+
+/** One migration's TLS material, as the operator issues it (a fresh uid unless given). */
+export function migrationTls(pki: Pki, uid = `mig-${process.pid}-${++migrations}`) {
+  return issueMigrationTls(pki.ca, uid, 600_000);
+}
+
+/** As the operator does: ask the target to listen (over mutual TLS for `tls`). */
+export async function listen(
+  target: LauncherProcess,
+  tls: Awaited<ReturnType<typeof migrationTls>>,
+): Promise<IncomingAnswer> {
+  const res = await call(target, "POST", MIGRATION_INCOMING_PATH, { tls: tls.target });
+  if (res.status !== 200) throw new Error(`incoming: ${JSON.stringify(res.json)}`);
+  return res.json as IncomingAnswer;
+}
+
+/** As the operator does: ask the source to send to where the target listens. */
+export async function send(
+  source: LauncherProcess,
+  target: LauncherProcess,
+  answer: IncomingAnswer,
+  tls: Awaited<ReturnType<typeof migrationTls>>,
+  extra: Partial<MigrateRequestInput> = {},
+): Promise<void> {
+  const body = { ...answer, targetIP: target.ip, tls: tls.source, ...extra };
+  const start = await call(source, "POST", MIGRATION_PATH, body);
+  if (start.status !== 202) throw new Error(`migrate: ${JSON.stringify(start.json)}`);
+}
+
 /** Ask the target to listen, then the source to send; returns the target's answer. */
 export async function beginMigration(
   source: LauncherProcess,
   target: LauncherProcess,
   extra: Partial<MigrateRequestInput> = {},
 ): Promise<IncomingAnswer> {
-  const listen = await call(target, "POST", MIGRATION_INCOMING_PATH, {});
-  if (listen.status !== 200) throw new Error(`incoming: ${JSON.stringify(listen.json)}`);
-  const answer = listen.json as IncomingAnswer;
-  const start = await call(source, "POST", MIGRATION_PATH, { ...answer, ...extra });
-  if (start.status !== 202) throw new Error(`migrate: ${JSON.stringify(start.json)}`);
+  const tls = await migrationTls(source.pki);
+  const answer = await listen(target, tls);
+  await send(source, target, answer, tls, extra);
   return answer;
 }
 

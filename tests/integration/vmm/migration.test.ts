@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterAll, describe, expect, it } from "vitest";
+import { issueMigrationTls } from "../../../src/operator/migration/tls.js";
+import { createCA } from "../../../src/util/pki.js";
 import type { Accelerator, GuestConfig } from "../../../src/vmm/config.js";
 import { acceptMigration, migrate } from "../../../src/vmm/migration.js";
 import { guestPauseMs, type MigrationProgress } from "../../../src/vmm/migration-stats.js";
@@ -130,6 +132,76 @@ describe.each(accels)("live migration under %s", (accel) => {
     await sleep(500);
     target.console.write("dd if=/dev/vda bs=512 skip=2000 count=1 2>/dev/null | head -1\n");
     await reread;
+    await source.quit();
+  });
+
+  it("moves RAM and a local disk over mutual TLS; another migration's source is refused", async () => {
+    const ca = await createCA("kubevisor-ca");
+    const tls = await issueMigrationTls(ca, "vmm-mig-1", 600_000);
+    const other = await issueMigrationTls(ca, "vmm-mig-2", 600_000);
+    const disk = (name: string) => {
+      const path = join(scratch, name);
+      writeFileSync(path, "");
+      truncateSync(path, 32 << 20);
+      return path;
+    };
+    const withDisk = (path: string) =>
+      testGuest({
+        name: "mig-tls",
+        disks: [{ name: "data", path, format: "raw", readOnly: false }],
+      });
+    const [srcDisk, dstDisk, intruderDisk] = [disk("tls-src"), disk("tls-dst"), disk("tls-x")];
+    const source = await bootTestGuest(accel, { config: withDisk(srcDisk) });
+    const written = source.console.waitFor("wrote-3", { timeoutMs: 10_000 });
+    source.console.write(
+      "echo tls-payload-$((6*7)) | dd of=/dev/vda bs=512 seek=300 conv=fsync 2>/dev/null; echo wrote-$((1+2))\n",
+    );
+    await written;
+    const target = await startTarget(accel, withDisk(dstDisk));
+    const nbd = { host: "127.0.0.1", port: await freePort("127.0.0.1") };
+    const incoming = await acceptMigration(target, {
+      host: "127.0.0.1",
+      port: 0,
+      receiveDisks: { indexes: [0], nbd },
+      tls: tls.target,
+    });
+
+    // A real QEMU holding a valid certificate for another migration, from the same CA.
+    const intruder = await bootTestGuest(accel, { config: withDisk(intruderDisk) });
+    const refused = await migrate(intruder, {
+      uri: incoming.uri,
+      sendDisks: { indexes: [0], nbd },
+      tls: other.source,
+      timeoutMs: 30_000,
+    }).outcome;
+    expect(refused.status).toBe("failed");
+    // The RAM stream alone, too.
+    const refusedRam = await migrate(intruder, {
+      uri: incoming.uri,
+      tls: other.source,
+      timeoutMs: 30_000,
+    }).outcome;
+    expect(refusedRam.status).toBe("failed");
+    // Its guest stays where it was; the target still waits for the right source.
+    expect(await intruder.runState()).toBe("running");
+    expect(target.hasExited).toBe(false);
+
+    const outcome = await migrate(source, {
+      uri: incoming.uri,
+      sendDisks: { indexes: [0], nbd },
+      tls: tls.source,
+    }).outcome;
+    expect(outcome, JSON.stringify(outcome)).toMatchObject({ status: "completed" });
+    expect(await incoming.outcome).toMatchObject({ status: "completed" });
+    const block = readFileSync(dstDisk)
+      .subarray(300 * 512, 300 * 512 + 15)
+      .toString();
+    expect(block).toBe("tls-payload-42\n");
+    expect(await target.runState()).toBe("running");
+    console.log(
+      `[vmm tests] ${accel} TLS migration with a 32 MiB disk: mirror ${outcome.diskCopyMs} ms, ` +
+        `RAM ${outcome.totalMs.toFixed(0)} ms, QEMU downtime ${outcome.final.qemuDowntimeMs} ms`,
+    );
     await source.quit();
   });
 

@@ -6,20 +6,27 @@ import { router } from "../../../src/launcher/api/http.js";
 import { migrationRoutes } from "../../../src/launcher/api/migration.js";
 import type { LauncherView } from "../../../src/launcher/api/view.js";
 import { MigrationControl } from "../../../src/launcher/migration/control.js";
+import { issueMigrationTls } from "../../../src/operator/migration/tls.js";
 import { logger } from "../../../src/util/log.js";
+import { createCA } from "../../../src/util/pki.js";
 
-let server: Server | undefined;
-afterEach(() => server?.close());
+const tls = await issueMigrationTls(await createCA("test-ca"), "u1", 60_000);
+
+const servers: Server[] = [];
+afterEach(() => {
+  for (const s of servers.splice(0)) s.close();
+});
 
 async function serve(view: LauncherView): Promise<string> {
-  server = createServer(
+  const server = createServer(
     router([
       ...healthRoutes(view),
       ...statusRoutes(view),
       ...migrationRoutes(() => view.migration()),
     ]),
   );
-  await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -67,8 +74,28 @@ describe("launcher API routes", () => {
       role: "source",
       phase: "None",
     });
-    const incoming = await fetch(`${base}/migrate/incoming`, { method: "POST", body: "{}" });
+    const incoming = await fetch(`${base}/migrate/incoming`, {
+      method: "POST",
+      body: JSON.stringify({ tls: tls.target }),
+    });
     expect(incoming.status).toBe(409);
+    // A target asked to listen without TLS material: refused, naming the field.
+    const targetBase = await serve(view(false, control("target")));
+    const plain = await fetch(`${targetBase}/migrate/incoming`, { method: "POST", body: "{}" });
+    expect(plain.status).toBe(400);
+    expect(((await plain.json()) as { message: string }).message).toMatch(/^tls: /);
+    // Anywhere but tcp: to the target pod's IP is refused before QEMU is asked anything.
+    const exec = await fetch(`${base}/migrate`, {
+      method: "POST",
+      body: JSON.stringify({
+        migrationUri: "exec:touch /tmp/pwned",
+        targetIP: "127.0.0.2",
+        diskIndexes: [],
+        tls: tls.source,
+      }),
+    });
+    expect(exec.status).toBe(400);
+    expect(((await exec.json()) as { message: string }).message).toMatch(/^migrationUri: /);
     const bad = await fetch(`${base}/migrate`, { method: "POST", body: '{"diskIndexes":[]}' });
     expect(bad.status).toBe(400);
     expect(((await bad.json()) as { message: string }).message).toMatch(/migrationUri/);

@@ -279,6 +279,21 @@ describe("Running: every source answer × every target answer", () => {
   });
 });
 
+describe("Running: a target that names another place", () => {
+  it("is never sent the guest: TargetRefused, target removed", () => {
+    const d = run({
+      ...sources.None,
+      ...targets.Listening,
+      targetRefused: "the target's answer: migrationUri must be tcp:127.1.0.2:PORT",
+    });
+    expect(d.status).toMatchObject({ phase: "Failed", reason: "TargetRefused" });
+    expect(types(d.actions)).not.toContain("startMigration");
+    expect(d.actions).toContainEqual(
+      expect.objectContaining({ type: "deletePod", role: "target", uid: `uid-${TARGET}` }),
+    );
+  });
+});
+
 describe("Running: facts that must outlive a pass", () => {
   const left = (since: number) => ({
     conditions: [

@@ -120,8 +120,14 @@ describe.skipIf(!existsSync(imageDisk))("the Debian cloud image through Vm", () 
 
       expect(await agent.osInfo()).toMatchObject({ id: "debian", version: "12" });
       // The image's cloud-init may apply the seed's host name after the agent starts.
-    expect(await agent.hostName()).toMatch(/^(debian|kv-agent-test)$/);
-      const interfaces = await agent.interfaces();
+      expect(await agent.hostName()).toMatch(/^(debian|kv-agent-test)$/);
+      // DHCP may finish after the agent starts: wait for the NIC's address.
+      let interfaces = await agent.interfaces();
+      for (const t0 = Date.now(); Date.now() - t0 < 180_000; await sleep(2_000)) {
+        interfaces = await agent.interfaces();
+        if (interfaces.some((i) => i.ipAddresses.includes("10.0.2.15"))) break;
+      }
+      console.log(`[vmm tests] Debian under ${label}: ${JSON.stringify(interfaces)}`);
       expect(interfaces.map((i) => i.name)).not.toContain("lo");
       expect(interfaces.flatMap((i) => i.ipAddresses)).toContain("10.0.2.15");
 

@@ -21,15 +21,8 @@ export function pending(input: MigrationDecideInput, d: MigrationDecision): Migr
   const { migration: m, vm, config } = input;
   const name = m.metadata.name ?? "";
   if (!vm) return fail(input, d, "VMNotFound", `VirtualMachine ${m.spec.vmName} not found`);
-  const other = heldByOther(input);
-  if (other) {
-    return fail(
-      input,
-      d,
-      "MigrationInProgress",
-      `VM ${m.spec.vmName} is already being migrated by ${other}`,
-    );
-  }
+  const held = failIfHeld(input, d);
+  if (held) return held;
   const sourcePod = vm.status?.launcherPod;
   const sourceNode = vm.status?.nodeName;
   if (vm.status?.phase !== "Running" || !sourcePod || !sourceNode) {
@@ -43,12 +36,7 @@ export function pending(input: MigrationDecideInput, d: MigrationDecision): Migr
       d.requeueAfterMs = SHORT_WAIT_MS;
       return d;
     }
-    return fail(
-      input,
-      d,
-      "VMNotRunning",
-      `VM ${m.spec.vmName} is ${vm.status?.phase ?? "not started"}; only a running VM migrates`,
-    );
+    return notRunning(input, d);
   }
   const verdict = input.migratable;
   if (!verdict) {
@@ -106,26 +94,14 @@ export function pending(input: MigrationDecideInput, d: MigrationDecision): Migr
 export function scheduling(input: MigrationDecideInput, d: MigrationDecision): MigrationDecision {
   const { migration: m, vm, targetPod: target, sourcePod: source, now, config } = input;
   if (!vm) return fail(input, d, "VMNotFound", "the VM is gone");
-  const other = heldByOther(input);
-  if (other) {
-    return fail(
-      input,
-      d,
-      "MigrationInProgress",
-      `VM ${m.spec.vmName} is already being migrated by ${other}`,
-    );
-  }
+  const held = failIfHeld(input, d);
+  if (held) return held;
   if (!source || isTerminal(source) || vm.status?.launcherPod !== source.name) {
     return fail(input, d, "SourceFailed", `source pod ${m.status?.sourcePod} is gone`);
   }
   if (vm.status?.migration?.name !== m.metadata.name) {
     if (vm.status?.phase !== "Running") {
-      return fail(
-        input,
-        d,
-        "VMNotRunning",
-        `VM ${m.spec.vmName} is ${vm.status?.phase ?? "not started"}; only a running VM migrates`,
-      );
+      return notRunning(input, d);
     }
     // Admitted, but the claim on the VM did not land (conflict, operator restart): again.
     d.actions.push({ type: "writeVm", write: { phase: "Scheduling", claim: true } });
@@ -208,9 +184,26 @@ export function targetReady(input: MigrationDecideInput, d: MigrationDecision): 
   return d;
 }
 
-/** Another migration that is not over holds the VM. */
-function heldByOther(input: MigrationDecideInput): string | undefined {
+/** Another migration that is not over holds the VM: this one fails. */
+function failIfHeld(
+  input: MigrationDecideInput,
+  d: MigrationDecision,
+): MigrationDecision | undefined {
   const claim = input.vm?.status?.migration;
   if (!claim || claim.name === input.migration.metadata.name) return undefined;
-  return claim.phase === "Succeeded" || claim.phase === "Failed" ? undefined : claim.name;
+  if (claim.phase === "Succeeded" || claim.phase === "Failed") return undefined;
+  const vmName = input.migration.spec.vmName;
+  return fail(
+    input,
+    d,
+    "MigrationInProgress",
+    `VM ${vmName} is already being migrated by ${claim.name}`,
+  );
+}
+
+/** Only a running VM migrates. */
+function notRunning(input: MigrationDecideInput, d: MigrationDecision): MigrationDecision {
+  const phase = input.vm?.status?.phase ?? "not started";
+  const message = `VM ${input.migration.spec.vmName} is ${phase}; only a running VM migrates`;
+  return fail(input, d, "VMNotRunning", message);
 }

@@ -1,33 +1,19 @@
 import type { V1Pod } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { LAUNCHER_CONTAINER } from "../../../src/api/index.js";
 import { paths } from "../../../src/kube/client.js";
-import type { RunningOperator } from "../../../src/operator/operator.js";
 import {
   createVm,
-  type Env,
   eventsOf,
   getVm,
   launcherPods,
-  setupEnv,
-  start,
-  teardownEnv,
+  operatorSuite,
   until,
   untilVm,
   vmPath,
 } from "./harness.js";
 
-let env: Env;
-let operator: RunningOperator;
-
-beforeAll(async () => {
-  env = await setupEnv("fail", 60);
-  operator = await start(env);
-});
-
-afterAll(async () => {
-  await teardownEnv(env, [operator]);
-});
+const { env, operator } = operatorSuite("fail", 60);
 
 const failure = (vm: { status?: { conditions?: Array<{ type: string }> } }) =>
   vm.status?.conditions?.find((c) => c.type === "Failure") as
@@ -55,7 +41,7 @@ describe("a spec that cannot run", () => {
     // Still reconciling everything else.
     await createVm(env.c, env.ns, "small");
     await untilVm(env.c, env.ns, "small", "Running", (v) => v.status?.phase === "Running");
-    expect(operator.isLeader()).toBe(true);
+    expect(operator().isLeader()).toBe(true);
     // The pod stays pending (the scheduler retries when nodes change); one pod, not a loop.
     expect((await launcherPods(env.c, env.ns, "huge")).length).toBe(1);
   });
@@ -144,7 +130,7 @@ describe("a VM the CRD accepts but the operator's schema refuses", () => {
       ),
     );
     expect(await launcherPods(env.c, env.ns, "unsafe")).toEqual([]);
-    expect(operator.isLeader()).toBe(true);
+    expect(operator().isLeader()).toBe(true);
   });
 });
 

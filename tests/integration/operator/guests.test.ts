@@ -5,39 +5,25 @@
  * copied into the VM status.
  */
 import type { V1Pod } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   LAUNCHER_CLOUDINIT_DIR,
   LAUNCHER_PVC_DEVICES_DIR,
   LAUNCHER_PVCS_DIR,
 } from "../../../src/api/index.js";
 import { paths } from "../../../src/kube/client.js";
-import type { RunningOperator } from "../../../src/operator/operator.js";
 import {
   createVm,
-  type Env,
   ensureNamespace,
   launcherPods,
-  setupEnv,
-  start,
-  teardownEnv,
+  operatorSuite,
   until,
   untilVm,
   type Vm,
 } from "./harness.js";
 
-let env: Env;
-let operator: RunningOperator;
+const { env } = operatorSuite("guests", 200, { guestOutbound: "deny" });
 const CONTENT = "#cloud-config\npassword: never-in-any-object\n";
-
-beforeAll(async () => {
-  env = await setupEnv("guests", 200);
-  operator = await start(env, { guestOutbound: "deny" });
-});
-
-afterAll(async () => {
-  await teardownEnv(env, [operator]);
-});
 
 const failure = (vm: Vm) => vm.status?.conditions?.find((c) => c.type === "Failure");
 const ROOT = {

@@ -9,7 +9,7 @@ import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { TLSSocket } from "node:tls";
 import { KubeConfig, type V1Node, type V1Pod } from "@kubernetes/client-node";
-import { expect, inject } from "vitest";
+import { afterAll, beforeAll, expect, inject } from "vitest";
 import {
   GROUP,
   isBootableDisk,
@@ -537,6 +537,36 @@ export function operatorOptions(env: Env, extra: Partial<OperatorOptions> = {}):
 
 export const start = (env: Env, extra: Partial<OperatorOptions> = {}) =>
   startOperator(operatorOptions(env, extra));
+
+/**
+ * The per-file fixture of a test file with one operator throughout: setupEnv, `prepare`, then
+ * the operator in beforeAll; teardownEnv in afterAll. `env` is filled in by beforeAll (the
+ * same object throughout, so it may be destructured at the top of the file).
+ */
+export function operatorSuite(
+  name: string,
+  firstIp: number,
+  extra: Partial<OperatorOptions> = {},
+  prepare: (env: Env) => void = () => {},
+): { env: Env; operator: () => RunningOperator } {
+  const env = {} as Env;
+  let operator: RunningOperator | undefined;
+  beforeAll(async () => {
+    Object.assign(env, await setupEnv(name, firstIp));
+    prepare(env);
+    operator = await start(env, extra);
+  });
+  afterAll(async () => {
+    await teardownEnv(env, operator ? [operator] : []);
+  });
+  return {
+    env,
+    operator: () => {
+      if (!operator) throw new Error("the operator has not started (beforeAll failed?)");
+      return operator;
+    },
+  };
+}
 
 export function expectNoDuplicates(pods: V1Pod[]) {
   const live = pods.filter((p) => !["Succeeded", "Failed"].includes(p.status?.phase ?? ""));

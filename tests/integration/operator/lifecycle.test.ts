@@ -1,10 +1,9 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import type { V1Pod } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { ANNOTATION_VM_SPEC, LABEL_VM } from "../../../src/api/index.js";
 import { paths } from "../../../src/kube/client.js";
-import type { RunningOperator } from "../../../src/operator/operator.js";
 import { VM_FINALIZER } from "../../../src/operator/vm/decide.js";
 import {
   ANNOTATION_RESTART_REQUESTED,
@@ -12,31 +11,18 @@ import {
 } from "../../../src/operator/vm/requests.js";
 import {
   createVm,
-  type Env,
   eventsOf,
   expectNoDuplicates,
   getVm,
   launcherPods,
-  setupEnv,
-  start,
-  teardownEnv,
+  operatorSuite,
   until,
   untilVm,
   vmPath,
 } from "./harness.js";
 
 const exec = promisify(execFile);
-let env: Env;
-let operator: RunningOperator;
-
-beforeAll(async () => {
-  env = await setupEnv("life", 100);
-  operator = await start(env);
-});
-
-afterAll(async () => {
-  await teardownEnv(env, [operator]);
-});
+const { env } = operatorSuite("life", 100);
 
 const podNamed = (name: string) =>
   until(`pod ${name}`, async () =>

@@ -1,20 +1,16 @@
 import type { ServerResponse } from "node:http";
 import type { V1Pod, V1Secret } from "@kubernetes/client-node";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { GROUP } from "../../../src/api/index.js";
 import { paths } from "../../../src/kube/client.js";
-import type { RunningOperator } from "../../../src/operator/operator.js";
 import {
   createVm,
-  type Env,
   ensureNamespace,
   eventsOf,
   FakeKubelet,
   getVm,
   launcherPods,
-  setupEnv,
-  start,
-  teardownEnv,
+  operatorSuite,
   until,
   untilVm,
   type Vm,
@@ -27,8 +23,6 @@ import {
  * that refuses the launcher pod.
  */
 
-let env: Env;
-let operator: RunningOperator;
 /** Bytes the 100 MiB launcher managed to push before the operator hung up. */
 let hugeWritten = 0;
 let hugeDone = false;
@@ -75,22 +69,6 @@ function trickle(res: ServerResponse) {
   res.on("close", () => clearInterval(timer));
 }
 
-beforeAll(async () => {
-  env = await setupEnv("trust", 160);
-  env.launcher.respond = (vm, _req, res) => {
-    const answer = misbehaviours[vm];
-    if (!answer) return false;
-    answer(res);
-    return true;
-  };
-  // Two workers: two launchers that trickle forever would hold both if calls had no deadline.
-  operator = await start(env, { workers: 2, decide: { ...FAST_TRUST }, networkPolicy: true });
-});
-
-afterAll(async () => {
-  await teardownEnv(env, [operator]);
-});
-
 const FAST_TRUST = {
   claimTimeoutMs: 3000,
   quickFailureMs: 0,
@@ -98,6 +76,21 @@ const FAST_TRUST = {
   statusPollMs: 1000,
   rejectRetryMs: 1000,
 };
+
+// Two workers: two launchers that trickle forever would hold both if calls had no deadline.
+const { env, operator } = operatorSuite(
+  "trust",
+  160,
+  { workers: 2, decide: { ...FAST_TRUST }, networkPolicy: true },
+  (env) => {
+    env.launcher.respond = (vm, _req, res) => {
+      const answer = misbehaviours[vm];
+      if (!answer) return false;
+      answer(res);
+      return true;
+    };
+  },
+);
 
 type Condition = { type: string; status: string; reason?: string; message?: string };
 const conditionOf = (vm: Vm, type: string) =>
@@ -156,7 +149,7 @@ describe("launchers that answer wrongly", () => {
       ],
       ports: [{ port: 8443 }],
     });
-    expect(operator.isLeader()).toBe(true);
+    expect(operator().isLeader()).toBe(true);
     // Memory stayed bounded: the operator hung up after about a MiB, not 100.
     await until("the huge answer ended", async () => hugeDone);
     console.log(

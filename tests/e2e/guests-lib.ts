@@ -5,10 +5,11 @@
  * sshd once just after it first answers).
  */
 import { execFile } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEBIAN_DEFAULT_USER, DEBIAN_IMAGE_DISK_PATH } from "../../src/vmm/debian-image.js";
+import { generateSshKey } from "../lib/debian-guest.js";
 import { waitFor } from "./lib.js";
 
 export const DEBIAN_IMAGE = "kubevisor/debian-cloud:12";
@@ -24,22 +25,11 @@ export interface KeyPair {
 
 export async function makeKeyPair(): Promise<KeyPair> {
   const dir = mkdtempSync(join(tmpdir(), "kv-ssh-"));
-  const privateKey = join(dir, "id_ed25519");
-  await run("ssh-keygen", [
-    "-q",
-    "-t",
-    "ed25519",
-    "-N",
-    "",
-    "-C",
-    "kubevisor-e2e",
-    "-f",
-    privateKey,
-  ]);
+  const { privateKeyPath, publicKey } = await generateSshKey(dir);
   return {
     dir,
-    privateKey,
-    publicKey: readFileSync(`${privateKey}.pub`, "utf8").trim(),
+    privateKey: privateKeyPath,
+    publicKey,
     dispose: () => rmSync(dir, { recursive: true, force: true }),
   };
 }

@@ -39,12 +39,13 @@ export async function generateSshKey(dir: string, name = "id_ed25519"): Promise<
 export interface SeedOptions {
   instanceId: string;
   hostname: string;
-  sshPublicKey: string;
+  /** Authorised for the default user; none when the test talks only to the guest agent. */
+  sshPublicKey?: string;
   /** Extra `#cloud-config` lines appended to the user-data. */
   extraUserData?: string;
 }
 
-/** A NoCloud seed ISO (volume label `cidata`) authorising `sshPublicKey` for the default user. */
+/** A NoCloud seed ISO (volume label `cidata`); `sshPublicKey`, if given, is the default user's. */
 export async function makeSeedIso(dir: string, seed: SeedOptions): Promise<string> {
   const src = join(dir, "seed");
   mkdirSync(src, { recursive: true });
@@ -52,10 +53,8 @@ export async function makeSeedIso(dir: string, seed: SeedOptions): Promise<strin
     join(src, "meta-data"),
     `instance-id: ${seed.instanceId}\nlocal-hostname: ${seed.hostname}\n`,
   );
-  writeFileSync(
-    join(src, "user-data"),
-    `#cloud-config\nssh_authorized_keys:\n  - ${seed.sshPublicKey}\n${seed.extraUserData ?? ""}`,
-  );
+  const keys = seed.sshPublicKey ? `ssh_authorized_keys:\n  - ${seed.sshPublicKey}\n` : "";
+  writeFileSync(join(src, "user-data"), `#cloud-config\n${keys}${seed.extraUserData ?? ""}`);
   const iso = join(dir, "seed.iso");
   await run("genisoimage", [
     "-quiet",

@@ -113,9 +113,8 @@ export function plainQemuArgs(o: PlainGuestOptions, overlay: string, vars?: stri
   return args;
 }
 
-/** Start the guest; the caller must `stop()` it. */
-export async function startPlainGuest(o: PlainGuestOptions): Promise<PlainGuest> {
-  const overlay = join(o.dir, "overlay.qcow2");
+/** A throwaway qcow2 `overlay` over the image's qcow2 `disk` (which stays unwritten). */
+export async function createOverlay(disk: string, overlay: string, size?: string): Promise<void> {
   await run("qemu-img", [
     "create",
     "-q",
@@ -125,10 +124,16 @@ export async function startPlainGuest(o: PlainGuestOptions): Promise<PlainGuest>
     "qcow2",
     "-b",
     // The build directory, not `current`: a rebuild must not change a running guest's base.
-    realpathSync(o.disk),
+    realpathSync(disk),
     overlay,
-    ...(o.diskSize ? [o.diskSize] : []),
+    ...(size ? [size] : []),
   ]);
+}
+
+/** Start the guest; the caller must `stop()` it. */
+export async function startPlainGuest(o: PlainGuestOptions): Promise<PlainGuest> {
+  const overlay = join(o.dir, "overlay.qcow2");
+  await createOverlay(o.disk, overlay, o.diskSize);
   let vars: string | undefined;
   if (o.firmware !== "bios") {
     vars = join(o.dir, "OVMF_VARS.fd");

@@ -4,21 +4,19 @@
  * KUBEVISOR_DEBIAN_SHUTDOWN_TEST=1, once the image can power off) shut down by it.
  * Skipped until the image is built (`npm run guest`). Outbound traffic is confined.
  */
-import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { cacheDir } from "../../../src/util/paths.js";
 import { AgentUnavailableError, type GuestAgent } from "../../../src/vmm/agent.js";
 import type { FirmwareConfig } from "../../../src/vmm/config.js";
 import { OVMF_VARS_MS, prepareUefiVars } from "../../../src/vmm/firmware.js";
 import { Vm } from "../../../src/vmm/vm.js";
+import { makeSeedIso } from "../../lib/debian-guest.js";
+import { createOverlay } from "../../lib/plain-qemu.js";
 import { track } from "./helpers.js";
-
-const run = promisify(execFile);
 
 /** Where the image build puts its disk (src/vmm/debian-image.ts on the image branch). */
 const imageDisk = join(
@@ -31,27 +29,6 @@ const dirs: string[] = [];
 afterEach(() => {
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
-
-/** A NoCloud seed: just an instance id and a host name (the agent needs no SSH key). */
-async function seedIso(dir: string, hostname: string): Promise<string> {
-  const src = join(dir, "seed");
-  mkdirSync(src);
-  writeFileSync(join(src, "meta-data"), `instance-id: ${hostname}\nlocal-hostname: ${hostname}\n`);
-  writeFileSync(join(src, "user-data"), "#cloud-config\n");
-  const iso = join(dir, "seed.iso");
-  await run("genisoimage", [
-    "-quiet",
-    "-output",
-    iso,
-    "-volid",
-    "cidata",
-    "-joliet",
-    "-rock",
-    join(src, "user-data"),
-    join(src, "meta-data"),
-  ]);
-  return iso;
-}
 
 /** Ping until the agent in the booting guest answers (cloud-init runs first: ~1 min). */
 async function untilAgentAnswers(agent: GuestAgent, timeoutMs: number): Promise<number> {
@@ -84,17 +61,7 @@ describe.skipIf(!existsSync(imageDisk))("the Debian cloud image through Vm", () 
       const dir = mkdtempSync(join(tmpdir(), "kv-vmm-debian-"));
       dirs.push(dir);
       const overlay = join(dir, "root.qcow2");
-      await run("qemu-img", [
-        "create",
-        "-q",
-        "-f",
-        "qcow2",
-        "-F",
-        "qcow2",
-        "-b",
-        imageDisk,
-        overlay,
-      ]);
+      await createOverlay(imageDisk, overlay);
       const hostname = "kv-agent-test";
       const vm = track(
         await Vm.start({
@@ -108,7 +75,12 @@ describe.skipIf(!existsSync(imageDisk))("the Debian cloud image through Vm", () 
             firmware: firmware(dir),
             disks: [
               { name: "root", path: overlay, format: "qcow2", readOnly: false, bootIndex: 0 },
-              { name: "seed", path: await seedIso(dir, hostname), format: "raw", readOnly: true },
+              {
+                name: "seed",
+                path: await makeSeedIso(dir, { instanceId: hostname, hostname }),
+                format: "raw",
+                readOnly: true,
+              },
             ],
             network: { ports: [], restrictOutbound: true },
             agent: { socket: join(dir, "agent.sock") },

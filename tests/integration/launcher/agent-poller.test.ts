@@ -3,48 +3,21 @@
  * unix socket as QEMU's chardev would): connected with OS info, lost while the agent is
  * frozen, back when it thaws. Every command that could change the host is blocked (-b).
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import { afterEach, expect, it } from "vitest";
 import { AgentPoller, type GuestReport } from "../../../src/launcher/agent-poller.js";
 import { logger } from "../../../src/util/log.js";
 import { GuestAgent } from "../../../src/vmm/index.js";
+import { type HostAgent, startHostAgent } from "../../lib/host-agent.js";
 
-const BLOCKED = [
-  "guest-shutdown",
-  "guest-suspend-disk",
-  "guest-suspend-ram",
-  "guest-suspend-hybrid",
-  "guest-exec",
-  "guest-file-open",
-  "guest-set-time",
-  "guest-set-user-password",
-  "guest-set-vcpus",
-  "guest-set-memory-blocks",
-  "guest-fsfreeze-freeze",
-  "guest-fsfreeze-freeze-list",
-  "guest-fstrim",
-  "guest-ssh-add-authorized-keys",
-  "guest-ssh-remove-authorized-keys",
-];
-
-let proc: ChildProcess | undefined;
-let dir: string | undefined;
+let host: HostAgent | undefined;
 let poller: AgentPoller | undefined;
 let agent: GuestAgent | undefined;
 
 afterEach(async () => {
   poller?.stop();
   agent?.close();
-  if (proc && proc.exitCode === null && proc.signalCode === null) {
-    const gone = new Promise((r) => proc?.once("close", r));
-    proc.kill("SIGCONT");
-    proc.kill("SIGTERM");
-    await gone;
-  }
-  if (dir) rmSync(dir, { recursive: true, force: true });
+  await host?.stop();
 });
 
 async function until(
@@ -62,14 +35,9 @@ async function until(
 }
 
 it("reports the agent connected with OS info, lost while it is frozen, back after", async () => {
-  dir = mkdtempSync(join(tmpdir(), "kv-poll-"));
-  const socket = join(dir, "agent.sock");
-  proc = spawn(
-    "qemu-ga",
-    ["-m", "unix-listen", "-p", socket, "-t", dir, "-f", join(dir, "pid"), "-b", BLOCKED.join(",")],
-    { stdio: "ignore" },
-  );
-  agent = new GuestAgent(socket, {
+  host = startHostAgent();
+  const { proc } = host;
+  agent = new GuestAgent(host.socket, {
     connectTimeoutMs: 5_000,
     syncTimeoutMs: 1_000,
     commandTimeoutMs: 1_000,

@@ -3,8 +3,7 @@
  * `-m unix-listen`. Commands that could touch this host are disabled for the run (-b), and
  * every test that would call one first proves it is disabled.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -15,67 +14,21 @@ import {
   AgentUnavailableError,
   GuestAgent,
 } from "../../../src/vmm/agent.js";
+import { type HostAgent, startHostAgent } from "../../lib/host-agent.js";
 
-/** Everything that changes the host: never run here, whatever a test does. */
-const BLOCKED = [
-  "guest-shutdown",
-  "guest-suspend-disk",
-  "guest-suspend-ram",
-  "guest-suspend-hybrid",
-  "guest-exec",
-  "guest-file-open",
-  "guest-set-time",
-  "guest-set-user-password",
-  "guest-set-vcpus",
-  "guest-set-memory-blocks",
-  "guest-fsfreeze-freeze",
-  "guest-fsfreeze-freeze-list",
-  "guest-fstrim",
-  "guest-ssh-add-authorized-keys",
-  "guest-ssh-remove-authorized-keys",
-];
-
-interface HostAgent {
-  socket: string;
-  proc: ChildProcess;
-}
-
-const started: { proc: ChildProcess; dir: string }[] = [];
+const started: HostAgent[] = [];
 const clients: GuestAgent[] = [];
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.close();
-  for (const { proc, dir } of started.splice(0)) {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      const gone = new Promise((r) => proc.once("close", r));
-      proc.kill("SIGCONT");
-      proc.kill("SIGTERM");
-      await gone;
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
+  for (const a of started.splice(0)) await a.stop();
 });
 
-async function startHostAgent(dir = mkdtempSync(join(tmpdir(), "kv-qga-"))): Promise<HostAgent> {
-  const socket = join(dir, "qga.sock");
-  const proc = spawn(
-    "qemu-ga",
-    [
-      "-m",
-      "unix-listen",
-      "-p",
-      socket,
-      "-t",
-      dir,
-      "-f",
-      join(dir, "qga.pid"),
-      "-b",
-      BLOCKED.join(","),
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
-  started.push({ proc, dir });
-  return { socket, proc };
+/** A host qemu-ga that afterEach stops. */
+function hostAgent(dir?: string): HostAgent {
+  const agent = startHostAgent(dir);
+  started.push(agent);
+  return agent;
 }
 
 function client(socket: string, opts?: ConstructorParameters<typeof GuestAgent>[1]): GuestAgent {
@@ -97,7 +50,7 @@ function osRelease(): Record<string, string> {
 
 describe("guest agent client against a real qemu-ga", () => {
   it("answers the status queries, typed and mapped", async () => {
-    const { socket } = await startHostAgent();
+    const { socket } = hostAgent();
     const agent = client(socket);
     expect(agent.isConnected).toBe(false);
     await agent.ping();
@@ -120,7 +73,7 @@ describe("guest agent client against a real qemu-ga", () => {
   });
 
   it("reports a refused command with the agent's own error, and a refused shutdown", async () => {
-    const { socket } = await startHostAgent();
+    const { socket } = hostAgent();
     const agent = client(socket);
     const info = await agent.info();
     // The guard: guest-shutdown must be disabled before this test may call it.
@@ -142,7 +95,7 @@ describe("guest agent client against a real qemu-ga", () => {
     await expect(agent.ping()).rejects.toBeInstanceOf(AgentUnavailableError);
     expect(Date.now() - t0).toBeLessThan(10_000);
     expect(agent.isConnected).toBe(false);
-    await startHostAgent(dir);
+    hostAgent(dir);
     const deadline = Date.now() + 10_000;
     for (;;) {
       try {
@@ -158,7 +111,7 @@ describe("guest agent client against a real qemu-ga", () => {
   });
 
   it("times out on a stalled agent, then resynchronises once it answers again", async () => {
-    const { socket, proc } = await startHostAgent();
+    const { socket, proc } = hostAgent();
     const agent = client(socket, { syncTimeoutMs: 1_000 });
     await agent.ping();
     proc.kill("SIGSTOP");

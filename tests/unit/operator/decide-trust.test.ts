@@ -6,58 +6,18 @@ import {
   type DecideInput,
   decide,
   rejectedLaunch,
-  VM_FINALIZER,
 } from "../../../src/operator/vm/decide.js";
 import { buildNetworkPolicy } from "../../../src/operator/vm/network-policy.js";
 import type { ObservedPod } from "../../../src/operator/vm/observe.js";
 import { ANNOTATION_RESTART_REQUESTED } from "../../../src/operator/vm/requests.js";
 import { buildLauncherTlsSecret, tlsSecretVerdict } from "../../../src/operator/vm/tls-secret.js";
+import { ago, launched, NOW, pod, vm as vmWith } from "./fixtures.js";
 
 /** The trust decisions of vm/decide.ts: which pod is ours, which answers count, refusals. */
 
-const NOW = new Date("2026-01-01T12:00:00Z");
-const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
-
-function vm(status?: VirtualMachineStatus, annotations?: Record<string, string>): VirtualMachine {
-  return VirtualMachine.parse({
-    apiVersion: "kubevisor.io/v1alpha1",
-    kind: "VirtualMachine",
-    metadata: {
-      name: "web",
-      namespace: "ns",
-      uid: "uid-1",
-      generation: 1,
-      finalizers: [VM_FINALIZER],
-      ...(annotations ? { annotations } : {}),
-    },
-    spec: { memory: { size: "256Mi" }, boot: { kernel: { image: "k" } } },
-    ...(status ? { status } : {}),
-  });
-}
-
-const running = (n: number, extra: VirtualMachineStatus = {}): VirtualMachineStatus => ({
-  launchCount: n,
-  launcherPod: `web-launcher-${n}`,
-  launcherPodUID: `pod-uid-${n}`,
-  launchClaimedAt: ago(3_600_000),
-  phase: "Running",
-  ...extra,
-});
-
-function pod(n: number, o: Partial<ObservedPod> = {}): ObservedPod {
-  return {
-    name: `web-launcher-${n}`,
-    uid: `pod-uid-${n}`,
-    launch: n,
-    migrationTarget: false,
-    stage: "Running",
-    terminating: false,
-    ready: true,
-    nodeName: "node-a",
-    podIP: "127.0.0.5",
-    ...o,
-  };
-}
+/** The VM in its launch `status`, with `annotations`. */
+const vm = (status?: VirtualMachineStatus, annotations?: Record<string, string>) =>
+  vmWith({ status, annotations });
 
 const run = (v: VirtualMachine, pods: ObservedPod[] = [], extra: Partial<DecideInput> = {}) =>
   decide({ vm: v, pods, now: NOW, config: DEFAULT_DECIDE_CONFIG, ...extra });
@@ -92,7 +52,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
   });
 
   it("is not taken for the running guest when it replaces the recorded pod", () => {
-    const d = run(vm(running(1)), [squatter(1)], {
+    const d = run(vm(launched(1)), [squatter(1)], {
       launcher: { phase: "Running" },
     });
     expect(d.status.phase).not.toBe("Running");
@@ -122,7 +82,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
   it("under the next launch's name blocks the next launch while it runs, untouched", () => {
     const restart = { [ANNOTATION_RESTART_REQUESTED]: "2026-01-01T11:59:00Z" };
     const stopped = pod(1, { stage: "Succeeded", ready: false, exit: { code: 0 } });
-    const d = run(vm(running(1), restart), [stopped, squatter(2)]);
+    const d = run(vm(launched(1), restart), [stopped, squatter(2)]);
     expect(d.actions.map((a) => a.type)).not.toContain("launch");
     expect(d.actions).not.toContainEqual(expect.objectContaining({ name: "web-launcher-2" }));
     expect(condition(d, "Launcher")).toMatchObject({ reason: "LauncherPodRefused" });
@@ -135,7 +95,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
   });
 
   it("a status from before UIDs were recorded adopts its active launch's pod once", () => {
-    const { launcherPodUID: _, ...old } = running(1);
+    const { launcherPodUID: _, ...old } = launched(1);
     const d = run(vm(old), [pod(1)], { launcher: { phase: "Running" } });
     expect(d.status.phase).toBe("Running");
     expect(d.status.launcherPodUID).toBe("pod-uid-1");
@@ -143,7 +103,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
   });
 
   it("the pod whose UID was recorded is the launcher", () => {
-    const d = run(vm(running(1)), [pod(1)], { launcher: { phase: "Running" } });
+    const d = run(vm(launched(1)), [pod(1)], { launcher: { phase: "Running" } });
     expect(d.status.phase).toBe("Running");
     expect(condition(d, "Launcher")).toMatchObject({ status: "True", reason: "Responding" });
   });
@@ -152,14 +112,14 @@ describe("a pod under a launcher name that the operator did not create", () => {
 describe("a launcher whose answers cannot be used", () => {
   it("misbehaving: a condition and one Warning, and the next ask at the poll pace", () => {
     const fault = { fault: "misbehaving" as const, message: "answer is not JSON: <html>" };
-    const d = run(vm(running(1)), [pod(1)], { launcherFault: fault });
+    const d = run(vm(launched(1)), [pod(1)], { launcherFault: fault });
     expect(condition(d, "Launcher")).toMatchObject({
       status: "False",
       reason: "LauncherMisbehaving",
       message: fault.message,
     });
     expect(reasons(d)).toEqual(["LauncherMisbehaving"]);
-    const again = run(vm({ ...running(1), conditions: d.status.conditions }), [pod(1)], {
+    const again = run(vm({ ...launched(1), conditions: d.status.conditions }), [pod(1)], {
       launcherFault: fault,
     });
     expect(reasons(again)).toEqual([]);
@@ -167,20 +127,20 @@ describe("a launcher whose answers cannot be used", () => {
 
   it("unreachable: counts only once the pod is ready (its API may still be starting)", () => {
     const fault = { fault: "unreachable" as const, message: "ECONNREFUSED" };
-    const starting = run(vm(running(1, { phase: "Starting" })), [pod(1, { ready: false })], {
+    const starting = run(vm(launched(1, { phase: "Starting" })), [pod(1, { ready: false })], {
       launcherFault: fault,
     });
     expect(condition(starting, "Launcher")).toBeUndefined();
-    const ready = run(vm(running(1)), [pod(1)], { launcherFault: fault });
+    const ready = run(vm(launched(1)), [pod(1)], { launcherFault: fault });
     expect(condition(ready, "Launcher")).toMatchObject({ reason: "LauncherUnreachable" });
   });
 
   it("is forgotten once its pod has ended", () => {
-    const before = run(vm(running(1)), [pod(1)], {
+    const before = run(vm(launched(1)), [pod(1)], {
       launcherFault: { fault: "misbehaving", message: "x" },
     });
     const ended = pod(1, { stage: "Succeeded", ready: false, exit: { code: 0 } });
-    const d = run(vm({ ...running(1), conditions: before.status.conditions }), [ended]);
+    const d = run(vm({ ...launched(1), conditions: before.status.conditions }), [ended]);
     expect(condition(d, "Launcher")).toBeUndefined();
   });
 });

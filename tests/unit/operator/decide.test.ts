@@ -1,80 +1,18 @@
 import { describe, expect, it } from "vitest";
-import {
-  VirtualMachine,
-  type VirtualMachineSpecInput,
-  type VirtualMachineStatus,
-} from "../../../src/api/index.js";
+import type { VirtualMachine } from "../../../src/api/index.js";
 import {
   type Action,
   DEFAULT_DECIDE_CONFIG,
   type DecideInput,
   decide,
   LAUNCHER_RETRY_MS,
-  VM_FINALIZER,
 } from "../../../src/operator/vm/decide.js";
 import type { ObservedPod } from "../../../src/operator/vm/observe.js";
 import {
   ANNOTATION_RESTART_REQUESTED,
   ANNOTATION_STATE_REQUEST,
 } from "../../../src/operator/vm/requests.js";
-
-const NOW = new Date("2026-01-01T12:00:00Z");
-const ago = (ms: number) => new Date(NOW.getTime() - ms).toISOString();
-
-interface VmOptions {
-  spec?: Partial<VirtualMachineSpecInput>;
-  status?: VirtualMachineStatus;
-  annotations?: Record<string, string>;
-  finalizers?: string[];
-  generation?: number;
-  deleting?: boolean;
-}
-
-function vm(o: VmOptions = {}): VirtualMachine {
-  return VirtualMachine.parse({
-    apiVersion: "kubevisor.io/v1alpha1",
-    kind: "VirtualMachine",
-    metadata: {
-      name: "web",
-      namespace: "ns",
-      uid: "uid-1",
-      generation: o.generation ?? 1,
-      finalizers: o.finalizers ?? [VM_FINALIZER],
-      ...(o.annotations ? { annotations: o.annotations } : {}),
-      ...(o.deleting ? { deletionTimestamp: ago(1000) } : {}),
-    },
-    // A direct-boot kernel: since the API refuses a VM with nothing to boot.
-    spec: { memory: { size: "256Mi" }, boot: { kernel: { image: "k" } }, ...o.spec },
-    ...(o.status ? { status: o.status } : {}),
-  });
-}
-
-/** Status of a VM whose launch n is under way (claimed long ago). */
-function launched(n: number, extra: VirtualMachineStatus = {}): VirtualMachineStatus {
-  return {
-    launchCount: n,
-    launcherPod: `web-launcher-${n}`,
-    launcherPodUID: `pod-uid-${n}`,
-    launchClaimedAt: ago(3_600_000),
-    phase: "Running",
-    ...extra,
-  };
-}
-
-function pod(n: number, o: Partial<ObservedPod> = {}): ObservedPod {
-  return {
-    name: `web-launcher-${n}`,
-    uid: `pod-uid-${n}`,
-    launch: n,
-    migrationTarget: false,
-    stage: "Running",
-    terminating: false,
-    ready: true,
-    nodeName: "node-a",
-    podIP: "127.0.0.5",
-    ...o,
-  };
-}
+import { ago, launched, NOW, pod, vm } from "./fixtures.js";
 
 const exited = (n: number, code: number, reason?: string, extra: Partial<ObservedPod> = {}) =>
   pod(n, {

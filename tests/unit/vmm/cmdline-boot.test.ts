@@ -1,11 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { buildQemuArgs } from "../../../src/vmm/cmdline.js";
-import {
-  type DiskConfig,
-  type GuestConfig,
-  GuestConfigError,
-  type LaunchOptions,
-} from "../../../src/vmm/config.js";
+import { type DiskConfig, type GuestConfig, GuestConfigError } from "../../../src/vmm/config.js";
 import {
   OVMF_CODE,
   OVMF_CODE_SECBOOT,
@@ -13,6 +8,7 @@ import {
   OVMF_VARS_MS,
   uefiVarsTemplate,
 } from "../../../src/vmm/firmware.js";
+import { launch, values } from "./cmdline-fixtures.js";
 
 const root: DiskConfig = {
   name: "root",
@@ -29,18 +25,6 @@ const cloud: GuestConfig = {
   memoryMiB: 512,
   disks: [root],
 };
-const launch: LaunchOptions = {
-  accel: "tcg",
-  qmpSocket: "/run/vm/qmp.sock",
-  serialSocket: "/run/vm/serial.sock",
-  startPaused: true,
-  incoming: false,
-  exitOnReboot: false,
-};
-
-function values(args: string[], flag: string): string[] {
-  return args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ""] : []));
-}
 
 function fieldOf(config: GuestConfig): string | undefined {
   try {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { buildQemuArgs, kernelCmdline } from "../../../src/vmm/cmdline.js";
-import { type GuestConfig, GuestConfigError, type LaunchOptions } from "../../../src/vmm/config.js";
+import { type GuestConfig, GuestConfigError } from "../../../src/vmm/config.js";
+import { launch, values } from "./cmdline-fixtures.js";
 
 const guest: GuestConfig = {
   name: "vm1",
@@ -10,19 +11,6 @@ const guest: GuestConfig = {
   kernel: { path: "/img/boot/vmlinuz", initrdPath: "/img/boot/initrd.img", cmdline: "quiet" },
   disks: [],
 };
-const launch: LaunchOptions = {
-  accel: "tcg",
-  qmpSocket: "/run/vm/qmp.sock",
-  serialSocket: "/run/vm/serial.sock",
-  startPaused: true,
-  incoming: false,
-  exitOnReboot: false,
-};
-
-/** The value following `flag`, for every occurrence. */
-function values(args: string[], flag: string): string[] {
-  return args.flatMap((a, i) => (a === flag ? [args[i + 1] ?? ""] : []));
-}
 
 describe("buildQemuArgs", () => {
   it("builds a minimal q35 guest with direct kernel boot and both sockets", () => {

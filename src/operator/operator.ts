@@ -144,8 +144,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   let stopping: Promise<void> | undefined;
   let elector: LeaderElector | undefined;
   let shutDown = false;
-  const mayAct = () =>
-    !shutDown && controller !== undefined && (elector ? elector.isLeader() : true);
+  // A pass may act while this replica leads; a voluntary stop lets the passes in flight
+  // finish (a created pod gets its UID recorded) before the lease is let go.
+  const mayAct = () => controller !== undefined && (elector ? elector.isLeader() : true);
 
   const reconciler = new VmReconciler({
     client,
@@ -274,6 +275,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     isLeader: () => mayAct(),
     async stop() {
       shutDown = true;
+      // Drain first, still holding the lease: no new keys, passes in flight finish and may
+      // write; only then is the lease released for another replica.
+      await Promise.all([controller?.stop(), migrationController?.stop()]);
       if (elector) await elector.stop();
       else stopLeading();
       await stopping;

@@ -200,7 +200,7 @@ export default async function bench(): Promise<void> {
       apiVersion: "kubevisor.io/v1alpha1",
       kind: "VirtualMachine",
       metadata: { name: "demo", namespace: NS },
-      spec: { memory: { size: "128Mi" } },
+      spec: { memory: { size: "128Mi" }, boot: { kernel: { image: "kubevisor/test-guest" } } },
     });
     await client.request("PATCH", `${vmPath}/demo/status`, {
       body: { status: { phase: "Running", ipAddress: launcher.ip } },

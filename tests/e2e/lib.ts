@@ -7,7 +7,7 @@ import { execFile } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ConnectionOptions } from "node:tls";
 import WebSocket from "ws";
-import { LAUNCHER_PORT, launcherServerName } from "../../src/api/index.js";
+import { LAUNCHER_CLIENT_CN, LAUNCHER_PORT, launcherServerName } from "../../src/api/index.js";
 import { RELEASE_NAMESPACE } from "../../src/local/product.js";
 import { issueCertificate } from "../../src/util/pki.js";
 
@@ -135,7 +135,8 @@ function operatorClientCert() {
     );
     const decode = (k: string) => Buffer.from(secret.data[k] ?? "", "base64").toString("utf8");
     const ca = { certPem: decode("tls.crt"), keyPem: decode("tls.key") };
-    const cert = await issueCertificate(ca, { commonName: "e2e-test", usage: "client" });
+    // The launcher admits only the operator's name (LAUNCHER_CLIENT_CN), not just its CA.
+    const cert = await issueCertificate(ca, { commonName: LAUNCHER_CLIENT_CN, usage: "client" });
     return { caPem: ca.certPem, ...cert };
   })();
   return clientCert;

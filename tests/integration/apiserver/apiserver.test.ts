@@ -110,7 +110,7 @@ beforeAll(async () => {
     apiVersion: "kubevisor.io/v1alpha1",
     kind: "VirtualMachine",
     metadata: { name: VM, namespace: NS },
-    spec: { memory: { size: "128Mi" } },
+    spec: { memory: { size: "128Mi" }, boot: { kernel: { image: "kubevisor/test-guest" } } },
   });
   // No operator runs here: the status says where the launcher is, as the operator would.
   await client.request("PATCH", `${vmPath}/status`, {

@@ -9,6 +9,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "dax-sh";
+import { AGENT_PORT_NAME } from "../../src/vmm/cmdline.js";
 import { DEFAULT_QEMU_BINARY } from "../../src/vmm/process.js";
 
 export type Firmware = "BIOS" | "UEFI";
@@ -101,7 +102,7 @@ export async function startPlainDebian(o: PlainDebianOptions): Promise<PlainDebi
     "-device",
     "virtio-serial-pci",
     "-device",
-    "virtserialport,chardev=qga0,name=org.qemu.guest_agent.0",
+    `virtserialport,chardev=qga0,name=${AGENT_PORT_NAME}`,
   );
   // restrict=on: the guest reaches nothing outside; only the forwards come in. (No passt
   // baseline here: it would need its own egress confinement, which is the vmm's to build.)

@@ -1,10 +1,10 @@
 import { join } from "node:path";
+import type { GuestOutbound } from "../api/launcher.js";
 import { imageDirName } from "../api/launcher.js";
 import { quantityToMiB } from "../api/quantity.js";
 import { isBootableDisk, type VirtualMachineSpec } from "../api/virtualmachine.js";
 import type { DiskConfig, FirmwareConfig, GuestConfig } from "../vmm/index.js";
 import { pathInside } from "./paths.js";
-import type { GuestOutbound } from "./settings.js";
 import type { LaunchedVm } from "./spec.js";
 
 export class GuestSpecError extends Error {

@@ -1,6 +1,8 @@
 import { isIP } from "node:net";
 import { join } from "node:path";
 import {
+  GUEST_OUTBOUND_ENV,
+  GuestOutbound,
   LAUNCHER_CLOUDINIT_DIR,
   LAUNCHER_DISKS_DIR,
   LAUNCHER_IMAGES_DIR,
@@ -54,9 +56,6 @@ export interface LauncherSettings {
   migrationWaitMs: number;
 }
 
-export const GUEST_OUTBOUND = ["allow", "deny"] as const;
-export type GuestOutbound = (typeof GUEST_OUTBOUND)[number];
-
 /** Generous: a TCG boot of a full distribution on a busy node takes minutes. */
 const DEFAULT_BOOT_TIMEOUT_S = 300;
 /** Long enough for an operator to restart and pick the migration up again. */
@@ -101,16 +100,17 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
   return settings;
 }
 
+/** The operator's setting, in the contract's own names (src/api/launcher.ts). */
 function guestOutboundFromEnv(env: NodeJS.ProcessEnv): GuestOutbound {
-  const raw = env.KUBEVISOR_GUEST_OUTBOUND;
+  const raw = env[GUEST_OUTBOUND_ENV];
   if (raw === undefined || raw === "") return "allow";
-  const value = GUEST_OUTBOUND.find((v) => v === raw);
-  if (!value) {
+  const parsed = GuestOutbound.safeParse(raw);
+  if (!parsed.success) {
     throw new SettingsError(
-      `KUBEVISOR_GUEST_OUTBOUND must be one of ${GUEST_OUTBOUND.join(", ")}, got "${raw}"`,
+      `${GUEST_OUTBOUND_ENV} must be one of ${GuestOutbound.options.join(", ")}, got "${raw}"`,
     );
   }
-  return value;
+  return parsed.data;
 }
 
 /** Readable even when the rest of the settings are not, so a ConfigError can be reported. */

@@ -22,8 +22,6 @@ export const DEBIAN_IMAGE_DISK_PATH = "/disk/disk.qcow2";
 export const DEBIAN_DEFAULT_USER = "debian";
 /** Virtual size of the disk; cloud-init grows the root partition when the disk is larger. */
 export const DEBIAN_DISK_SIZE_MIB = 2048;
-/** The virtio-serial port name qemu-guest-agent listens on inside the guest. */
-export const GUEST_AGENT_PORT_NAME = "org.qemu.guest_agent.0";
 
 /** Directory of the current build (`KUBEVISOR_DEBIAN_IMAGE_DIR` overrides). */
 export function debianImageDir(): string {

@@ -10,7 +10,7 @@ import { copyFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
-import { GUEST_AGENT_PORT_NAME } from "../../src/vmm/debian-image.js";
+import { AGENT_PORT_NAME } from "../../src/vmm/cmdline.js";
 
 const run = promisify(execFile);
 
@@ -108,7 +108,7 @@ export function plainQemuArgs(o: PlainGuestOptions, overlay: string, vars?: stri
     "-device",
     "virtio-serial-pci",
     "-device",
-    `virtserialport,chardev=qga0,name=${GUEST_AGENT_PORT_NAME}`,
+    `virtserialport,chardev=qga0,name=${AGENT_PORT_NAME}`,
   );
   return args;
 }

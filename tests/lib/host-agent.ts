@@ -60,10 +60,13 @@ export function startHostAgent(dir = mkdtempSync(join(tmpdir(), "kv-qga-"))): Ho
     proc,
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
-        const gone = new Promise((r) => proc.once("close", r));
+        const gone = new Promise((r) => proc.once("exit", r));
         proc.kill("SIGCONT");
         proc.kill("SIGTERM");
+        // qemu-ga can sit in a blocking call that SIGTERM does not end: bounded, then SIGKILL.
+        const timer = setTimeout(() => proc.kill("SIGKILL"), 3_000);
         await gone;
+        clearTimeout(timer);
       }
       rmSync(dir, { recursive: true, force: true });
     },

@@ -1,9 +1,8 @@
 import { z } from "zod";
+import { API_VERSION } from "./group.js";
 import { isQuantity, QUANTITY_PATTERN } from "./quantity.js";
 
-export const GROUP = "kubevisor.io";
-export const VERSION = "v1alpha1";
-export const API_VERSION = `${GROUP}/${VERSION}`;
+export { API_VERSION, GROUP, VERSION } from "./group.js";
 
 /** A Kubernetes quantity: int-or-string in the CRD, checked by the same grammar here. */
 export const Quantity = z

@@ -26,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
       return run.runStatus(parsed);
     case "list":
       return run.runList(parsed);
+    case "ui":
+      return run.runUi(parsed);
     default:
       return run.runAction(parsed, parsed.command);
   }

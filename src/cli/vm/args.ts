@@ -60,6 +60,8 @@ const COMMAND_FLAGS = {
   bandwidth: { type: "string", arg: "Q", help: "bandwidth cap per second, e.g. 1Gi" },
   output: { type: "string", short: "o", arg: "FORMAT", help: "json, yaml or wide" },
   "all-namespaces": { type: "boolean", short: "A", help: "VMs of every namespace" },
+  port: { type: "string", arg: "PORT", help: "local port to listen on (default: a free one)" },
+  "no-browser": { type: "boolean", help: "print the URL only; do not open a browser" },
 } as const satisfies Record<string, FlagSpec>;
 
 export const FLAGS: Record<string, FlagSpec> = { ...GLOBAL_FLAGS, ...COMMAND_FLAGS };
@@ -140,6 +142,15 @@ exits 0 when the migration succeeded, 1 with its reason when it failed.`,
     about: `Cancel the migration VM NAME is going through: its VirtualMachineMigration is deleted and
 the guest stays where it runs.`,
   },
+  ui: {
+    takesName: false,
+    flags: ["port", "no-browser"],
+    summary: "open the web UI, served on 127.0.0.1 with your credentials",
+    about: `Serve the web UI on 127.0.0.1 and open it in a browser. The UI reaches the cluster with your
+kubeconfig's credentials (like kubectl proxy), so it can do what you can. The URL printed
+carries a one-time token: only the browser that opens it first gets a session, so other
+local users and other web pages cannot use the UI. Runs until interrupted (Ctrl-C).`,
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMAND_SPECS;
@@ -172,7 +183,8 @@ export type Parsed =
   | ({ command: "console"; watch: boolean; lingerMs: number } & WaitArgs & CommonArgs)
   | ({ command: "start" | "stop" | "restart" } & WaitArgs & CommonArgs)
   | ({ command: "migrate"; bandwidth?: string } & WaitArgs & CommonArgs)
-  | ({ command: "migrate-cancel" } & CommonArgs);
+  | ({ command: "migrate-cancel" } & CommonArgs)
+  | ({ command: "ui"; port?: number; noBrowser: boolean } & ConnectionArgs);
 
 export const EXIT_HELP =
   "Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 VM not found, 4 not allowed.";
@@ -289,6 +301,13 @@ export function parseCommand(argv: string[]): Parsed {
       };
     case "migrate-cancel":
       return { command, ...base };
+    case "ui":
+      return {
+        command,
+        ...conn,
+        noBrowser: values["no-browser"] ?? false,
+        ...(values.port !== undefined ? { port: portNumber("--port", values.port) } : {}),
+      };
     default:
       return { command, ...base, ...wait };
   }
@@ -320,6 +339,8 @@ function parseAll(args: string[]) {
       bandwidth?: string;
       output?: string;
       "all-namespaces"?: boolean;
+      port?: string;
+      "no-browser"?: boolean;
     };
   };
 }
@@ -327,6 +348,14 @@ function parseAll(args: string[]) {
 function outputFormat(text: string): OutputFormat {
   if (text === "json" || text === "yaml" || text === "wide") return text;
   throw new UsageError(`--output: "${text}" is not one of json, yaml, wide`);
+}
+
+/** Pure: a TCP port 1–65535. */
+export function portNumber(flag: string, text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 65535)
+    throw new UsageError(`${flag}: "${text}" is not a port (1-65535)`);
+  return n;
 }
 
 /** Pure: `500ms`, `2s`, `5m`, `1h` (or plain seconds) → milliseconds. */

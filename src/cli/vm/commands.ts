@@ -7,3 +7,4 @@ export { runConsole } from "./console.js";
 export { runMigrate, runMigrateCancel } from "./migrate.js";
 export { listNamespaces, listVmNames } from "./names.js";
 export { runList, runStatus } from "./status.js";
+export { runUi } from "./ui.js";

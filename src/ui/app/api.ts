@@ -62,11 +62,19 @@ export async function api<T>(
   body?: unknown,
   contentType = "application/json",
 ): Promise<T> {
-  const res = await fetch(`${API_PREFIX}${path}`, {
-    method,
-    headers: headers(body === undefined ? undefined : contentType),
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const send = () =>
+    fetch(`${API_PREFIX}${path}`, {
+      method,
+      headers: headers(body === undefined ? undefined : contentType),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let res = await send();
+  // 429: the API server's flow control asks us to come back (Retry-After seconds).
+  for (let i = 0; res.status === 429 && i < 3; i++) {
+    const wait = Math.min(10, Number(res.headers.get("retry-after") ?? 1) || 1);
+    await new Promise((r) => setTimeout(r, wait * 1000));
+    res = await send();
+  }
   if (!res.ok) throw await failure(res);
   return (await res.json()) as T;
 }

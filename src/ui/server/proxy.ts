@@ -81,6 +81,8 @@ export async function forwardHttp(
       ...pick(r.headers, RESPONSE_HEADERS),
       "cache-control": "no-store",
     });
+    // A watch's headers come long before its first event: send them now.
+    res.flushHeaders();
     r.pipe(res);
   });
   up.on("error", (err) => sendStatus(res, 502, `cannot reach the API server: ${err.message}`));

@@ -9,12 +9,13 @@ import { inClusterUpstream } from "./upstreams.js";
 
 const log = logger("ui");
 const port = Number(process.env.UI_PORT ?? 8080);
+const host = process.env.UI_HOST || undefined;
 const { server } = createUiServer({
   mode: { kind: "cluster" },
-  upstream: inClusterUpstream(),
+  upstream: inClusterUpstream(process.env, process.env.UI_CA_FILE),
   assets: loadAssets(process.env.UI_ASSETS_DIR ?? defaultAssetsDir()),
   namespace: process.env.UI_DEFAULT_NAMESPACE ?? "default",
 });
-server.listen(port, () => log.info({ port }, "UI listening"));
+server.listen(port, host, () => log.info({ host, port }, "UI listening"));
 for (const signal of ["SIGTERM", "SIGINT"] as const)
   process.once(signal, () => server.close(() => process.exit(0)));

@@ -89,6 +89,7 @@ export function createUiServer(opts: UiServerOptions): UiServer {
 
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://ui.invalid");
+    if (url.pathname === "/healthz") return send(res, 200, "text/plain", "ok\n");
     if (opts.mode.kind === "local" && url.pathname === "/login") {
       const token = url.searchParams.get("token") ?? "";
       if (!opts.mode.hosts.includes(req.headers.host ?? ""))

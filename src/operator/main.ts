@@ -30,6 +30,7 @@ async function main() {
     namespace: config.namespace,
     launcherImage: config.launcherImage,
     imagePullPolicy: config.imagePullPolicy,
+    imagePullSecrets: config.imagePullSecrets,
     guestOutbound: config.guestOutbound,
     identity: config.identity,
     leaderElection: config.leaderElection,

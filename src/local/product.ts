@@ -65,13 +65,19 @@ export async function helm(kubeconfig: string, args: string[]): Promise<string> 
   return await $`${binaryPath("helm", "helm")} ${args}`.env({ KUBECONFIG: kubeconfig }).text();
 }
 
+/** This checkout's chart. */
+export function chartDir(): string {
+  return join(checkoutDir(), "charts", "kubevisor");
+}
+
 /**
- * `helm upgrade --install` of this checkout's chart with LOCAL_HELM_VALUES and `values`;
- * waits for the operator to be Ready.
+ * `helm upgrade --install` of `chart` (default: this checkout's) with LOCAL_HELM_VALUES and
+ * `values`; waits for the operator to be Ready.
  */
 export async function installChart(
   kubeconfig: string,
   values: Record<string, string> = {},
+  chart: string = chartDir(),
 ): Promise<void> {
   const sets = Object.entries({ ...LOCAL_HELM_VALUES, ...values }).flatMap(([k, v]) => [
     "--set",
@@ -81,7 +87,7 @@ export async function installChart(
     "upgrade",
     "--install",
     RELEASE,
-    join(checkoutDir(), "charts", "kubevisor"),
+    chart,
     "--namespace",
     RELEASE_NAMESPACE,
     "--create-namespace",

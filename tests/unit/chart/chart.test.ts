@@ -44,6 +44,10 @@ async function render(args: string[] = [], release?: string): Promise<K8sObject[
     .filter((o): o is K8sObject => o !== null);
 }
 
+/** The CRD src/api generates for `resource` (what the chart's copy must be). */
+const crdOf = (r: (typeof RESOURCES)[number]) =>
+  toCrd(r) as { metadata: { name: string }; spec: unknown };
+
 const find = (objs: K8sObject[], kind: string, name?: string) =>
   objs.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name));
 
@@ -77,7 +81,7 @@ describe("chart defaults", () => {
     ]);
     const crds = parse(chartYaml.annotations["artifacthub.io/crds"]) as { name: string }[];
     expect(crds.map((c) => c.name).sort()).toEqual(
-      RESOURCES.map((r) => toCrd(r).metadata.name).sort(),
+      RESOURCES.map((r) => crdOf(r).metadata.name).sort(),
     );
   });
 
@@ -115,10 +119,10 @@ describe("chart defaults", () => {
   it("templates the CRDs from src/api, kept on uninstall, so helm upgrade upgrades them", async () => {
     const crds = (await render()).filter((o) => o.kind === "CustomResourceDefinition");
     expect(crds.map((c) => c.metadata.name).sort()).toEqual(
-      RESOURCES.map((r) => toCrd(r).metadata.name).sort(),
+      RESOURCES.map((r) => crdOf(r).metadata.name).sort(),
     );
     for (const resource of RESOURCES) {
-      const want = toCrd(resource);
+      const want = crdOf(resource);
       const got = crds.find((c) => c.metadata.name === want.metadata.name);
       expect(got?.spec).toEqual(JSON.parse(JSON.stringify(want.spec)));
       expect(got?.metadata.annotations?.["helm.sh/resource-policy"]).toBe("keep");

@@ -27,7 +27,7 @@ const NEW_FIELD = "e2eUpgradeNote";
 interface Pod {
   metadata: { name: string };
   spec: { nodeName?: string; imagePullSecrets?: { name: string }[] };
-  status: { phase?: string; conditions?: { type: string; status: string }[] };
+  status: { phase?: string; podIP?: string; conditions?: { type: string; status: string }[] };
 }
 
 const ready = (p: Pod) =>
@@ -110,6 +110,15 @@ describe("the Helm chart on the local cluster", () => {
       RELEASE_NAMESPACE,
     );
     expect(pods.map((p) => p.metadata.name)).toContain(lease.spec.holderIdentity);
+    // Each replica's own word: exactly one says it leads, and it is the Lease's holder.
+    const leading = [];
+    for (const p of pods) {
+      const text = await (await fetch(`http://${p.status.podIP}:8080/metrics`)).text();
+      const value = /^kubevisor_operator_leader(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1];
+      expect(value, p.metadata.name).toBeDefined();
+      if (value === "1") leading.push(p.metadata.name);
+    }
+    expect(leading).toEqual([lease.spec.holderIdentity]);
     const pdb = await getJson<{ spec: { maxUnavailable?: number } }>(
       "pdb",
       `${RELEASE}-operator`,

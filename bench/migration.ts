@@ -25,7 +25,7 @@ const vmJson = (name: string) =>
   vmManifest(NS, name, {
     boot: {
       kernel: {
-        image: "kubevisor/test-guest:latest",
+        image: "kubevisor/test-guest:0.1.0",
         kernelPath: "/boot/vmlinux",
         initrdPath: "/boot/initrd.img",
         cmdline: "console=ttyS0 panic=-1 quiet",

@@ -184,6 +184,8 @@ export function relay(opts: {
   limits?: ConsoleLimits;
 }): void {
   const { upstream, mode, vmKey, sessions, log } = opts;
+  // vmKey is <namespace>/<name>; logs carry them under the keys every component uses.
+  const [namespace, vm] = vmKey.split("/");
   const limits = opts.limits ?? DEFAULT_CONSOLE_LIMITS;
   // The client may have gone while the launcher connection was being made.
   if (opts.socket.destroyed) {
@@ -194,7 +196,7 @@ export function relay(opts: {
   // Called synchronously after the upstream opened, so no replayed output is missed: ws
   // completes the upgrade and runs the callback before any further I/O event.
   opts.wss.handleUpgrade(opts.req, opts.socket, opts.head, (client) => {
-    log.info({ vm: vmKey, user: opts.user.name, mode }, "console session attached");
+    log.info({ namespace, vm, user: opts.user.name, mode }, "console session attached");
     if (mode === "interactive") sessions.claim(vmKey, client, opts.user);
     pipe(upstream, client, limits);
     // Watchers' input is read (so pings and closes are seen) and dropped.
@@ -205,17 +207,15 @@ export function relay(opts: {
       if (client.readyState === WebSocket.OPEN || client.readyState === WebSocket.CONNECTING)
         client.close(CONSOLE_CLOSE.upstreamGone, truncateReason(`launcher console ended: ${why}`));
     });
-    upstream.on("error", (err) =>
-      log.warn({ vm: vmKey, err: err.message }, "launcher console error"),
-    );
+    upstream.on("error", (err) => log.warn({ namespace, vm, err }, "launcher console error"));
     client.on("close", (code) => {
       for (const stop of stopPings) stop();
       sessions.release(vmKey, client);
       sessions.leave(vmKey);
       upstream.close();
-      log.info({ vm: vmKey, user: opts.user.name, mode, code }, "console session detached");
+      log.info({ namespace, vm, user: opts.user.name, mode, code }, "console session detached");
     });
-    client.on("error", (err) => log.warn({ vm: vmKey, err: err.message }, "console client error"));
+    client.on("error", (err) => log.warn({ namespace, vm, err }, "console client error"));
   });
 }
 

@@ -115,7 +115,16 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     if (!who.ok) return failure(401, "Unauthorized");
     const decision = await authorize(client, who.user, { verb, ...target });
     if (!decision.allowed) {
-      log.info({ user: who.user.name, verb, ...target }, "request forbidden");
+      log.info(
+        {
+          user: who.user.name,
+          verb,
+          namespace: target.namespace,
+          vm: target.name,
+          subresource: target.subresource,
+        },
+        "request forbidden",
+      );
       return failure(403, decision.message);
     }
     try {
@@ -159,7 +168,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     log.info(
       {
         user: admitted.user.name,
-        vm: `${r.namespace}/${r.name}`,
+        namespace: r.namespace,
+        vm: r.name,
         action: r.subresource,
         code: status.code,
         message: status.message,
@@ -195,7 +205,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       );
     } catch (err) {
       sessions.leave(vmKey);
-      log.warn({ vm: vmKey, podIP, err: (err as Error).message }, "launcher console unreachable");
+      log.warn({ namespace: r.namespace, vm: r.name, podIP, err }, "launcher console unreachable");
       return refuseUpgrade(
         socket,
         failure(503, `cannot reach the console of VM ${r.name}: ${(err as Error).message}`),
@@ -217,18 +227,18 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
 
   const server: Server = createServer(tlsOptions(auth.clientCA), (req, res) => {
     onRequest(req, res).catch((err) => {
-      log.error({ err: (err as Error).message, url: req.url }, "request failed");
+      log.error({ err, url: req.url }, "request failed");
       if (!res.headersSent) sendStatus(res, failure(500, (err as Error).message));
       else res.destroy();
     });
   });
   server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     onUpgrade(req, socket, head).catch((err) => {
-      log.error({ err: (err as Error).message, url: req.url }, "upgrade failed");
+      log.error({ err, url: req.url }, "upgrade failed");
       refuseUpgrade(socket, failure(500, (err as Error).message));
     });
   });
-  server.on("tlsClientError", (err) => log.debug({ err: err.message }, "TLS handshake failed"));
+  server.on("tlsClientError", (err) => log.debug({ err }, "TLS handshake failed"));
 
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -250,8 +260,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         }
         auth = next;
       },
-      (err) =>
-        log.warn({ err: (err as Error).message }, "re-reading the front-proxy settings failed"),
+      (err) => log.warn({ err }, "re-reading the front-proxy settings failed"),
     );
   }, o.authRefreshMs ?? 60_000);
   refresh.unref();

@@ -56,13 +56,13 @@ export class Controller {
           continue;
         }
         if (isConflict(err)) {
-          log.debug({ key, err: String(err) }, "conflict; retrying with fresh data");
+          log.debug({ key, err }, "conflict; retrying with fresh data");
         } else {
           metrics.reconcileErrors.inc(labels);
           log.error(
             {
               key,
-              err: err instanceof Error ? err.message : String(err),
+              err,
               retries: this.queue.retries(key),
             },
             "reconcile failed",

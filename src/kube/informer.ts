@@ -66,10 +66,7 @@ export class Informer<T extends KubernetesObject> {
     if (this.stopped) return;
     // 429 is the apiserver asking to come back later (e.g. a CRD's storage still starting).
     const level = err instanceof KubeError && err.status === 429 ? "info" : "warn";
-    this.log[level](
-      { err: String(err), path: this.path, retryMs: this.retryMs },
-      "watch failed; retrying",
-    );
+    this.log[level]({ err, path: this.path, retryMs: this.retryMs }, "watch failed; retrying");
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => {
       if (!this.stopped) void this.lw.start();

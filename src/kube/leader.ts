@@ -69,7 +69,7 @@ export class LeaderElector {
     if (this.leading) {
       this.setLeading(false);
       await this.release().catch((err) =>
-        this.o.log.warn({ err: String(err) }, "could not release the leader lease"),
+        this.o.log.warn({ err }, "could not release the leader lease"),
       );
     }
   }
@@ -140,7 +140,7 @@ export class LeaderElector {
       this.lastRenew = now.getTime();
       return true;
     } catch (err) {
-      if (!isConflict(err)) this.o.log.warn({ err: String(err) }, "leader lease update failed");
+      if (!isConflict(err)) this.o.log.warn({ err }, "leader lease update failed");
       return false;
     }
   }

@@ -70,7 +70,7 @@ export class AgentPoller {
     const answered = await withTimeout(this.poll(), this.schedule.roundTimeoutMs).catch(
       (err: unknown) => {
         if (this.misses === 0 && this.report?.agentConnected) {
-          this.log.info({ err: (err as Error).message }, "guest agent stopped answering");
+          this.log.info({ err }, "guest agent stopped answering");
         }
         return undefined;
       },

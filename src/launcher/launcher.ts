@@ -115,7 +115,7 @@ export class Launcher implements LauncherView {
     try {
       const vm = await readLaunchedVm(settings.specFile);
       this.vm = vm;
-      log.info({ vm: `${vm.namespace}/${vm.name}`, uid: vm.uid }, "VM spec read");
+      log.info({ namespace: vm.namespace, vm: vm.name, uid: vm.uid }, "VM spec read");
       const target = await this.isMigrationTarget();
       this.migrationControl = new MigrationControl({
         role: target ? "target" : "source",

@@ -39,3 +39,30 @@ export async function applyCrds(kubeconfig: string, dir: string): Promise<string
   );
   return files;
 }
+
+/**
+ * CRDs applied without Helm (`kubevisor local up` applies crds/) carry no Helm ownership, and
+ * Helm refuses to install a chart whose templates hold them. This is the chart README's
+ * one-time step: CRDs that no release owns yet get `release`'s ownership labels, so the chart
+ * adopts and from then on upgrades them. A CRD owned by a release is left alone.
+ */
+export async function adoptCrdsForHelm(
+  kubeconfig: string,
+  names: readonly string[],
+  release: { name: string; namespace: string },
+): Promise<string[]> {
+  const adopted: string[] = [];
+  for (const name of names) {
+    const got =
+      await $`kubectl --kubeconfig ${kubeconfig} get crd ${name} -o json --ignore-not-found`
+        .quiet()
+        .text();
+    if (got.trim() === "") continue;
+    const crd = JSON.parse(got) as { metadata: { annotations?: Record<string, string> } };
+    if (crd.metadata.annotations?.["meta.helm.sh/release-name"]) continue;
+    await $`kubectl --kubeconfig ${kubeconfig} label crd ${name} app.kubernetes.io/managed-by=Helm --overwrite`.quiet();
+    await $`kubectl --kubeconfig ${kubeconfig} annotate crd ${name} meta.helm.sh/release-name=${release.name} meta.helm.sh/release-namespace=${release.namespace} --overwrite`.quiet();
+    adopted.push(name);
+  }
+  return adopted;
+}

@@ -9,8 +9,11 @@ export const KUBEVISOR_IMAGE_REPOSITORY = "kubevisor/kubevisor";
 export const TEST_GUEST_IMAGE_REPOSITORY = "kubevisor/test-guest";
 /** The Debian 12 cloud image `npm run guest` builds, as a containerDisk: `/disk/disk.qcow2`. */
 export const DEBIAN_CLOUD_IMAGE_REPOSITORY = "kubevisor/debian-cloud";
-/** Tag local clusters and the chart use unless told otherwise. */
-export const DEFAULT_IMAGE_TAG = "latest";
+/**
+ * Tag local clusters use: the release's version, like the chart's appVersion (never
+ * `latest`: operator and launchers must run the same code). tests/unit/chart checks they agree.
+ */
+export const DEFAULT_IMAGE_TAG = "0.1.0";
 
 export const KUBEVISOR_IMAGE = `${KUBEVISOR_IMAGE_REPOSITORY}:${DEFAULT_IMAGE_TAG}`;
 export const TEST_GUEST_IMAGE = `${TEST_GUEST_IMAGE_REPOSITORY}:${DEFAULT_IMAGE_TAG}`;

@@ -1,10 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "dax-sh";
+import { GROUP } from "../api/common.js";
+import { RESOURCES } from "../api/resources.js";
 import { logger } from "../util/log.js";
 import { ensureBinaries } from "./build/build.js";
 import { binaryPath } from "./build/targets.js";
 import { type ControlPlane, startControlPlane } from "./controlplane.js";
+import { adoptCrdsForHelm } from "./crds.js";
 import { checkoutDir } from "./node/image-store.js";
 import { type StartedNode, startLocalNodes, stopLocalNodes } from "./node/lifecycle.js";
 import { type Progress, silentProgress } from "./progress.js";
@@ -65,23 +68,37 @@ export async function helm(kubeconfig: string, args: string[]): Promise<string> 
   return await $`${binaryPath("helm", "helm")} ${args}`.env({ KUBECONFIG: kubeconfig }).text();
 }
 
+/** This checkout's chart. */
+export function chartDir(): string {
+  return join(checkoutDir(), "charts", "kubevisor");
+}
+
 /**
- * `helm upgrade --install` of this checkout's chart with LOCAL_HELM_VALUES and `values`;
- * waits for the operator to be Ready.
+ * `helm upgrade --install` of `chart` (default: this checkout's) with LOCAL_HELM_VALUES and
+ * `values`; waits for the operator to be Ready.
  */
 export async function installChart(
   kubeconfig: string,
   values: Record<string, string> = {},
+  chart: string = chartDir(),
 ): Promise<void> {
   const sets = Object.entries({ ...LOCAL_HELM_VALUES, ...values }).flatMap(([k, v]) => [
     "--set",
     `${k}=${v}`,
   ]);
+  // A cluster from `kubevisor local up` has the CRDs already, applied without Helm.
+  const crds = RESOURCES.map((r) => `${r.plural}.${GROUP}`);
+  const adopted = await adoptCrdsForHelm(kubeconfig, crds, {
+    name: RELEASE,
+    namespace: RELEASE_NAMESPACE,
+  });
+  if (adopted.length > 0)
+    log.info({ crds: adopted }, "CRDs applied without Helm adopted by the chart");
   await helm(kubeconfig, [
     "upgrade",
     "--install",
     RELEASE,
-    join(checkoutDir(), "charts", "kubevisor"),
+    chart,
     "--namespace",
     RELEASE_NAMESPACE,
     "--create-namespace",

@@ -13,6 +13,8 @@ export interface OperatorConfig {
   /** The one Kubevisor image, run by launcher pods. */
   launcherImage: string;
   imagePullPolicy: "Always" | "IfNotPresent" | "Never";
+  /** Pull Secrets (names, in each VM's namespace) launcher pods get: private registries. */
+  imagePullSecrets: string[];
   /** Whether guests may open connections out of their pods; platform teams may deny it. */
   guestOutbound: GuestOutbound;
   /** Port for /metrics, /healthz and /readyz; 0 picks a free one. */
@@ -48,6 +50,8 @@ Flags (environment variable in brackets):
                             (default kubevisor-system)
   --launcher-image IMAGE    image launcher pods run (required) [KUBEVISOR_LAUNCHER_IMAGE]
   --image-pull-policy P     Always | IfNotPresent | Never (default IfNotPresent) [KUBEVISOR_IMAGE_PULL_POLICY]
+  --image-pull-secrets A,B  pull Secrets launcher pods name (must exist in each VM namespace)
+                            [KUBEVISOR_IMAGE_PULL_SECRETS]
   --guest-outbound MODE     allow | deny: may guests open connections out of their pods (default allow)
                             [KUBEVISOR_GUEST_OUTBOUND]
   --http-port PORT          /metrics, /healthz, /readyz (default 8080) [KUBEVISOR_HTTP_PORT]
@@ -78,6 +82,7 @@ export function parseConfig(
       namespace: { type: "string" },
       "launcher-image": { type: "string" },
       "image-pull-policy": { type: "string" },
+      "image-pull-secrets": { type: "string" },
       "guest-outbound": { type: "string" },
       "http-port": { type: "string" },
       "http-host": { type: "string" },
@@ -116,6 +121,10 @@ export function parseConfig(
       values.namespace ?? env.KUBEVISOR_NAMESPACE ?? env.POD_NAMESPACE ?? "kubevisor-system",
     launcherImage,
     imagePullPolicy: pullPolicy as OperatorConfig["imagePullPolicy"],
+    imagePullSecrets: secretNames(
+      "--image-pull-secrets",
+      values["image-pull-secrets"] ?? env.KUBEVISOR_IMAGE_PULL_SECRETS ?? "",
+    ),
     guestOutbound: outbound.data,
     httpPort: integer(
       "--http-port",
@@ -197,6 +206,19 @@ function bytesPerSecond(flag: string, text: string): number {
       `${flag} must be a positive quantity of bytes per second (e.g. 1Gi), got "${text}"`,
     );
   return Math.round(n);
+}
+
+/** A comma-separated list of Secret names (DNS subdomains); empty entries are dropped. */
+function secretNames(flag: string, text: string): string[] {
+  const names = text
+    .split(",")
+    .map((n) => n.trim())
+    .filter((n) => n !== "");
+  for (const n of names) {
+    if (n.length > 253 || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(n))
+      throw new ConfigError(`${flag}: "${n}" is not a valid Secret name`);
+  }
+  return [...new Set(names)];
 }
 
 function integer(flag: string, text: string, min: number, max: number): number {

@@ -48,7 +48,7 @@ export class EventRecorder {
     const previous = this.inflight.get(key) ?? Promise.resolve();
     const next = previous
       .then(() => this.write(key, obj, type, reason, text))
-      .catch((err) => this.log.warn({ err: String(err), reason }, "could not record event"))
+      .catch((err) => this.log.warn({ err, reason }, "could not record event"))
       .finally(() => {
         if (this.inflight.get(key) === next) this.inflight.delete(key);
       });

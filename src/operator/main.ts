@@ -30,6 +30,7 @@ async function main() {
     namespace: config.namespace,
     launcherImage: config.launcherImage,
     imagePullPolicy: config.imagePullPolicy,
+    imagePullSecrets: config.imagePullSecrets,
     guestOutbound: config.guestOutbound,
     identity: config.identity,
     leaderElection: config.leaderElection,
@@ -68,7 +69,7 @@ async function main() {
     Promise.all([operator.stop(), apiServer?.close()]).then(
       () => process.exit(0),
       (err) => {
-        log.error({ err: String(err) }, "shutdown failed");
+        log.error({ err }, "shutdown failed");
         process.exit(1);
       },
     );
@@ -78,9 +79,6 @@ async function main() {
 }
 
 main().catch((err) => {
-  logger("operator-main").fatal(
-    { err: err instanceof Error ? err.stack : String(err) },
-    "operator failed to start",
-  );
+  logger("operator-main").fatal({ err }, "operator failed to start");
   process.exit(1);
 });

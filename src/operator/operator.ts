@@ -41,6 +41,7 @@ export interface OperatorOptions {
   namespace: string;
   launcherImage: string;
   imagePullPolicy?: LauncherPodConfig["imagePullPolicy"];
+  imagePullSecrets?: LauncherPodConfig["imagePullSecrets"];
   /** Whether guests may open connections out of their pods (default allow). */
   guestOutbound?: LauncherPodConfig["guestOutbound"];
   identity: string;
@@ -85,6 +86,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   const podConfig: LauncherPodConfig = {
     image: o.launcherImage,
     imagePullPolicy: o.imagePullPolicy ?? "IfNotPresent",
+    imagePullSecrets: o.imagePullSecrets ?? [],
     guestOutbound: o.guestOutbound ?? "allow",
   };
 

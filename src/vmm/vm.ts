@@ -332,7 +332,7 @@ export class Vm extends EventEmitter {
         await this.agent.shutdown("powerdown");
         return;
       } catch (err) {
-        this.log.warn({ err: (err as Error).message }, "guest agent shutdown failed, using ACPI");
+        this.log.warn({ err }, "guest agent shutdown failed, using ACPI");
       }
     }
     this.stopRequest = "acpi";

@@ -106,7 +106,7 @@ export function vmManifest(ns: string, name: string, spec: Record<string, unknow
       memory: { size: "256Mi" },
       boot: {
         kernel: {
-          image: "kubevisor/test-guest:latest",
+          image: "kubevisor/test-guest:0.1.0",
           kernelPath: "/boot/vmlinuz",
           initrdPath: "/boot/initrd.img",
           cmdline: "console=ttyS0 quiet",

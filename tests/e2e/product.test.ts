@@ -45,7 +45,7 @@ afterAll(async () => {
 });
 
 describe("Kubevisor installed with Helm on the local cluster", () => {
-  it("runs the operator as a pod on a local node", async () => {
+  it("runs the operator as pods on local nodes (two replicas by default)", async () => {
     const pods = await getJson<PodList>(
       "pods",
       "-n",
@@ -53,10 +53,11 @@ describe("Kubevisor installed with Helm on the local cluster", () => {
       "-l",
       "app.kubernetes.io/component=operator",
     );
-    expect(pods.items).toHaveLength(1);
-    const [operator] = pods.items;
-    expect(operator?.spec.nodeName).toMatch(/^kubevisor-node-/);
-    expect(operator && ready(operator)).toBe(true);
+    expect(pods.items).toHaveLength(2);
+    for (const operator of pods.items) {
+      expect(operator.spec.nodeName).toMatch(/^kubevisor-node-/);
+      expect(ready(operator)).toBe(true);
+    }
   });
 
   it("runs examples/vm.yaml: Running, launcher Ready, boot marker on the console", async () => {

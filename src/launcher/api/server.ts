@@ -57,7 +57,7 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
     socket.end("HTTP/1.1 403 Forbidden\r\nconnection: close\r\ncontent-length: 0\r\n\r\n");
   });
   api.on("tlsClientError", (err, socket: TLSSocket) =>
-    log.warn({ err: err.message, remote: socket.remoteAddress }, "TLS handshake refused"),
+    log.warn({ err, remote: socket.remoteAddress }, "TLS handshake refused"),
   );
   const probes = createHttpServer(guarded(router(healthRoutes(view)), log));
   await listen(api, opts.host, opts.port);

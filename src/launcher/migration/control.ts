@@ -150,7 +150,7 @@ export class MigrationControl {
     // A failed setup may be retried by the next request.
     this.answer.catch((err: unknown) => {
       this.answer = undefined;
-      this.opts.log.warn({ err: String(err) }, "could not listen for the guest");
+      this.opts.log.warn({ err }, "could not listen for the guest");
     });
     return this.answer;
   }
@@ -236,7 +236,7 @@ export class MigrationControl {
       this.opts.log.info("cancelling the migration");
       await this.outgoing.cancel().catch((err: unknown) => {
         // Already past the point of no return (or over): the outcome tells which.
-        this.opts.log.warn({ err: String(err) }, "migrate_cancel refused");
+        this.opts.log.warn({ err }, "migrate_cancel refused");
       });
       await this.outgoingDone;
     }

@@ -118,9 +118,9 @@ export class LocalEndpointsController {
     );
     lw.on("error", (err) => {
       if (this.stopped) return;
-      this.log.warn({ err: String(err), what }, "watch failed; restarting it");
+      this.log.warn({ err, what }, "watch failed; restarting it");
       this.later(WATCH_RESTART_MS, () =>
-        lw.start().catch((e) => this.log.warn({ err: String(e), what }, "watch restart failed")),
+        lw.start().catch((e) => this.log.warn({ err: e, what }, "watch restart failed")),
       );
     });
     return lw;
@@ -186,7 +186,7 @@ export class LocalEndpointsController {
           const delay = Math.min(MAX_BACKOFF_MS, 500 * 2 ** (n - 1));
           // 409: the caches lag behind a write of ours; the retry sees it.
           const level = errorCode(err) === 409 ? "debug" : "warn";
-          this.log[level]({ key, err: String(err), retryMs: delay }, "reconcile failed");
+          this.log[level]({ key, err, retryMs: delay }, "reconcile failed");
           this.later(delay, () => this.enqueue(key));
         }
       }

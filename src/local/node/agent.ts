@@ -183,7 +183,7 @@ export class NodeAgent {
   }
 
   private warn(msg: string, err: unknown): void {
-    this.log.warn({ err: (err as Error)?.message ?? String(err) }, msg);
+    this.log.warn({ err }, msg);
   }
 
   private async register(): Promise<void> {

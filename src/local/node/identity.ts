@@ -52,10 +52,7 @@ export async function nodeIdentity(
     });
     return { kubeconfig: kc, kind: "node-certificate" };
   } catch (err) {
-    log.warn(
-      { err: (err as Error).message, node: name },
-      "cannot issue a node certificate; using the admin kubeconfig",
-    );
+    log.warn({ err, node: name }, "cannot issue a node certificate; using the admin kubeconfig");
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
     return { kubeconfig: kc, kind: "admin" };

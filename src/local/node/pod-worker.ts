@@ -136,7 +136,8 @@ export class PodWorker {
     this.pod = pod;
     this.uid = pod.metadata?.uid ?? "";
     this.log = ctx.log.child({
-      pod: `${pod.metadata?.namespace}/${pod.metadata?.name}`,
+      namespace: pod.metadata?.namespace,
+      pod: pod.metadata?.name,
       uid: this.uid,
     });
     const spec = pod.spec;
@@ -321,7 +322,7 @@ export class PodWorker {
     } catch (err) {
       if (!(err instanceof ContainerConfigError)) throw err;
       rec.state = { kind: "waiting", reason: "CreateContainerConfigError", message: err.message };
-      this.log.warn({ container: c.name, message: err.message }, "cannot create container");
+      this.log.warn({ container: c.name, err }, "cannot create container");
       this.report();
       await this.sleep(CONFIG_RETRY_MS);
       return;
@@ -587,7 +588,7 @@ export class PodWorker {
       } catch (err) {
         const code = (err as { code?: number }).code;
         if (code === 404 || this.ending === "gone") return;
-        this.log.warn({ err: (err as Error).message }, "status update failed; retrying");
+        this.log.warn({ err }, "status update failed; retrying");
         this.reportDirty = true;
         await new Promise((r) => setTimeout(r, 1_000));
       }

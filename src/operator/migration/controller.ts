@@ -111,7 +111,7 @@ export class MigrationController {
         .create(paths.custom(GROUP, VERSION, VirtualMachineMigrationResource.plural, ns), body)
         .then(() => {
           log.info(
-            { vm: `${ns}/${vm.metadata.name}`, node: nodeName, migration: name },
+            { namespace: ns, vm: vm.metadata.name, node: nodeName, migration: name },
             "evacuating",
           );
           void events.record(

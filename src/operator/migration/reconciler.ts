@@ -96,7 +96,11 @@ export class MigrationReconciler {
     const parsed = VirtualMachineMigration.safeParse(raw);
     if (!parsed.success) return {};
     const m = parsed.data;
-    const log = this.deps.log.child({ migration: key, phase: m.status?.phase ?? "Pending" });
+    const log = this.deps.log.child({
+      namespace: m.metadata.namespace,
+      migration: m.metadata.name,
+      phase: m.status?.phase ?? "Pending",
+    });
     const seen = await this.observe(m);
     const d = decideMigration(seen.input);
     try {
@@ -342,7 +346,7 @@ export class MigrationReconciler {
       checkMigrationTarget({ ...answer, targetIP: targetPod.podIP });
     } catch (err) {
       if (!(err instanceof MigrationTargetError)) throw err;
-      log.warn({ err: err.message }, "the target's answer names another place; not sending");
+      log.warn({ err }, "the target's answer names another place; not sending");
       this.refused.set(m.metadata.uid ?? "", `the target's answer: ${err.message}`);
       return;
     }
@@ -375,7 +379,7 @@ export class MigrationReconciler {
     log.info("cancelling on the source");
     void this.deps.launcher
       .cancel(this.address(m, sourcePod.podIP))
-      .catch((err: unknown) => log.warn({ err: String(err) }, "cancel failed; will look again"))
+      .catch((err: unknown) => log.warn({ err }, "cancel failed; will look again"))
       .finally(() => this.cancelling.delete(uid));
   }
 

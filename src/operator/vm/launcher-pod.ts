@@ -68,6 +68,8 @@ export interface LauncherPodConfig {
   /** The one Kubevisor image; the launcher is its `dist/launcher/main.js`. */
   image: string;
   imagePullPolicy?: "Always" | "IfNotPresent" | "Never";
+  /** Pull Secrets by name, in the VM's namespace: the launcher image and image volumes pull with them. */
+  imagePullSecrets?: readonly string[];
   /** Whether guests may open connections out of their pod (default `allow`). */
   guestOutbound?: GuestOutbound;
 }
@@ -191,6 +193,9 @@ export function buildLauncherPod(
       restartPolicy: "Never",
       // Launcher pods hold no Kubernetes credentials; they only answer the operator.
       automountServiceAccountToken: false,
+      ...(config.imagePullSecrets?.length
+        ? { imagePullSecrets: config.imagePullSecrets.map((name) => ({ name })) }
+        : {}),
       enableServiceLinks: false,
       terminationGracePeriodSeconds: vm.spec.terminationGracePeriodSeconds + GRACE_EXTRA_SECONDS,
       ...(vm.spec.nodeSelector ? { nodeSelector: vm.spec.nodeSelector } : {}),

@@ -115,7 +115,7 @@ export class VmReconciler {
     const parsed = VirtualMachine.safeParse(raw);
     if (!parsed.success) return this.reconcileInvalid(raw, pods, parsed.error.issues);
     let vm = parsed.data;
-    const log = this.deps.log.child({ vm: key });
+    const log = this.deps.log.child({ namespace, vm: name });
 
     // Only the pod whose UID this operator recorded is ever asked anything (see decide).
     const current = pods.find(
@@ -387,7 +387,7 @@ export class VmReconciler {
     const ns = vm.metadata.namespace ?? "";
     const name = vm.metadata.name ?? "";
     const apiMessage = err.message.replace(/^POST \S+: /, "");
-    log.warn({ pod: podName, err: apiMessage }, "launcher pod rejected by the apiserver");
+    log.warn({ pod: podName, err }, "launcher pod rejected by the apiserver");
     const rejected = rejectedLaunch(vm, decided, podName, apiMessage, new Date());
     const patch = statusPatch(decided, rejected.status);
     this.fence();
@@ -517,7 +517,7 @@ export class VmReconciler {
     } catch (err) {
       const fault: LauncherFault = err instanceof LauncherError ? err.fault : "unreachable";
       const message = err instanceof Error ? err.message : String(err);
-      log.debug({ pod: pod.name, fault, err: message }, "launcher /status unusable");
+      log.debug({ pod: pod.name, fault, err }, "launcher /status unusable");
       answer = { launcherFault: { fault, message } };
     }
     this.launcherStatus.set(pod.uid, { at: now, ...answer });
@@ -544,7 +544,7 @@ export class VmReconciler {
       if (this.migratable.size > MAX_REMEMBERED) this.migratable.clear();
       return verdict;
     } catch (err) {
-      log.debug({ err: String(err) }, "claims unreadable; Migratable left as it was");
+      log.debug({ err }, "claims unreadable; Migratable left as it was");
       return cached?.verdict;
     }
   }
@@ -633,7 +633,7 @@ export class VmReconciler {
       metadata: { resourceVersion: raw.metadata.resourceVersion },
       status: { conditions, observedGeneration: raw.metadata.generation },
     });
-    this.deps.log.warn({ vm: `${ns}/${name}`, message }, "invalid VM spec");
+    this.deps.log.warn({ namespace: ns, vm: name, message }, "invalid VM spec");
     void this.deps.events.record(involved(raw), "Warning", "InvalidSpec", message);
     return {};
   }

@@ -145,6 +145,12 @@ describe("launcher pod", () => {
     expect(auto?.requests?.[KVM_RESOURCE]).toBeUndefined();
   });
 
+  it("names the operator's pull Secrets (none by default), so image volumes pull with them", () => {
+    const pod = buildLauncherPod(vm(), 1, { ...config, imagePullSecrets: ["regcred", "mirror"] });
+    expect(pod.spec?.imagePullSecrets).toEqual([{ name: "regcred" }, { name: "mirror" }]);
+    expect(buildLauncherPod(vm(), 1, config).spec).not.toHaveProperty("imagePullSecrets");
+  });
+
   it("passes placement through unchanged", () => {
     const placement = {
       nodeSelector: { disk: "ssd" },

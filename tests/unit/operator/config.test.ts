@@ -24,6 +24,18 @@ describe("operator configuration", () => {
     });
   });
 
+  it("reads pull Secret names for launcher pods, refusing names that are not Secret names", () => {
+    const base = { KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1" };
+    expect(parseConfig([], base).imagePullSecrets).toEqual([]);
+    expect(
+      parseConfig([], { ...base, KUBEVISOR_IMAGE_PULL_SECRETS: "regcred, mirror.io,,regcred" })
+        .imagePullSecrets,
+    ).toEqual(["regcred", "mirror.io"]);
+    expect(() => parseConfig(["--image-pull-secrets", "Bad_Name"], base)).toThrow(
+      /--image-pull-secrets: "Bad_Name"/,
+    );
+  });
+
   it("reads whether guests may reach out, refusing anything but allow or deny", () => {
     const base = { KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1" };
     expect(parseConfig([], { ...base, KUBEVISOR_GUEST_OUTBOUND: "deny" }).guestOutbound).toBe(

@@ -204,3 +204,38 @@ describe("chart values", () => {
     );
   });
 });
+
+describe("ui.enabled", () => {
+  it("installs the UI with no credentials of its own, in a restricted pod", async () => {
+    const objects = await render(["--set", "ui.enabled=true"]);
+    const ui = objects.filter((o) => o.metadata.labels?.["app.kubernetes.io/component"] === "ui");
+    expect(ui.map((o) => o.kind).sort()).toEqual(["Deployment", "Service", "ServiceAccount"]);
+    const sa = ui.find((o) => o.kind === "ServiceAccount") as K8sObject & {
+      automountServiceAccountToken?: boolean;
+    };
+    expect(sa.automountServiceAccountToken).toBe(false);
+    // No role of any kind names the UI's ServiceAccount: RBAC decides per signed-in user.
+    const bindings = objects.filter(
+      (o) => o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding",
+    ) as (K8sObject & {
+      subjects?: { name: string }[];
+    })[];
+    expect(bindings.flatMap((b) => b.subjects ?? []).map((s) => s.name)).not.toContain(
+      sa.metadata.name,
+    );
+    const pod = ui.find((o) => o.kind === "Deployment")?.spec.template.spec;
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.securityContext).toMatchObject({
+      runAsNonRoot: true,
+      seccompProfile: { type: "RuntimeDefault" },
+    });
+    expect(pod.containers[0].securityContext).toMatchObject({
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ["ALL"] },
+    });
+    expect(
+      (await render()).some((o) => o.metadata.labels?.["app.kubernetes.io/component"] === "ui"),
+    ).toBe(false);
+  });
+});

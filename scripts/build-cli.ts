@@ -6,7 +6,7 @@
  * KUBEVISOR_PLUGIN_URL (a release asset); its sha256 is the archive's own.
  */
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { $ } from "dax-sh";
 import { build, type Plugin } from "esbuild";
@@ -34,7 +34,29 @@ const common = {
 // The commands (client-node, ws, yaml: 1.5 MB) are bundled on their own and carried as a
 // string: V8 only scans a string literal at start-up, where it would pre-parse 1.5 MB of
 // code, so --help and usage errors cost little more than starting Node.
-const commands = await build({ ...common, entryPoints: [join(root, "src/cli/vm/commands.ts")] });
+// `kubectl vm ui` serves the web app (scripts/build-ui.ts runs first) from inside the file.
+const uiDir = join(root, "dist", "ui", "public");
+const uiFiles = Object.fromEntries(
+  readdirSync(uiDir)
+    .filter((f) => !f.endsWith(".map"))
+    .map((f) => [`/${f}`, readFileSync(join(uiDir, f)).toString("base64")]),
+);
+const embedUi: Plugin = {
+  name: "embed-ui",
+  setup(b) {
+    b.onLoad({ filter: /ui[\\/]server[\\/]embedded\.ts$/ }, () => ({
+      loader: "js",
+      contents: `export const EMBEDDED_ASSETS = ${JSON.stringify(uiFiles)};`,
+    }));
+  },
+};
+const commands = await build({
+  ...common,
+  entryPoints: [join(root, "src/cli/vm/commands.ts")],
+  plugins: [embedUi],
+  // defaultAssetsDir() reads import.meta.url, but only when no assets are embedded.
+  logOverride: { "empty-import-meta": "silent" },
+});
 const commandsCode = commands.outputFiles[0]?.text ?? "";
 const lazyCommands: Plugin = {
   name: "lazy-commands",

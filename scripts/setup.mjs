@@ -30,6 +30,8 @@ const DEBIAN_PACKAGES = [
   "mtools",
   "e2fsprogs",
   "ovmf",
+  // The web UI's end-to-end tests drive Debian's browser (playwright-core cannot download one).
+  "chromium",
 ];
 
 /** `apt-get download` of the guest kernel needs package lists even when nothing is missing. */

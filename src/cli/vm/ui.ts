@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import type { AddressInfo } from "node:net";
-import { defaultAssetsDir, loadAssets } from "../../ui/server/assets.js";
+import { defaultAssetsDir, embeddedAssets, loadAssets } from "../../ui/server/assets.js";
+import { EMBEDDED_ASSETS } from "../../ui/server/embedded.js";
 import { loopbackHosts } from "../../ui/server/guard.js";
 import { createUiServer } from "../../ui/server/server.js";
 import { kubeconfigUpstream } from "../../ui/server/upstreams.js";
@@ -14,7 +15,9 @@ import { loadKubeConfig, namespaceOf } from "./kube.js";
  */
 export async function runUi(args: ConnectionArgs & { port?: number; noBrowser: boolean }) {
   const kc = loadKubeConfig(args);
-  const assets = loadAssets(process.env.KUBEVISOR_UI_ASSETS ?? defaultAssetsDir());
+  const assets = EMBEDDED_ASSETS
+    ? embeddedAssets(EMBEDDED_ASSETS)
+    : loadAssets(process.env.KUBEVISOR_UI_ASSETS ?? defaultAssetsDir());
   // Hosts are known only once the port is; the guard reads them per request.
   const hosts: string[] = [];
   const ui = createUiServer({

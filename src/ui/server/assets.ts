@@ -45,6 +45,17 @@ export function loadAssets(dir: string): Map<string, Asset> {
   return assets;
 }
 
+/** Assets from the plugin's embedded copy (see ./embedded.ts). */
+export function embeddedAssets(files: Readonly<Record<string, string>>): Map<string, Asset> {
+  const assets = new Map<string, Asset>();
+  for (const [path, b64] of Object.entries(files))
+    assets.set(path, {
+      type: TYPES[extname(path)] ?? "application/octet-stream",
+      body: Buffer.from(b64, "base64"),
+    });
+  return assets;
+}
+
 /** A path names an asset, or is one of the app's own routes (served index.html). */
 export function assetFor(assets: Map<string, Asset>, pathname: string): Asset {
   return assets.get(pathname) ?? (assets.get("/index.html") as Asset);

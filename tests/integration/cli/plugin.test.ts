@@ -2,11 +2,13 @@
  * The single-file kubectl plugin (`npm run build` makes dist/plugin/): it runs from a folder
  * holding nothing but itself, and the krew manifest names the archive by its own checksum.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { once } from "node:events";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { afterAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 
@@ -45,6 +47,33 @@ describe("single-file kubectl plugin", () => {
     ]);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/ECONNREFUSED 127\.0\.0\.1:1/);
+  });
+
+  it("serves the web UI from inside the file (kubectl vm ui)", async () => {
+    const child = spawn(
+      process.execPath,
+      [join(alone, "kubectl-vm"), "ui", "--no-browser", "--server", "https://127.0.0.1:1"],
+      {
+        cwd: alone,
+        env: { PATH: process.env.PATH ?? "", HOME: alone },
+        stdio: ["ignore", "pipe", "ignore"],
+      },
+    );
+    try {
+      const [line] = (await once(
+        createInterface({ input: child.stdout as NodeJS.ReadableStream }),
+        "line",
+      )) as [string];
+      const login = await fetch(line, { redirect: "manual" });
+      const cookie = (login.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+      const page = await fetch(new URL("/", line), { headers: { cookie } });
+      expect(await page.text()).toMatch(/<div id="app">/);
+      const app = await fetch(new URL("/app.js", line), { headers: { cookie } });
+      expect(app.headers.get("content-type")).toMatch(/javascript/);
+    } finally {
+      child.kill("SIGINT");
+      await once(child, "exit");
+    }
   });
 
   it("completes commands", () => {

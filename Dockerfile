@@ -9,31 +9,35 @@
 ARG NODE_IMAGE=docker.io/library/node:24.22.3-bookworm-slim
 ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
 
-# Dependencies and sources, shared by the build and the guest stages.
-FROM ${NODE_IMAGE} AS deps
+# node_modules, shared by the guest and the build stages (a source change keeps this layer).
+FROM ${NODE_IMAGE} AS modules
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
-COPY tsconfig.json tsconfig.build.json ./
-COPY src ./src
-COPY scripts ./scripts
 
 # The small test guest the launcher's KVM probe boots (scripts/build-guest.ts): Debian's cloud
-# kernel and a busybox initramfs.
-FROM deps AS guest
+# kernel and a busybox initramfs. Only the files the guest build reads, so it reruns rarely.
+FROM modules AS guest
+COPY scripts/build-guest.ts ./scripts/
+COPY scripts/guest ./scripts/guest
+COPY src/util/paths.ts ./src/util/
+COPY src/vmm/guest-image.ts ./src/vmm/
 RUN apt-get update \
  && apt-get install -y --no-install-recommends busybox-static cpio gzip lz4 xz-utils zstd \
  && KUBEVISOR_CACHE=/tmp/cache npx tsx scripts/build-guest.ts \
  && cp -rL /tmp/cache/guest/current /guest
 
-FROM deps AS build
+FROM modules AS build
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY scripts/build-cli.ts ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 FROM ${BASE_IMAGE}
 RUN apt-get update \
  && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils genisoimage ovmf \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=deps /usr/local/bin/node /usr/local/bin/node
+COPY --from=modules /usr/local/bin/node /usr/local/bin/node
 COPY --from=guest /guest /usr/share/kubevisor/guest
 ENV NODE_ENV=production KUBEVISOR_GUEST_DIR=/usr/share/kubevisor/guest
 WORKDIR /app

@@ -11,6 +11,10 @@ ARG BASE_IMAGE=docker.io/library/debian:bookworm-slim
 
 # node_modules, shared by the guest and the build stages (a source change keeps this layer).
 FROM ${NODE_IMAGE} AS modules
+# Extra CAs for npm's TLS when the builder reaches the registry through an intercepting proxy:
+# `npm run image` mounts the host's NODE_EXTRA_CA_CERTS for this step only. Unset by default;
+# never part of the final image (ARGs stay in their stage).
+ARG NODE_EXTRA_CA_CERTS
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund

@@ -103,6 +103,7 @@ export async function buildProductImage(opts: BuildOptions = {}): Promise<Produc
       `NODE_IMAGE=${bases.node}`,
       "--build-arg",
       `BASE_IMAGE=${bases.debian}`,
+      ...npmCaArgs(process.env.NODE_EXTRA_CA_CERTS),
       "-f",
       join(checkout, "Dockerfile"),
       "-t",
@@ -120,6 +121,23 @@ export async function buildProductImage(opts: BuildOptions = {}): Promise<Produc
   removeOtherArchives(image.archive);
   progress.done(image.archive);
   return { ...image, built: true };
+}
+
+/** Where `npm ci` in the build finds the host's extra CAs (see the Dockerfile's ARG). */
+export const BUILD_CA_PATH = "/run/kubevisor-build-ca.crt";
+
+/**
+ * Pure: the host's NODE_EXTRA_CA_CERTS (a TLS-intercepting proxy's CA, as on these machines),
+ * bind-mounted read-only into the build's RUN steps and named to npm; nothing when unset.
+ */
+export function npmCaArgs(hostCaFile: string | undefined): string[] {
+  if (!hostCaFile) return [];
+  return [
+    "--volume",
+    `${hostCaFile}:${BUILD_CA_PATH}:ro`,
+    "--build-arg",
+    `NODE_EXTRA_CA_CERTS=${BUILD_CA_PATH}`,
+  ];
 }
 
 /** One archive per machine is enough; older trees' archives only take space. */

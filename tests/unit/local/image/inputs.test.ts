@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { baseNames, mmdebstrapArgs } from "../../../../src/local/image/bases.js";
-import { appVersion, npmVersion } from "../../../../src/local/image/index.js";
+import {
+  appVersion,
+  BUILD_CA_PATH,
+  npmCaArgs,
+  npmVersion,
+} from "../../../../src/local/image/index.js";
 import {
   BUILD_FILES,
   CONTEXT_PATHS,
@@ -92,5 +97,18 @@ describe("image versions", () => {
     expect(names.node).toContain("node:24.22.3-npm11.19.1-bookworm-");
     expect(baseNames({ ...m, debian: "http://b/debian" }, v).debian).not.toBe(names.debian);
     expect(mmdebstrapArgs(m)).toContain("deb http://a/debian-security bookworm-security main");
+  });
+});
+
+describe("npm's CA during the build", () => {
+  it("mounts the host's extra CA file read-only for the build only, and nothing when unset", () => {
+    expect(npmCaArgs(undefined)).toEqual([]);
+    expect(npmCaArgs("")).toEqual([]);
+    expect(npmCaArgs("/etc/ssl/certs/ca-certificates.crt")).toEqual([
+      "--volume",
+      `/etc/ssl/certs/ca-certificates.crt:${BUILD_CA_PATH}:ro`,
+      "--build-arg",
+      `NODE_EXTRA_CA_CERTS=${BUILD_CA_PATH}`,
+    ]);
   });
 });

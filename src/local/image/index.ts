@@ -99,6 +99,8 @@ export async function buildProductImage(opts: BuildOptions = {}): Promise<Produc
       "chroot",
       "--pull-never",
       "--layers",
+      // A failed step's container would stay in the store otherwise.
+      "--force-rm",
       "--build-arg",
       `NODE_IMAGE=${bases.node}`,
       "--build-arg",

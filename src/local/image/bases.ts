@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { hostMirrors, type Mirrors } from "../../util/apt.js";
 import { cacheDir } from "../../util/paths.js";
 import type { Progress } from "../progress.js";
-import { type BuildahStore, buildah, hasImage } from "./buildah.js";
+import { type BuildahStore, buildah, hasImage, runTool } from "./buildah.js";
 
 /**
  * The two base images the Dockerfile names through build args, made on this machine because
@@ -65,8 +65,9 @@ async function buildDebianBase(store: BuildahStore, name: string, m: Mirrors, p:
     p.update(`mmdebstrap ${SUITE} minbase from ${m.debian} (about 2 minutes)`);
     const args = mmdebstrapArgs(m);
     args[args.indexOf("")] = join(work, "rootfs.tar");
-    execFileSync("mmdebstrap", ["--format=tar", "--quiet", ...args], {
-      stdio: ["ignore", "ignore", "inherit"],
+    // Its "I: …" lines say which phase runs (downloading, extracting, installing).
+    await runTool("mmdebstrap", "mmdebstrap", ["--format=tar", ...args], (line) => {
+      if (line.startsWith("I: ")) p.update(`mmdebstrap ${line.slice(3)}`);
     });
     p.update("importing the Debian root as an image");
     await fromTar(store, "scratch", join(work, "rootfs.tar"), name, ["/bin/bash"]);

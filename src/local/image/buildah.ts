@@ -28,8 +28,8 @@ export function storeArgs(s: BuildahStore): string[] {
   return ["--root", s.root, "--runroot", s.runroot, "--storage-driver", s.driver];
 }
 
-export class BuildahError extends Error {
-  override name = "BuildahError";
+export class BuildToolError extends Error {
+  override name = "BuildToolError";
 }
 
 /**
@@ -41,11 +41,22 @@ export function buildah(
   args: string[],
   onLine: (line: string) => void = () => {},
 ): Promise<string> {
+  return runTool(`buildah ${args[0]}`, "buildah", [...storeArgs(store), ...args], onLine, {
+    ...process.env,
+    BUILDAH_ISOLATION: "chroot",
+  });
+}
+
+/** Run a build tool without blocking the event loop; its output lines go to `onLine`. */
+export function runTool(
+  label: string,
+  cmd: string,
+  args: string[],
+  onLine: (line: string) => void = () => {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn("buildah", [...storeArgs(store), ...args], {
-      stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, BUILDAH_ISOLATION: "chroot" },
-    });
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], env });
     let stdout = "";
     const tail: string[] = [];
     const keep = (line: string) => {
@@ -59,11 +70,11 @@ export function buildah(
     createInterface({ input: child.stdout }).on("line", keep);
     createInterface({ input: child.stderr }).on("line", keep);
     child.on("error", (err) =>
-      reject(new BuildahError(`buildah: ${err.message} (is buildah installed? npm run setup)`)),
+      reject(new BuildToolError(`${cmd}: ${err.message} (is it installed? npm run setup)`)),
     );
     child.on("close", (code) => {
       if (code === 0) resolve(stdout);
-      else reject(new BuildahError(`buildah ${args[0]} failed (${code}):\n${tail.join("\n")}`));
+      else reject(new BuildToolError(`${label} failed (${code}):\n${tail.join("\n")}`));
     });
   });
 }
@@ -78,9 +89,20 @@ export async function hasImage(store: BuildahStore, name: string): Promise<boole
   }
 }
 
-/** A buildah step's lines as progress: `STEP n/m: …` lines replace the status text. */
+/**
+ * A build's output as progress: the current `STEP n/m: …` line, followed by the latest output
+ * line, so a long RUN step (apt, npm ci) shows it is alive.
+ */
 export function progressLines(progress: Progress): (line: string) => void {
+  let step = "";
   return (line) => {
-    if (/^(STEP \d+\/\d+|\[\d+\/\d+\] STEP \d+\/\d+)/.test(line)) progress.update(line);
+    const text = line.trim();
+    if (text === "") return;
+    if (/^(\[\d+\/\d+\] )?STEP \d+\/\d+/.test(text)) {
+      step = text;
+      progress.update(step);
+    } else {
+      progress.update(step ? `${step.slice(0, 60)} | ${text.slice(0, 100)}` : text.slice(0, 160));
+    }
   };
 }

@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { baseNames, mmdebstrapArgs } from "../../../../src/local/image/bases.js";
+import { progressLines } from "../../../../src/local/image/buildah.js";
 import {
   appVersion,
   BUILD_CA_PATH,
@@ -109,6 +110,25 @@ describe("npm's CA during the build", () => {
       `/etc/ssl/certs/ca-certificates.crt:${BUILD_CA_PATH}:ro`,
       "--build-arg",
       `NODE_EXTRA_CA_CERTS=${BUILD_CA_PATH}`,
+    ]);
+  });
+});
+
+describe("build progress", () => {
+  it("shows the current step, then the latest output line under it", () => {
+    const seen: string[] = [];
+    const onLine = progressLines({
+      step() {},
+      update: (t) => seen.push(t),
+      note() {},
+      done() {},
+    });
+    onLine("[1/4] STEP 4/4: RUN npm ci --no-audit --no-fund");
+    onLine("");
+    onLine("added 171 packages in 3s");
+    expect(seen).toEqual([
+      "[1/4] STEP 4/4: RUN npm ci --no-audit --no-fund",
+      "[1/4] STEP 4/4: RUN npm ci --no-audit --no-fund | added 171 packages in 3s",
     ]);
   });
 });

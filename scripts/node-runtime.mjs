@@ -10,7 +10,15 @@
 //                                                 this Node is older than the pinned major
 //                                                 (KUBEVISOR_TEST_NODE=host keeps this Node)
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { delimiter, join } from "node:path";
 
@@ -82,4 +90,8 @@ function main(argv) {
   console.log(join(ensureNodeRuntime(), "bin"));
 }
 
-if (process.argv[1] && import.meta.filename === process.argv[1]) main(process.argv.slice(2));
+// Run as a script (not imported by setup.mjs). realpath: a checkout reached through a symlink
+// must not turn `exec` into a silent no-op.
+if (process.argv[1] && realpathSync(process.argv[1]) === realpathSync(import.meta.filename)) {
+  main(process.argv.slice(2));
+}

@@ -96,7 +96,8 @@ export async function hasImage(store: BuildahStore, name: string): Promise<boole
 export function progressLines(progress: Progress): (line: string) => void {
   let step = "";
   return (line) => {
-    const text = line.trim();
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: colour codes from build tools
+    const text = line.replace(/\x1b\[[0-9;]*m/g, "").trim();
     if (text === "") return;
     if (/^(\[\d+\/\d+\] )?STEP \d+\/\d+/.test(text)) {
       step = text;

@@ -125,7 +125,7 @@ describe("build progress", () => {
     });
     onLine("[1/4] STEP 4/4: RUN npm ci --no-audit --no-fund");
     onLine("");
-    onLine("added 171 packages in 3s");
+    onLine("\x1b[1m\x1b[32madded\x1b[39m\x1b[22m 171 packages in 3s");
     expect(seen).toEqual([
       "[1/4] STEP 4/4: RUN npm ci --no-audit --no-fund",
       "[1/4] STEP 4/4: RUN npm ci --no-audit --no-fund | added 171 packages in 3s",

@@ -152,8 +152,16 @@ describe("the product image", () => {
     const choose = `
       import { chooseAccelerator } from "./dist/vmm/accel.js";
       const c = await chooseAccelerator("Auto", { cacheFile: "/tmp/kvm-probe.json" });
-      console.log(JSON.stringify({ accel: c.accel, reason: c.reason }));`;
-    const without = JSON.parse(node(choose).stdout) as { accel: string; reason: string };
+      console.log("CHOICE " + JSON.stringify({ accel: c.accel, reason: c.reason }));`;
+    // Our line is marked: the vmm's JSON logs (QEMU's exit) may come before or after it.
+    const choice = (stdout: string) =>
+      JSON.parse(
+        stdout
+          .split("\n")
+          .find((l) => l.startsWith("CHOICE "))
+          ?.slice(7) ?? "{}",
+      ) as { accel?: string; reason?: string };
+    const without = choice(node(choose).stdout);
     expect(without).toEqual({ accel: "tcg", reason: "KVM unavailable (/dev/kvm: ENOENT)" });
 
     if (!existsSync("/dev/kvm")) return;
@@ -161,13 +169,11 @@ describe("the product image", () => {
     // hosts KVM cannot run it: Auto falls back with the probe's reason, which must not be a
     // missing guest or QEMU.
     const r = node(choose, { kvm: true });
-    // The last line is ours; the probe's QEMU may log before it.
-    const withKvm = JSON.parse(r.stdout.trim().split("\n").at(-1) ?? "") as {
-      accel: string;
-      reason: string;
-    };
+    const withKvm = choice(r.stdout);
     console.log(`KVM probe in the image: ${withKvm.accel}, ${withKvm.reason}`);
-    expect(withKvm.reason).toMatch(/^(KVM probe booted|KVM present but unusable)/);
+    expect(withKvm.reason, r.stdout + r.stderr).toMatch(
+      /^(KVM probe booted|KVM present but unusable)/,
+    );
     expect(withKvm.reason).not.toMatch(/not found|ENOENT|npm run guest/);
   });
 });

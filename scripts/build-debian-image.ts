@@ -27,6 +27,7 @@ import {
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { $ } from "dax-sh";
+import { hostMirrors, type Mirrors } from "../src/util/apt.js";
 import { cacheDir } from "../src/util/paths.js";
 import { DEBIAN_DISK_SIZE_MIB, DEBIAN_IMAGE_CACHE } from "../src/vmm/debian-image.js";
 import * as content from "./debian-image/content.js";
@@ -34,33 +35,6 @@ import * as content from "./debian-image/content.js";
 /** Partition numbers as in Debian's own cloud images: root first in the table, last on disk. */
 const PART = { root: 1, biosBoot: 14, esp: 15 } as const;
 const KEY_PACKAGES = ["linux-image-cloud-amd64", "cloud-init", "systemd", "shim-signed"];
-
-interface Mirrors {
-  debian: string;
-  security: string;
-}
-
-/** The Debian mirror the host's apt uses (deb822 or one-line sources), else deb.debian.org. */
-function hostMirrors(): Mirrors {
-  const files = ["/etc/apt/sources.list"];
-  const dir = "/etc/apt/sources.list.d";
-  if (existsSync(dir)) {
-    for (const f of readdirSync(dir)) {
-      if (f.endsWith(".sources") || f.endsWith(".list")) files.push(join(dir, f));
-    }
-  }
-  const uris = files
-    .filter((f) => existsSync(f))
-    .flatMap((f) =>
-      [...readFileSync(f, "utf8").matchAll(/^(?:URIs:\s*|deb\s+(?:\[[^\]]*\]\s+)?)(\S+)/gm)].map(
-        (m) => m[1] ?? "",
-      ),
-    );
-  const debian = uris.find((u) => /\/debian\/?$/.test(u)) ?? "http://deb.debian.org/debian";
-  const security =
-    uris.find((u) => /\/debian-security\/?$/.test(u)) ?? "http://deb.debian.org/debian-security";
-  return { debian: debian.replace(/\/$/, ""), security: security.replace(/\/$/, "") };
-}
 
 async function candidate(pkg: string): Promise<string> {
   const policy = await $`apt-cache policy ${pkg}`.text();

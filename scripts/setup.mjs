@@ -7,6 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { ensureNodeRuntime } from "./node-runtime.mjs";
 
 const root = join(import.meta.dirname, "..");
 
@@ -23,6 +24,8 @@ const DEBIAN_PACKAGES = [
   "lz4",
   "openssl",
   "curl",
+  // The product image (scripts/build-image.ts): buildah runs the Dockerfile, no daemon.
+  "buildah",
   // Building the Debian cloud image (scripts/build-debian-image.ts) and booting it with UEFI.
   "mmdebstrap",
   "gdisk",
@@ -90,3 +93,7 @@ if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== lockHash) {
   run("npm", ["install", "--no-audit", "--no-fund"]);
   writeFileSync(stamp, lockHash);
 }
+
+// The Node.js the image ships; the tests run on it too when this Node is older (package.json's
+// scripts go through scripts/node-runtime.mjs exec).
+ensureNodeRuntime();

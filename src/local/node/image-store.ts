@@ -3,6 +3,7 @@ import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { debianImageBuilt, debianImageDir } from "../../vmm/debian-image.js";
 import { guestImageDir } from "../../vmm/guest-image.js";
+import { nodeRuntimeDir, nodeRuntimeVersion } from "../image/node-runtime.js";
 import {
   DEBIAN_CLOUD_IMAGE_REPOSITORY,
   imageRepository,
@@ -12,8 +13,9 @@ import {
 
 /**
  * The local image store. There is no container engine and no registry here: an image is a
- * directory on this host. The Kubevisor image is this checkout (its Node.js and QEMU come
- * from the host's /usr, which every sandbox sees read-only); the test guest and the Debian
+ * directory on this host. The Kubevisor image is this checkout (its QEMU comes from the host's
+ * /usr, which every sandbox sees read-only; its Node.js is the pinned runtime the image ships,
+ * at /usr/local as in the image, when setup has fetched it); the test guest and the Debian
  * cloud image are the directories `npm run guest` installed. Every tag of a known repository resolves to the same directory:
  * there is only one build of each on a machine.
  */
@@ -40,6 +42,8 @@ export type ImageResolution =
 export interface ImageStore {
   /** This checkout: the Kubevisor image's contents. */
   checkoutDir: string;
+  /** The pinned Node.js runtime (holding bin/node), or undefined: then the host's node runs. */
+  nodeRuntimeDir: string | undefined;
   /** The built test guest, or undefined when `npm run guest` has not run yet. */
   guestDir: string | undefined;
   /** The built Debian cloud image (holding `disk/disk.qcow2`), or undefined. */
@@ -63,10 +67,10 @@ export function resolveImage(ref: string, store: ImageStore): ImageResolution {
   const repo = imageRepository(ref);
   if (repo === KUBEVISOR_IMAGE_REPOSITORY) {
     const dir = store.checkoutDir;
-    return {
-      ok: true,
-      image: { ref, dir, rootBinds: [{ source: dir, dest: APP_DIR }], workingDir: APP_DIR },
-    };
+    const rootBinds = [{ source: dir, dest: APP_DIR }];
+    // The image's node is /usr/local/bin/node, first on the default PATH.
+    if (store.nodeRuntimeDir) rootBinds.push({ source: store.nodeRuntimeDir, dest: "/usr/local" });
+    return { ok: true, image: { ref, dir, rootBinds, workingDir: APP_DIR } };
   }
   const guest = GUEST_IMAGES.get(repo);
   if (guest) {
@@ -107,8 +111,10 @@ export function checkoutDir(): string {
 export function hostImageStore(): ImageStore {
   const guest = guestImageDir();
   const debian = debianImageDir();
+  const node = nodeRuntimeDir(nodeRuntimeVersion(checkoutDir()));
   return {
     checkoutDir: checkoutDir(),
+    nodeRuntimeDir: existsSync(join(node, "bin", "node")) ? node : undefined,
     guestDir: existsSync(join(guest, "boot", "vmlinuz")) ? guest : undefined,
     debianDir: debianImageBuilt(debian) ? debian : undefined,
   };

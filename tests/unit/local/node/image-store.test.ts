@@ -9,6 +9,7 @@ import { APP_DIR, resolveImage } from "../../../../src/local/node/image-store.js
 
 const store = {
   checkoutDir: "/src/kubevisor",
+  nodeRuntimeDir: undefined,
   guestDir: "/cache/guest/current",
   debianDir: "/cache/debian-cloud/current",
 };
@@ -36,6 +37,14 @@ describe("resolveImage", () => {
       },
     });
     expect(resolveImage(KUBEVISOR_IMAGE, store).ok).toBe(true);
+  });
+
+  it("gives the Kubevisor image the pinned Node.js at /usr/local, as in the image", () => {
+    const r = resolveImage(KUBEVISOR_IMAGE, { ...store, nodeRuntimeDir: "/cache/node/24.22.3" });
+    expect(r.ok && r.image.rootBinds).toEqual([
+      { source: "/src/kubevisor", dest: APP_DIR },
+      { source: "/cache/node/24.22.3", dest: "/usr/local" },
+    ]);
   });
 
   it("resolves the test guest to the built guest directory", () => {

@@ -119,13 +119,18 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   // ServiceAccount needs no cluster-wide list or watch on them.
   const informers = [vms, migrations, pods, nodes, pdbs];
 
-  const metrics = new OperatorMetrics(() => vms.list().map(vmFacts), productVersion());
+  // Only the replica that leads reports VMs and migrations: sums over replicas stay true.
+  const leads = () => mayAct();
+  const metrics = new OperatorMetrics(
+    () => (leads() ? vms.list().map(vmFacts) : []),
+    productVersion(),
+  );
   const events = new EventRecorder(client, COMPONENT_NAME, o.identity, log);
   const podIndex = new PodIndex();
 
   const migrationLauncher = new MigrationLauncherClient(launcher);
   const migrationMetrics = new MigrationMetrics(metrics.registry, () =>
-    migrations.list().map(migrationFacts),
+    leads() ? migrations.list().map(migrationFacts) : [],
   );
 
   let controller: Controller | undefined;

@@ -103,6 +103,19 @@ describe("a launcher's /metrics with a real QEMU", () => {
     expect(select(samples, "kubevisor_vmi_migration_memory_transfer_rate_bytes")).toEqual([]);
   });
 
+  it("the plain-HTTP port serves only probes and metrics: nothing there reads status or acts", async () => {
+    const probe = (path: string, method = "GET") =>
+      fetch(`http://${launcher.ip}:${LAUNCHER_PROBE_PORT}${path}`, { method }).then(
+        (r) => r.status,
+      );
+    expect(await probe("/status")).toBe(404);
+    expect(await probe("/migrate")).toBe(404);
+    expect(await probe("/migrate", "DELETE")).toBe(404);
+    expect(await probe("/migrate/incoming", "POST")).toBe(404);
+    expect(await probe("/console")).toBe(404);
+    expect(await probe("/metrics", "POST")).toBe(405);
+  });
+
   it("a stuck QEMU (SIGSTOP: QMP never answers) cannot hang /metrics", async () => {
     const pid = launcher.qemuPid() as number;
     process.kill(pid, "SIGSTOP");

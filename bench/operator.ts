@@ -397,7 +397,7 @@ export default async function main() {
     await vms.stop();
 
     const reconciles =
-      metrics.get('kubevisor_operator_reconcile_duration_seconds_count{controller="vm"}') ?? 0;
+      metrics.get('kubevisor_workqueue_work_duration_seconds_count{name="vm"}') ?? 0;
     const figures: Figures = {
       vms: COUNT,
       converge_seconds: round(run.seconds),

@@ -1,6 +1,7 @@
 /**
  * Builds (once, cached by version) the binaries of the local control plane: kube-apiserver,
- * kube-controller-manager, kube-scheduler, etcd and Helm.
+ * kube-controller-manager, kube-scheduler, etcd and Helm, and promtool for the tests (the
+ * chart's alert rules).
  *
  *   npm run kube:build                 # everything missing
  *   npm run kube:build -- etcd helm    # only these components

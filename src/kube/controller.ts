@@ -1,7 +1,14 @@
-import type { OperatorMetrics } from "../operator/metrics.js";
+import type { Counter } from "prom-client";
 import type { Logger } from "../util/log.js";
 import { isConflict } from "./client.js";
 import { WorkQueue } from "./queue.js";
+import type { WorkqueueMetrics } from "./queue-metrics.js";
+
+/** Where a controller reports: its queue's workqueue metrics, and errors by controller. */
+export interface ControllerMetrics {
+  workqueue: WorkqueueMetrics;
+  reconcileErrors: Counter<"controller">;
+}
 
 /** A reconcile refused to write because this replica may no longer act (lost the lease). */
 export class FencedError extends Error {}
@@ -19,14 +26,21 @@ export type ReconcileFn = (key: string) => Promise<ReconcileResult>;
  * but is not an error worth counting.
  */
 export class Controller {
-  readonly queue = new WorkQueue();
+  readonly queue: WorkQueue;
   private workers: Promise<void>[] = [];
 
   constructor(
     readonly name: string,
     private readonly reconcile: ReconcileFn,
-    private readonly opts: { workers: number; metrics: OperatorMetrics; log: Logger },
-  ) {}
+    private readonly opts: { workers: number; metrics: ControllerMetrics; log: Logger },
+  ) {
+    let queue: WorkQueue | undefined;
+    const metrics = opts.metrics.workqueue.forQueue(name, {
+      processingSeconds: () => queue?.processingSeconds() ?? [],
+    });
+    queue = new WorkQueue({ metrics });
+    this.queue = queue;
+  }
 
   start() {
     for (let i = 0; i < this.opts.workers; i++) this.workers.push(this.work());
@@ -45,7 +59,6 @@ export class Controller {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
-      const end = metrics.reconcileDuration.startTimer(labels);
       try {
         const result = await this.reconcile(key);
         this.queue.forget(key);
@@ -70,9 +83,7 @@ export class Controller {
         }
         this.queue.addRateLimited(key);
       } finally {
-        end();
         this.queue.done(key);
-        metrics.queueDepth.set(labels, this.queue.length);
       }
     }
   }

@@ -1,6 +1,6 @@
 import type { LauncherStatus } from "../api/launcher.js";
 import type { Logger } from "../util/log.js";
-import { type GuestAgent, withTimeout } from "../vmm/index.js";
+import { type GuestAgent, type InterfaceCounters, withTimeout } from "../vmm/index.js";
 
 export type GuestReport = NonNullable<LauncherStatus["guest"]>;
 
@@ -40,6 +40,7 @@ export function nextPollDelay(schedule: AgentPollSchedule, misses: number): numb
  */
 export class AgentPoller {
   private report: GuestReport | undefined;
+  private counters: InterfaceCounters[] = [];
   private misses = 0;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
@@ -53,6 +54,11 @@ export class AgentPoller {
   /** Absent before the first round has ended. */
   get status(): GuestReport | undefined {
     return this.report && { ...this.report };
+  }
+
+  /** The guest NICs' traffic counters from the last round that answered (for metrics). */
+  get networkCounters(): InterfaceCounters[] {
+    return this.counters;
   }
 
   start(): void {
@@ -92,7 +98,8 @@ export class AgentPoller {
 
   private async poll(): Promise<GuestReport> {
     const osInfo = await this.agent.osInfo();
-    const interfaces = await this.agent.interfaces();
+    const { interfaces, counters } = await this.agent.interfaceReport();
+    if (!this.stopped) this.counters = counters;
     return { agentConnected: true, osInfo, interfaces: interfaces.slice(0, 64) };
   }
 }

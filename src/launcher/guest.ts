@@ -4,6 +4,8 @@ import {
   type Accelerator,
   BootTimeoutError,
   type GuestConfig,
+  type InterfaceCounters,
+  type QemuStats,
   type Readiness,
   type SerialConsole,
   Vm,
@@ -180,6 +182,18 @@ export class Guest {
       !!this.vm &&
       !this.vm.hasExited
     );
+  }
+
+  /** QEMU's figures for metrics; undefined while no QEMU runs. Bounded, never throws. */
+  async stats(timeoutMs: number): Promise<QemuStats | undefined> {
+    const vm = this.vm;
+    if (!vm || vm.hasExited) return undefined;
+    return vm.stats(timeoutMs);
+  }
+
+  /** The guest NICs' counters, from the guest agent's last answer (none without an agent). */
+  get networkCounters(): InterfaceCounters[] {
+    return this.poller?.networkCounters ?? [];
   }
 
   get serialConsole(): SerialConsole | undefined {

@@ -3,7 +3,14 @@ import { join } from "node:path";
 import type { LauncherStatus } from "../api/launcher.js";
 import { type Logger, logger } from "../util/log.js";
 import { prepareUefiVars, uefiVarsTemplate } from "../vmm/firmware.js";
-import { chooseAccelerator, type Readiness, validateGuestConfig } from "../vmm/index.js";
+import {
+  type AccelerationRequest,
+  type Accelerator,
+  chooseAccelerator,
+  diskNodeName,
+  type Readiness,
+  validateGuestConfig,
+} from "../vmm/index.js";
 import { type LauncherServers, startServers } from "./api/server.js";
 import type { LauncherView } from "./api/view.js";
 import { planDisks } from "./disks/plan.js";
@@ -11,6 +18,7 @@ import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
 import { Guest } from "./guest.js";
 import { guestConfigFor, usesUefi } from "./guest-config.js";
+import { LauncherMetrics } from "./metrics.js";
 import { MigrationControl } from "./migration/control.js";
 import { copiedDiskIndexes } from "./migration/disks.js";
 import { PhaseOwner } from "./phase.js";
@@ -35,6 +43,22 @@ export class Launcher implements LauncherView {
   private guest: Guest | undefined;
   private servers: LauncherServers | undefined;
   private migrationControl: MigrationControl | undefined;
+  /** QEMU block node name → disk name, and the accelerator, once known: metric labels. */
+  private drives = new Map<string, string>();
+  private accel: { accelerator: Accelerator; requested: AccelerationRequest } | undefined;
+  private readonly metricsRegistry = new LauncherMetrics({
+    input: () => {
+      const vm = this.vm;
+      if (!vm) return undefined;
+      return {
+        vm: { namespace: vm.namespace, name: vm.name },
+        ...(this.accel ? { accel: this.accel } : {}),
+        network: this.guest?.networkCounters ?? [],
+        drives: this.drives,
+      };
+    },
+    stats: async (timeoutMs) => this.guest?.stats(timeoutMs),
+  });
   private stopping: Promise<LauncherOutcome> | undefined;
   private resolveStop!: (outcome: LauncherOutcome) => void;
   private readonly stopRequested = new Promise<LauncherOutcome>((resolve) => {
@@ -58,6 +82,10 @@ export class Launcher implements LauncherView {
     const message = this.phases.endMessage;
     if (message) status.message = message;
     return status;
+  }
+
+  metrics(): Promise<string> {
+    return this.metricsRegistry.scrape();
   }
 
   serialConsole() {
@@ -156,6 +184,8 @@ export class Launcher implements LauncherView {
         settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {},
       );
       log.info({ accel: accel.accel, reason: accel.reason }, "accelerator chosen");
+      this.accel = { accelerator: accel.accel, requested: vm.spec.acceleration };
+      this.drives = new Map(guestConfig.disks.map((d, i) => [diskNodeName(i), d.name]));
       if (this.stopping) return this.stopping;
       const readiness: Readiness = settings.bootMarker
         ? { kind: "marker", marker: settings.bootMarker }

@@ -13,15 +13,16 @@ import { Controller } from "../kube/controller.js";
 import { Informer } from "../kube/informer.js";
 import { LeaderElector } from "../kube/leader.js";
 import { logger } from "../util/log.js";
+import { productVersion } from "../util/version.js";
 import { ensureOperatorCA, issueOperatorClientCert } from "./ca.js";
 import { EventRecorder } from "./events.js";
 import { startHttpServer } from "./http.js";
 import { LauncherClient } from "./launcher-client.js";
-import { OperatorMetrics } from "./metrics.js";
+import { OperatorMetrics, vmFacts } from "./metrics.js";
 import { DEFAULT_MIGRATION_CONFIG, type MigrationConfig } from "./migration/config.js";
 import { MigrationController } from "./migration/controller.js";
 import { MigrationLauncherClient } from "./migration/launcher-api.js";
-import { MigrationMetrics } from "./migration/metrics.js";
+import { MigrationMetrics, migrationFacts } from "./migration/metrics.js";
 import { DEFAULT_DECIDE_CONFIG, type DecideConfig } from "./vm/decide.js";
 import type { LauncherPodConfig } from "./vm/launcher-pod.js";
 import { COMPONENT_PDB } from "./vm/pdb.js";
@@ -120,26 +121,19 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   // ServiceAccount needs no cluster-wide list or watch on them.
   const informers = [vms, migrations, pods, nodes, pdbs];
 
-  const metrics = new OperatorMetrics(() => {
-    const counts = new Map<string, number>();
-    for (const vm of vms.list()) {
-      const phase = String(vm.status?.phase ?? "Pending");
-      counts.set(phase, (counts.get(phase) ?? 0) + 1);
-    }
-    return counts;
-  });
+  // Only the replica that leads reports VMs and migrations: sums over replicas stay true.
+  const leads = () => mayAct();
+  const metrics = new OperatorMetrics(
+    () => (leads() ? vms.list().map(vmFacts) : []),
+    productVersion(),
+  );
   const events = new EventRecorder(client, COMPONENT_NAME, o.identity, log);
   const podIndex = new PodIndex();
 
   const migrationLauncher = new MigrationLauncherClient(launcher);
-  const migrationMetrics = new MigrationMetrics(metrics.registry, () => {
-    const counts = new Map<string, number>();
-    for (const m of migrations.list()) {
-      const phase = String(m.status?.phase ?? "Pending");
-      counts.set(phase, (counts.get(phase) ?? 0) + 1);
-    }
-    return counts;
-  });
+  const migrationMetrics = new MigrationMetrics(metrics.registry, () =>
+    leads() ? migrations.list().map(migrationFacts) : [],
+  );
 
   let controller: Controller | undefined;
   let migrationController: Controller | undefined;
@@ -224,7 +218,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
       );
       migrationController.start();
       for (const key of migrationReconciler.initialKeys()) migrationController.queue.add(key);
-      metrics.leader.set(1);
+      metrics.leading.set(1);
       for (const vm of vms.list()) enqueue(vm.metadata?.namespace, vm.metadata?.name);
     };
     void run();
@@ -234,12 +228,13 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     const mc = migrationController;
     controller = undefined;
     migrationController = undefined;
-    metrics.leader.set(0);
+    metrics.leading.set(0);
     stopping = Promise.all([c?.stop(), mc?.stop()]).then(() => undefined);
   };
 
   await Promise.all(informers.map((i) => i.start()));
   log.info({ vms: vms.list().length, pods: pods.list().length }, "caches synced");
+  metrics.ready.set(1);
 
   let server: Server | undefined;
   let httpPort: number | undefined;

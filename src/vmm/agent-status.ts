@@ -23,11 +23,37 @@ export interface AgentIpAddress {
   prefix: number;
 }
 
+/** GuestNetworkInterfaceStat: the guest kernel's counters of one NIC. */
+export interface AgentInterfaceStats {
+  "rx-bytes": number;
+  "rx-packets": number;
+  "rx-errs": number;
+  "rx-dropped": number;
+  "tx-bytes": number;
+  "tx-packets": number;
+  "tx-errs": number;
+  "tx-dropped": number;
+}
+
 /** One entry of `guest-network-get-interfaces`. */
 export interface AgentInterface {
   name: string;
   "hardware-address"?: string;
   "ip-addresses"?: AgentIpAddress[];
+  statistics?: AgentInterfaceStats;
+}
+
+/** A guest NIC's traffic as the guest counted it (cumulative since the guest booted). */
+export interface InterfaceCounters {
+  name: string;
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  rxErrors: number;
+  txErrors: number;
+  rxDropped: number;
+  txDropped: number;
 }
 
 export interface AgentInfo {
@@ -86,4 +112,30 @@ export function guestInterfaces(raw: AgentInterface[]): GuestInterface[] {
       ...(i["hardware-address"] ? { mac: i["hardware-address"] } : {}),
       ipAddresses: (i["ip-addresses"] ?? []).map((a) => a["ip-address"]),
     }));
+}
+
+/**
+ * The guest's own NIC counters: the only per-VM network figures there are with user-mode
+ * networking (QEMU 7.2 keeps no byte counts for a `-netdev user`; QMP `query-stats` covers
+ * KVM only; the pod's network namespace counts the launcher API and migration streams too).
+ * Loopback and interfaces without statistics are left out; at most 64.
+ */
+export function interfaceCounters(raw: AgentInterface[]): InterfaceCounters[] {
+  const out: InterfaceCounters[] = [];
+  for (const i of raw.slice(0, 64)) {
+    const s = i.statistics;
+    if (!s || isLoopback(i)) continue;
+    out.push({
+      name: i.name,
+      rxBytes: s["rx-bytes"],
+      txBytes: s["tx-bytes"],
+      rxPackets: s["rx-packets"],
+      txPackets: s["tx-packets"],
+      rxErrors: s["rx-errs"],
+      txErrors: s["tx-errs"],
+      rxDropped: s["rx-dropped"],
+      txDropped: s["tx-dropped"],
+    });
+  }
+  return out;
 }

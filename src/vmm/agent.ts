@@ -7,6 +7,8 @@ import {
   type GuestOSInfo,
   guestInterfaces,
   guestOSInfo,
+  type InterfaceCounters,
+  interfaceCounters,
 } from "./agent-status.js";
 import { JsonWire, SYNC_SENTINEL } from "./json-wire.js";
 import type { ArgsParams, Cmd, Empty, ExecuteOptions } from "./qmp-commands.js";
@@ -189,7 +191,16 @@ export class GuestAgent {
   }
 
   async interfaces(): Promise<GuestInterface[]> {
-    return guestInterfaces(await this.execute("guest-network-get-interfaces"));
+    return (await this.interfaceReport()).interfaces;
+  }
+
+  /** The interfaces for status and their traffic counters for metrics, from one call. */
+  async interfaceReport(): Promise<{
+    interfaces: GuestInterface[];
+    counters: InterfaceCounters[];
+  }> {
+    const raw = await this.execute("guest-network-get-interfaces");
+    return { interfaces: guestInterfaces(raw), counters: interfaceCounters(raw) };
   }
 
   async hostName(): Promise<string> {

@@ -18,6 +18,9 @@ export interface QmpMigrationInfo {
     total: number;
     "dirty-sync-count"?: number;
     mbps?: number;
+    /** Pages dirtied per second by the guest, and the page size, for the dirty rate. */
+    "dirty-pages-rate"?: number;
+    "page-size"?: number;
   };
   "socket-address"?: { type: string; host?: string; port?: string }[];
 }

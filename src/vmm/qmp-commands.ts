@@ -111,6 +111,32 @@ export interface BlockJobEventData {
   error?: string;
 }
 
+/** BlockDeviceStats of `query-blockstats`, the members metrics read. */
+export interface BlockDeviceStats {
+  rd_bytes: number;
+  wr_bytes: number;
+  rd_operations: number;
+  wr_operations: number;
+  flush_operations: number;
+  rd_total_time_ns: number;
+  wr_total_time_ns: number;
+  flush_total_time_ns: number;
+}
+
+/** One entry of `query-blockstats`: a block backend (our disks: `qdev` set, `device` ""). */
+export interface BlockStats {
+  device?: string;
+  "node-name"?: string;
+  qdev?: string;
+  stats: BlockDeviceStats;
+}
+
+/** One entry of `query-cpus-fast`: a vCPU and the host thread that runs it. */
+export interface CpuInfoFast {
+  "cpu-index": number;
+  "thread-id": number;
+}
+
 /** What a command takes and returns; `args: undefined` means it takes none. */
 export interface Cmd<A, R> {
   args: A;
@@ -181,6 +207,11 @@ export interface QmpCommands {
   "block-job-cancel": Cmd<{ device: string; force?: boolean }, Empty>;
   "query-block-jobs": Cmd<undefined, BlockJobInfo[]>;
   "query-named-block-nodes": Cmd<{ flat?: boolean } | undefined, BlockNodeInfo[]>;
+
+  // Read by the launcher's /metrics (stats.ts), each call bounded by a short timeout.
+  "query-blockstats": Cmd<{ "query-nodes"?: boolean } | undefined, BlockStats[]>;
+  "query-cpus-fast": Cmd<undefined, CpuInfoFast[]>;
+  "query-memory-size-summary": Cmd<undefined, { "base-memory": number; "plugged-memory"?: number }>;
 }
 
 export interface QmpEvents {

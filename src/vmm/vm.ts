@@ -9,6 +9,7 @@ import type { Accelerator, GuestConfig } from "./config.js";
 import { SerialConsole } from "./console.js";
 import { DEFAULT_QEMU_BINARY, hostTscKhz, type ProcessExit, QemuProcess } from "./process.js";
 import { QmpClient, type QmpEvent, type RunState } from "./qmp.js";
+import { type QemuStats, sampleQemu } from "./stats.js";
 
 /** When a started guest counts as up: a line on its console, or QEMU resuming its vCPUs. */
 export type Readiness = { kind: "marker"; marker: string | RegExp } | { kind: "resume" };
@@ -301,6 +302,23 @@ export class Vm extends EventEmitter {
   async runState(): Promise<RunState> {
     const s = await this.qmp.execute("query-status");
     return s.status;
+  }
+
+  /** Resource figures for metrics; every QMP call bounded by `timeoutMs`. Never throws. */
+  stats(timeoutMs: number): Promise<QemuStats> {
+    const qmp = this.qmp;
+    return sampleQemu(
+      {
+        pid: this.pid,
+        query: {
+          blockstats: (t) => qmp.execute("query-blockstats", undefined, { timeoutMs: t }),
+          cpus: (t) => qmp.execute("query-cpus-fast", undefined, { timeoutMs: t }),
+          memory: (t) => qmp.execute("query-memory-size-summary", undefined, { timeoutMs: t }),
+          migration: (t) => qmp.execute("query-migrate", undefined, { timeoutMs: t }),
+        },
+      },
+      timeoutMs,
+    );
   }
 
   /**

@@ -29,3 +29,22 @@ export function statusRoutes(view: LauncherView): Route[] {
     },
   ];
 }
+
+/** /metrics: plain HTTP on the probe port, for Prometheus (no client certificate there). */
+export function metricsRoutes(view: LauncherView): Route[] {
+  return [
+    {
+      method: "GET",
+      path: "/metrics",
+      handler: async (_req, res) => {
+        const text = await view.metrics();
+        res.writeHead(200, {
+          "content-type": "text/plain; version=0.0.4; charset=utf-8",
+          "content-length": Buffer.byteLength(text),
+          "cache-control": "no-store",
+        });
+        res.end(text);
+      },
+    },
+  ];
+}

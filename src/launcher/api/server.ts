@@ -6,7 +6,7 @@ import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
 import { socketRefusal } from "./client-identity.js";
 import { consoleUpgrade } from "./console.js";
-import { healthRoutes, statusRoutes } from "./health.js";
+import { healthRoutes, metricsRoutes, statusRoutes } from "./health.js";
 import { type Handler, router, sendError } from "./http.js";
 import { migrationRoutes } from "./migration.js";
 import type { LauncherView } from "./view.js";
@@ -28,7 +28,8 @@ export interface LauncherServers {
 /**
  * The launcher API on the pod IP: everything behind mutual TLS on `port` (a client without
  * a certificate from the operator's CA fails the handshake), and /healthz and /readyz also
- * in plain HTTP on `probePort` for the kubelet, which has no client certificate.
+ * in plain HTTP on `probePort` for the kubelet, which has no client certificate, beside
+ * /metrics for Prometheus (figures about this VM only; nothing it serves changes anything).
  */
 export async function startServers(opts: ServerOptions): Promise<LauncherServers> {
   const [cert, key, ca] = await Promise.all(
@@ -59,7 +60,9 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
   api.on("tlsClientError", (err, socket: TLSSocket) =>
     log.warn({ err, remote: socket.remoteAddress }, "TLS handshake refused"),
   );
-  const probes = createHttpServer(guarded(router(healthRoutes(view)), log));
+  const probes = createHttpServer(
+    guarded(router([...healthRoutes(view), ...metricsRoutes(view)]), log),
+  );
   await listen(api, opts.host, opts.port);
   try {
     await listen(probes, opts.host, opts.probePort);

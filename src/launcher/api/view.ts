@@ -12,6 +12,8 @@ export interface LauncherView {
   status(): Promise<LauncherStatus>;
   /** The guest's serial console while QEMU runs; undefined otherwise. */
   serialConsole(): SerialConsole | undefined;
+  /** Prometheus text of this VM's metrics (bounded: a stuck QEMU cannot hang it). */
+  metrics(): Promise<string>;
   /** Live migration of this launcher's guest; undefined until the guest exists. */
   migration(): MigrationControl | undefined;
 }

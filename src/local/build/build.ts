@@ -22,10 +22,13 @@ import {
   KUBE_COMMANDS,
   KUBERNETES_VERSION,
   kubernetesLdflags,
+  prometheusRelease,
+  promtoolLdflags,
   relativeReplaces,
   renderGoMod,
   renderToolsGo,
   stagingVersion,
+  TEST_TOOLS,
 } from "./targets.js";
 
 const log = logger("kube-build");
@@ -49,8 +52,8 @@ export interface EnsureOptions {
  */
 export async function ensureBinaries(
   opts: EnsureOptions = {},
-): Promise<Record<ComponentName, string>> {
-  const names = opts.components ?? COMPONENT_NAMES;
+): Promise<Partial<Record<ComponentName, string>>> {
+  const names = opts.components ?? COMPONENT_NAMES.filter((n) => !TEST_TOOLS.includes(n));
   const progress = opts.progress ?? createProgress();
   const todo = names.map(component).filter((c) => missingBinaries(c).length > 0);
   if (todo.length > 0) {
@@ -63,10 +66,7 @@ export async function ensureBinaries(
     // One at a time: each go build already uses every core.
     for (const c of todo) await buildComponent(go, c, progress);
   }
-  return Object.fromEntries(names.map((n) => [n, binDir(component(n))])) as Record<
-    ComponentName,
-    string
-  >;
+  return Object.fromEntries(names.map((n) => [n, binDir(component(n))]));
 }
 
 async function buildComponent(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
@@ -79,6 +79,7 @@ async function buildComponent(go: GoToolchain, c: Component, progress: Progress)
     mkdirSync(binDir(c), { recursive: true });
     if (c.name === "kubernetes") await buildKubernetes(go, c, progress);
     else if (c.name === "etcd") await buildEtcd(go, c, progress);
+    else if (c.name === "promtool") await buildPromtool(go, c, progress);
     else await buildHelm(go, c, progress);
     const missing = missingBinaries(c);
     if (missing.length > 0) throw new Error(`build of ${c.key} did not produce ${missing}`);
@@ -223,6 +224,28 @@ async function buildHelm(go: GoToolchain, c: Component, progress: Progress): Pro
   );
   progress.done();
   await verifyVersion(join(binDir(c), "helm"), HELM_VERSION);
+}
+
+async function buildPromtool(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
+  // Like Helm: Prometheus' go.mod has no replace directives, so `go install` builds it as
+  // published, with its own go.sum.
+  const dir = cacheDir("build");
+  mkdirSync(dir, { recursive: true });
+  progress.step(`${c.key}: compiling promtool`);
+  await runGo(
+    go,
+    [
+      "install",
+      "-v",
+      "-trimpath",
+      "-ldflags",
+      promtoolLdflags(c.version),
+      `github.com/prometheus/prometheus/cmd/promtool@${c.version}`,
+    ],
+    { cwd: dir, env: { GOBIN: binDir(c) }, progress },
+  );
+  progress.done();
+  await verifyVersion(join(binDir(c), "promtool"), `version ${prometheusRelease(c.version)}`);
 }
 
 /** A build that forgot its version stamp is worse than none: delete it and fail loudly. */

@@ -11,9 +11,16 @@ export const KUBERNETES_VERSION = "v1.36.3";
 export const ETCD_VERSION = "v3.6.16";
 /** Newest Helm 3. */
 export const HELM_VERSION = "v3.22.0";
+/**
+ * promtool, from Prometheus 3.16.0: the Go module github.com/prometheus/prometheus tags
+ * Prometheus v3.X.Y as v0.3XX.Y. Tests check and unit-test the chart's alerting rules with it.
+ */
+export const PROMETHEUS_MODULE_VERSION = "v0.316.0";
 
-export type ComponentName = "kubernetes" | "etcd" | "helm";
-export const COMPONENT_NAMES: readonly ComponentName[] = ["kubernetes", "etcd", "helm"];
+export type ComponentName = "kubernetes" | "etcd" | "helm" | "promtool";
+export const COMPONENT_NAMES: readonly ComponentName[] = ["kubernetes", "etcd", "helm", "promtool"];
+/** Built by setup for the tests, never needed to run the product (`ensureBinaries` default). */
+export const TEST_TOOLS: readonly ComponentName[] = ["promtool"];
 
 export interface Component {
   name: ComponentName;
@@ -37,7 +44,27 @@ export function component(name: ComponentName): Component {
       return { name, version: ETCD_VERSION, key: `etcd-${ETCD_VERSION}`, binaries: ["etcd"] };
     case "helm":
       return { name, version: HELM_VERSION, key: `helm-${HELM_VERSION}`, binaries: ["helm"] };
+    case "promtool":
+      return {
+        name,
+        version: PROMETHEUS_MODULE_VERSION,
+        key: `promtool-${PROMETHEUS_MODULE_VERSION}`,
+        binaries: ["promtool"],
+      };
   }
+}
+
+/** `v0.316.0` → `3.16.0`, the Prometheus release that module version is. */
+export function prometheusRelease(moduleVersion: string): string {
+  const m = /^v0\.(\d+)(\d\d)\.(\d+)$/.exec(moduleVersion);
+  if (!m) throw new Error(`not a Prometheus module version (v0.3XX.Y): ${moduleVersion}`);
+  return `${Number(m[1])}.${Number(m[2])}.${m[3]}`;
+}
+
+/** Without the stamp promtool reports no version, and the cache could not be trusted. */
+export function promtoolLdflags(moduleVersion: string): string {
+  const release = prometheusRelease(moduleVersion);
+  return `-s -w -X github.com/prometheus/common/version.Version=${release}`;
 }
 
 export function binDir(c: Component): string {

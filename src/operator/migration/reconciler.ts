@@ -101,6 +101,7 @@ export class MigrationReconciler {
       migration: m.metadata.name,
       phase: m.status?.phase ?? "Pending",
     });
+    this.deps.metrics.seen(namespace, m.spec.vmName);
     const seen = await this.observe(m);
     const d = decideMigration(seen.input);
     try {
@@ -389,16 +390,15 @@ export class MigrationReconciler {
     if (before === after.phase || (after.phase !== "Succeeded" && after.phase !== "Failed")) return;
     const { metrics } = this.deps;
     const succeeded = after.phase === "Succeeded";
-    const reason = after.reason ?? after.phase;
-    metrics.outcomes.inc({ outcome: succeeded ? "succeeded" : "failed", reason });
+    const vm = { namespace: m.metadata.namespace ?? "", vmi: m.spec.vmName };
+    metrics.outcomes.inc({ ...vm, outcome: succeeded ? "succeeded" : "failed" });
     if (succeeded && after.downtimeMs !== undefined)
-      metrics.downtime.observe(after.downtimeMs / 1000);
+      metrics.downtime.observe(vm, after.downtimeMs / 1000);
     const created = Date.parse(m.metadata.creationTimestamp ?? "");
     if (Number.isFinite(created)) {
-      metrics.duration.observe(Math.max(0, (Date.now() - created) / 1000));
+      metrics.duration.observe(vm, Math.max(0, (Date.now() - created) / 1000));
     }
     const uid = m.metadata.uid ?? "";
-    metrics.forget(m.metadata.namespace ?? "", m.metadata.name ?? "");
     this.marks.delete(uid);
     this.lastSource.delete(uid);
     this.refused.delete(uid);
@@ -408,7 +408,7 @@ export class MigrationReconciler {
         "migration succeeded",
       );
     } else {
-      log.warn({ reason, message: after.message }, "migration failed");
+      log.warn({ reason: after.reason ?? after.phase, message: after.message }, "migration failed");
     }
   }
 

@@ -36,7 +36,8 @@ export function networkPolicyName(vmName: string): string {
 /**
  * Who may open connections to a VM's launcher pods, on clusters that enforce NetworkPolicy:
  * - the launcher API (mutual TLS) — operator pods in the operator namespace only;
- * - the probe port (healthz/readyz, nothing else) — anyone: kubelets probe from the node;
+ * - the probe port (healthz/readyz, and /metrics for Prometheus; nothing that acts) —
+ *   anyone: kubelets probe from the node;
  * - any port — the VM's own launcher pods, for migration (RAM and NBD listeners take
  *   ephemeral ports, so they cannot be named here);
  * - the guest's declared `network.ports` — anyone, as a Service in front of them expects.

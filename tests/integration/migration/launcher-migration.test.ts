@@ -1,6 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { parseTerminationMessage } from "../../../src/api/launcher.js";
+import { LAUNCHER_PROBE_PORT, parseTerminationMessage } from "../../../src/api/launcher.js";
 import { MIGRATION_PATH } from "../../../src/api/launcher-migration.js";
+import { parsePromText, select } from "../../lib/prom-text.js";
 import {
   type ConsoleClient,
   LauncherProcess,
@@ -35,6 +36,11 @@ afterEach(async () => {
   for (const c of consoles.splice(0)) c.close();
   await Promise.all(started.splice(0).map((l) => l.cleanup()));
 });
+
+async function scrapeMetrics(l: LauncherProcess) {
+  const res = await fetch(`http://${l.ip}:${LAUNCHER_PROBE_PORT}/metrics`);
+  return parsePromText(await res.text());
+}
 
 async function launch(name: string, spec: unknown): Promise<LauncherProcess> {
   const l = await LauncherProcess.start(pki, name, spec);
@@ -176,8 +182,21 @@ describe("live migration between two launchers", () => {
       return (s.dataProcessedBytes ?? 0) > 0 ? s : undefined;
     });
     expect(await launcherPhase(source)).toBe("Migrating");
+    // The source's /metrics shows the transfer and dirty-page rates while it sends.
+    const during = await until("migration rates on /metrics", async () => {
+      const samples = await scrapeMetrics(source);
+      const rate = select(samples, "kubevisor_vmi_migration_memory_transfer_rate_bytes")[0];
+      return rate && rate.value > 0 ? samples : undefined;
+    });
+    expect(
+      select(during, "kubevisor_vmi_migration_memory_transfer_rate_bytes")[0]?.labels,
+    ).toMatchObject({ namespace: "tests", name: "mig-cancel" });
+    expect(select(during, "kubevisor_vmi_migration_dirty_memory_rate_bytes")).toHaveLength(1);
     const cancelled = await call(source, "DELETE", MIGRATION_PATH);
     expect(cancelled.json).toMatchObject({ phase: "Cancelled" });
+    expect(
+      select(await scrapeMetrics(source), "kubevisor_vmi_migration_memory_transfer_rate_bytes"),
+    ).toEqual([]);
 
     expect(await launcherPhase(source)).toBe("Running");
     expect((await source.get("/readyz")).status).toBe(200);

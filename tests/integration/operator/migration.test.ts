@@ -117,6 +117,12 @@ describe("deadlines", () => {
     await createMigration("pin-1", "pinned");
     const m = await untilMigration("pin-1", ["Failed", "Succeeded"]);
     expect(m.status).toMatchObject({ phase: "Failed", reason: "TargetUnschedulable" });
+    // Migration metrics are labelled with the VM.
+    const metrics = await operator?.metrics.registry.metrics();
+    const vm1 = `namespace="${env.ns}",vmi="pinned"`;
+    expect(metrics).toContain(`kubevisor_vmi_migrations_total{${vm1},outcome="failed"} 1`);
+    expect(metrics).toContain(`kubevisor_vmi_migrations_total{${vm1},outcome="succeeded"} 0`);
+    expect(metrics).toContain(`kubevisor_vmi_migration_duration_seconds_count{${vm1}} 1`);
     await until("the target removed", async () => (await livePods("pinned")).length === 1);
     const after = await untilVm(
       env.c,

@@ -212,12 +212,23 @@ describe("as a process", () => {
     await createVm(env.c, env.ns, "proc");
     await running("proc", 1);
     const metrics = (await get("/metrics")).text;
-    expect(metrics).toMatch(/kubevisor_vmi_phase_count\{phase="Running"\} \d+/);
-    expect(metrics).toContain("kubevisor_operator_reconcile_duration_seconds_bucket");
+    expect(metrics).toMatch(
+      new RegExp(
+        `kubevisor_vmi_info\\{namespace="${env.ns}",name="proc",phase="Running",node="[^"]+"\\} 1`,
+      ),
+    );
+    expect(metrics).toMatch(/kubevisor_info\{version="\d+\.\d+\.\d+[^"]*"\} 1/);
+    expect(metrics).toMatch(/kubevisor_workqueue_adds_total\{name="vm"\} [1-9]/);
+    expect(metrics).toMatch(/kubevisor_workqueue_work_duration_seconds_count\{name="vm"\} [1-9]/);
+    expect(metrics).toContain('kubevisor_workqueue_longest_running_processor_seconds{name="vm"}');
+    expect(metrics).toMatch(
+      /kubevisor_vmi_non_evictable\{namespace="[^"]+",name="proc",node="[^"]+"\} [01]/,
+    );
     expect(metrics).toContain(
       'kubevisor_vmi_phase_transition_time_from_creation_seconds_count{phase="Running"}',
     );
-    expect(metrics).toContain("kubevisor_operator_leader 1");
+    expect(metrics).toContain("kubevisor_operator_leading_status 1");
+    expect(metrics).toContain("kubevisor_operator_ready_status 1");
     child.kill("SIGTERM");
     expect(await exited).toBe(0);
   });

@@ -1,14 +1,19 @@
 import { describe, expect, it } from "vitest";
 import { classifyGoLine, versionAtLeast } from "../../../src/local/build/go.js";
 import {
+  COMPONENT_NAMES,
+  component,
   goDirective,
   helmLdflags,
   kubernetesLdflags,
   majorMinor,
+  prometheusRelease,
+  promtoolLdflags,
   relativeReplaces,
   renderGoMod,
   renderToolsGo,
   stagingVersion,
+  TEST_TOOLS,
 } from "../../../src/local/build/targets.js";
 
 describe("version stamps", () => {
@@ -113,5 +118,25 @@ describe("go toolchain helpers", () => {
     expect(classifyGoLine("go: downloading k8s.io/api v0.36.3")).toBe("download");
     expect(classifyGoLine("# k8s.io/foo")).toBe("other");
     expect(classifyGoLine("foo.go:12:3: undefined: x")).toBe("other");
+  });
+});
+
+describe("promtool", () => {
+  it("maps the Go module's v0.3XX.Y to the Prometheus release and stamps it", () => {
+    expect(prometheusRelease("v0.316.0")).toBe("3.16.0");
+    expect(prometheusRelease("v0.305.12")).toBe("3.5.12");
+    expect(() => prometheusRelease("v3.16.0")).toThrow(/not a Prometheus module version/);
+    expect(promtoolLdflags("v0.316.0")).toBe(
+      "-s -w -X github.com/prometheus/common/version.Version=3.16.0",
+    );
+  });
+
+  it("is a test tool: the product's ensureBinaries default leaves it out, setup builds it", () => {
+    expect(COMPONENT_NAMES).toContain("promtool");
+    expect(TEST_TOOLS).toEqual(["promtool"]);
+    expect(component("promtool")).toMatchObject({
+      key: "promtool-v0.316.0",
+      binaries: ["promtool"],
+    });
   });
 });

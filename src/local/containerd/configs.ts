@@ -154,6 +154,8 @@ export function kubeletConfig(k: KubeletConfigInput): string {
     serializeImagePulls: false,
     shutdownGracePeriod: "0s",
     maxPods: 110,
+    // Lowering its own score needs CAP_SYS_RESOURCE, which root here lacks.
+    oomScoreAdj: 0,
   });
 }
 

@@ -20,7 +20,7 @@ import {
 const q = (s: string) => JSON.stringify(s);
 
 export function containerdConfig(n: RealNodePlan): string {
-  return `version = 3
+  return `version = 4
 root = ${q(n.containerdRoot)}
 state = ${q(n.containerdState)}
 # NRI's socket is host-global: two containerds would fight over it.
@@ -61,7 +61,6 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
   netns_mounts_under_state_dir = true
   # Devices a device plugin hands out (/dev/kvm) become the pod user's, so non-root opens them.
   device_ownership_from_security_context = true
-  enable_cdi = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = [${q(CNI_BIN_DIR)}]
     conf_dir = ${q(n.cniConfDir)}

@@ -26,17 +26,21 @@ state = ${q(n.containerdState)}
 # NRI's socket is host-global: two containerds would fight over it.
 disabled_plugins = ["io.containerd.nri.v1.nri"]
 
-[grpc]
+# Every socket under the node's own dir; the defaults are host-global (/run/containerd).
+[plugins."io.containerd.server.v1.grpc"]
   address = ${q(n.containerdSocket)}
 
-[ttrpc]
+[plugins."io.containerd.server.v1.ttrpc"]
   address = ${q(`${n.containerdSocket}.ttrpc`)}
 
-[debug]
+[plugins."io.containerd.server.v1.debug"]
   address = ""
 
-[metrics]
+[plugins."io.containerd.server.v1.metrics"]
   address = ""
+
+[plugins."io.containerd.nri.v1.nri"]
+  disable = true
 
 # Shim sockets default to the host-global /run/containerd/s.
 [plugins."io.containerd.shim.v1.manager"]

@@ -19,6 +19,7 @@ import { nodeImages } from "../../src/local/containerd/images.js";
 import { holderPid, inNetns } from "../../src/local/containerd/netns.js";
 import { DEFAULT_REAL_NODE_NAMES, realClusterPlan } from "../../src/local/containerd/plan.js";
 import { clusterLayout } from "../../src/local/layout.js";
+import { scanProcesses } from "../../src/local/process.js";
 import { cacheDir } from "../../src/util/paths.js";
 import { type HostSnapshot, snapshotHost } from "./host-state.js";
 import { buildTestImage, TEST_IMAGE } from "./test-image.js";
@@ -215,6 +216,23 @@ describe("real nodes (--runtime containerd)", () => {
     const now = await snapshotHost(dir);
     expect(now.iptables).toBe(before.iptables);
     expect(now.sysctls["net/ipv4/ip_forward"]).toBe(before.sysctls["net/ipv4/ip_forward"]);
+  });
+
+  it("a second up reuses the running nodes: never a second kubelet or containerd", async () => {
+    const daemons = () =>
+      scanProcesses(
+        (a) =>
+          a.some((x) => x.startsWith(`${dir}/`)) &&
+          /(^|\/)(kubelet|containerd|kube-proxy)$/.test(a[0] ?? ""),
+      );
+    const first = daemons().sort();
+    expect(first).toHaveLength(5); // 2 kubelets, 2 containerds, 1 kube-proxy
+    const again = await startRealCluster({ name: NAME, dir });
+    expect(again.controlPlane.reused).toBe(true);
+    expect(daemons().sort()).toEqual(first);
+    expect(
+      await k("get", "pod", "web-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"),
+    ).toBe("0");
   });
 
   it("local down restores the host exactly", async () => {

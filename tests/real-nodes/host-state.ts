@@ -65,6 +65,8 @@ export async function snapshotHost(clusterDir: string): Promise<HostSnapshot> {
       [...KUBELET_KERNEL_SYSCTLS, "net/ipv4/ip_forward"].map((k) => [k, readSysctl(k)]),
     ),
     cgroups: cgroups.sort(),
-    dirs: ["/var/lib/kubelet", "/run/kubevisor", "/run/containerd", "/run/netns"].filter((d) => existsSync(d)),
+    dirs: ["/var/lib/kubelet", "/run/kubevisor", "/run/containerd", "/run/netns"].filter((d) =>
+      existsSync(d),
+    ),
   };
 }

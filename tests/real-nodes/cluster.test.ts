@@ -222,7 +222,7 @@ describe("real nodes (--runtime containerd)", () => {
     const daemons = () =>
       scanProcesses(
         (a) =>
-          a.some((x) => x.startsWith(`${dir}/`)) &&
+          a.some((x) => x.includes(`${dir}/`)) &&
           /(^|\/)(kubelet|containerd|kube-proxy)$/.test(a[0] ?? ""),
       );
     const first = daemons().sort();

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { binDir, component } from "../build/targets.js";
 import type { CertSpec } from "../certs.js";
@@ -42,7 +42,12 @@ export function nodeCertSpecs(plan: RealClusterPlan): CertSpec[] {
   ];
 }
 
+/**
+ * Writes only what changed: kube-proxy exits when its config file is written to, even with
+ * the same content, so a second `up` must leave a running node's files alone.
+ */
 function write(path: string, text: string, mode = 0o644): void {
+  if (existsSync(path) && readFileSync(path, "utf8") === text) return;
   mkdirSync(dirname(path), { recursive: true });
   writeFileSync(path, text, { mode });
 }

@@ -97,6 +97,8 @@ export interface ControlPlaneStatus {
   components: ComponentStatus[];
   /** All components run and the apiserver's /readyz answers 200. */
   ready: boolean;
+  /** Which nodes it was created for (stand-in or real). */
+  runtime?: ClusterState["runtime"];
   apiserverUrl?: string;
   kubeconfigPath: string;
 }
@@ -435,6 +437,7 @@ export async function controlPlaneStatus(ref: ClusterRef = {}): Promise<ControlP
     exists: state !== undefined,
     components,
     ready,
+    ...(state ? { runtime: state.runtime } : {}),
     apiserverUrl: state ? apiserverUrl(state.ports, state.apiserverAddress) : undefined,
     kubeconfigPath: l.kubeconfig,
   };

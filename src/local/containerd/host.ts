@@ -11,6 +11,7 @@ import {
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { z } from "zod";
+import { mentionsDir, scanProcesses } from "../process.js";
 import { netnsOf } from "./netns.js";
 import { DEVICE_PLUGINS_DIR, KUBELET_KERNEL_SYSCTLS, type RealClusterPlan } from "./plan.js";
 
@@ -158,6 +159,10 @@ export async function killClusterProcesses(
   const find = () => {
     const s = new Set(pidsInCgroup(plan.cgroupParent));
     if (ns) for (const p of pidsInNetns(ns)) s.add(p);
+    // Daemons and shims name the state dir in their arguments: found even if the holder
+    // (and with it the way to name the namespace) is already gone.
+    for (const p of scanProcesses((args) => mentionsDir(args, plan.dir))) s.add(p);
+    s.delete(process.pid);
     if (holder !== undefined) s.delete(holder);
     return [...s];
   };

@@ -54,6 +54,12 @@ export const REAL_NODES_NETWORK = { address: TRANSIT_HOST_IP, realNodes: true } 
 
 /** Builds the node binaries if missing, saves host facts, creates the network namespace. */
 export async function prepareRealNetwork(ref: RealNodesRef, progress: Progress): Promise<void> {
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      "--runtime containerd needs root (a network namespace, cgroups and mounts); " +
+        "use the default --runtime local otherwise",
+    );
+  }
   await ensureBinaries({ components: REAL_NODE_COMPONENTS, progress });
   const plan = planFor(ref);
   const other = otherRealCluster(ref);

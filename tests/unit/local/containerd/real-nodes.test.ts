@@ -18,6 +18,7 @@ import {
 import { apiserverArgs, type Ports } from "../../../../src/local/flags.js";
 import { clusterLayout } from "../../../../src/local/layout.js";
 import { parseRuntime } from "../../../../src/local/runtime.js";
+import { ClusterState } from "../../../../src/local/state.js";
 
 const plan = realClusterPlan("/state/c", "real", DEFAULT_REAL_NODE_NAMES);
 const [n0, n1] = plan.nodes;
@@ -133,5 +134,21 @@ describe("--runtime", () => {
     expect(parseRuntime(undefined)).toBe("local");
     expect(parseRuntime("containerd")).toBe("containerd");
     expect(() => parseRuntime("docker")).toThrow(/--runtime must be one of local, containerd/);
+  });
+});
+
+describe("cluster state", () => {
+  it("reads a state file written before runtimes existed as a stand-in cluster on loopback", () => {
+    const old = {
+      name: "default",
+      ports: { etcdClient: 1, etcdPeer: 2, apiserver: 3, controllerManager: 4, scheduler: 5 },
+      kubernetesVersion: "v1.36.3",
+      etcdVersion: "v3.6.16",
+      createdAt: "2026-11-29T00:00:00Z",
+    };
+    expect(ClusterState.parse(old)).toMatchObject({
+      runtime: "local",
+      apiserverAddress: "127.0.0.1",
+    });
   });
 });

@@ -10,10 +10,17 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { $ } from "dax-sh";
 import { z } from "zod";
 import { mentionsDir, scanProcesses } from "../process.js";
-import { netnsOf } from "./netns.js";
-import { DEVICE_PLUGINS_DIR, KUBELET_KERNEL_SYSCTLS, type RealClusterPlan } from "./plan.js";
+import { inNetns, netnsOf, recordedNetns } from "./netns.js";
+import {
+  DEVICE_PLUGINS_DIR,
+  KUBELET_KERNEL_SYSCTLS,
+  type RealClusterPlan,
+  TRANSIT_NS_IP,
+  UPLINK,
+} from "./plan.js";
 
 /**
  * What real nodes change on the host outside their network namespace, and how `local down`
@@ -137,6 +144,16 @@ function pidsInCgroup(path: string): number[] {
   return found;
 }
 
+async function isOurNetns(ns: string): Promise<boolean> {
+  const pid = pidsInNetns(ns)[0];
+  if (pid === undefined) return false;
+  const r = await $`nsenter ${inNetns(pid, ["ip", "-o", "addr", "show", "dev", UPLINK])}`
+    .quiet()
+    .noThrow()
+    .stdout("piped");
+  return r.code === 0 && r.stdout.includes(` ${TRANSIT_NS_IP}/`);
+}
+
 function pidsInNetns(ns: string): number[] {
   return readdirSync("/proc")
     .filter((e) => /^\d+$/.test(e))
@@ -155,7 +172,16 @@ export async function killClusterProcesses(
   holder: number | undefined,
   graceMs = 5_000,
 ): Promise<number> {
-  const ns = holder === undefined ? undefined : netnsOf(holder);
+  // Recorded at creation: still names the namespace if the holder died and something else
+  // (its `sleep` child, a daemon) keeps it alive. An inode can be reused once a namespace is
+  // gone, so a recorded one counts only if it still has our uplink address.
+  const recorded = recordedNetns(plan);
+  const ns =
+    holder !== undefined
+      ? netnsOf(holder)
+      : recorded && (await isOurNetns(recorded))
+        ? recorded
+        : undefined;
   const find = () => {
     const s = new Set(pidsInCgroup(plan.cgroupParent));
     if (ns) for (const p of pidsInNetns(ns)) s.add(p);

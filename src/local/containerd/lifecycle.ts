@@ -203,7 +203,12 @@ export async function stopRealNodes(ref: RealNodesRef): Promise<StopRealNodesRes
   }
   restoreHostState(plan);
   removeFile(plan.hostStateFile);
-  for (const f of [plan.netnsPidFile, plan.kubeProxyPidFile, ...plan.nodes.map((n) => n.pidFile)])
+  for (const f of [
+    plan.netnsPidFile,
+    plan.netnsIdFile,
+    plan.kubeProxyPidFile,
+    ...plan.nodes.map((n) => n.pidFile),
+  ])
     removeFile(f);
   log.info({ cluster: ref.cluster, processes, cgroupsLeft }, "real nodes stopped");
   return { processes, cgroupsLeft };

@@ -1,4 +1,4 @@
-import { readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { $ } from "dax-sh";
@@ -29,6 +29,15 @@ export function netnsOf(pid: number | "self"): string | undefined {
 /** Arguments that run `cmd` inside the namespace held by `holder`. */
 export function inNetns(holder: number, cmd: readonly string[]): string[] {
   return [`--net=/proc/${holder}/ns/net`, "--", ...cmd];
+}
+
+/** The namespace's `net:[inode]` as recorded at creation, if it was ever created. */
+export function recordedNetns(plan: RealClusterPlan): string | undefined {
+  try {
+    return readFileSync(plan.netnsIdFile, "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 export function holderPid(plan: RealClusterPlan): number | undefined {
@@ -67,6 +76,7 @@ export async function ensureNetwork(plan: RealClusterPlan): Promise<number> {
       if (i > 200) throw new Error("the network namespace holder did not start");
       await sleep(10);
     }
+    writeFileSync(plan.netnsIdFile, `${netnsOf(holder)}\n`);
   }
   if (!(await linkExists(plan.hostVeth))) {
     await $`ip link add ${plan.hostVeth} type veth peer name ${UPLINK} netns ${String(holder)}`.quiet();

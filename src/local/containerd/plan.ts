@@ -133,6 +133,8 @@ export function realClusterPlan(clusterDir: string, cluster: string, names: read
     /** The process holding the network namespace. */
     netnsPidFile: join(dir, "netns.pid"),
     netnsLog: join(dir, "netns.log"),
+    /** The namespace's identity (`net:[inode]`), so down finds its processes without the holder. */
+    netnsIdFile: join(dir, "netns.id"),
     /** Host facts saved at the first up and put back at down. */
     hostStateFile: join(dir, "host.json"),
     kubeProxyConfig: join(dir, "kube-proxy.yaml"),

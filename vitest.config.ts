@@ -36,6 +36,23 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // Real nodes (kubelet + containerd): needs root and builds kubelet, containerd and runc
+      // on first use, so it joins only when asked: KUBEVISOR_REAL_NODES=1.
+      ...(process.env.KUBEVISOR_REAL_NODES === "1"
+        ? [
+            {
+              extends: true as const,
+              test: {
+                name: "real-nodes",
+                sequence: { groupOrder: 3 },
+                include: ["tests/real-nodes/**/*.test.ts"],
+                testTimeout: 300_000,
+                hookTimeout: 1_800_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

@@ -1,7 +1,8 @@
 /**
  * Builds (once, cached by version) the binaries of the local control plane: kube-apiserver,
  * kube-controller-manager, kube-scheduler, etcd and Helm, and promtool for the tests (the
- * chart's alert rules).
+ * chart's alert rules); on request also the real-node parts (kubernetes-node = kubelet +
+ * kube-proxy, containerd, runc, pause).
  *
  *   npm run kube:build                 # everything missing
  *   npm run kube:build -- etcd helm    # only these components
@@ -9,7 +10,11 @@
 import { parseArgs } from "node:util";
 import { ensureBinaries } from "../src/local/build/build.js";
 import { GoToolchainError } from "../src/local/build/go.js";
-import { COMPONENT_NAMES, type ComponentName } from "../src/local/build/targets.js";
+import {
+  COMPONENT_NAMES,
+  type ComponentName,
+  DEFAULT_COMPONENTS,
+} from "../src/local/build/targets.js";
 import { LockedError } from "../src/local/lock.js";
 
 const { positionals, values } = parseArgs({
@@ -30,7 +35,7 @@ if (unknown.length > 0) {
 
 try {
   const dirs = await ensureBinaries({
-    components: positionals.length > 0 ? (positionals as ComponentName[]) : COMPONENT_NAMES,
+    components: positionals.length > 0 ? (positionals as ComponentName[]) : DEFAULT_COMPONENTS,
   });
   for (const [name, dir] of Object.entries(dirs)) console.log(`${name}: ${dir}`);
 } catch (err) {

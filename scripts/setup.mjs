@@ -35,6 +35,13 @@ const DEBIAN_PACKAGES = [
   "ovmf",
   // The web UI's end-to-end tests drive Debian's browser (playwright-core cannot download one).
   "chromium",
+  // Real nodes (`--runtime containerd`): CNI plugins (bridge, host-local, portmap, loopback),
+  // the iptables kube-proxy and the kubelet program, runc's seccomp (cgo), nsenter/unshare.
+  "containernetworking-plugins",
+  "iptables",
+  "libseccomp-dev",
+  "util-linux",
+  "iproute2",
 ];
 
 /** `apt-get download` of the guest kernel needs package lists even when nothing is missing. */

@@ -32,7 +32,7 @@ const LOOPBACK_SANS = { dns: ["localhost"], ips: ["127.0.0.1"] };
  * one certificate both to serve their /healthz (so we can verify it with our CA) and as their
  * client identity, which RBAC's bootstrap roles know by these exact names.
  */
-export function certificateSpecs(): CertSpec[] {
+export function certificateSpecs(apiserverIps: readonly string[] = []): CertSpec[] {
   return [
     {
       name: "apiserver",
@@ -47,7 +47,17 @@ export function certificateSpecs(): CertSpec[] {
         "kubernetes.default.svc",
         "kubernetes.default.svc.cluster.local",
       ],
-      ips: ["127.0.0.1", KUBERNETES_SERVICE_IP],
+      ips: ["127.0.0.1", KUBERNETES_SERVICE_IP, ...apiserverIps],
+    },
+    // The apiserver's identity towards kubelets (logs, exec, port-forward); kubelets
+    // authorize it through the apiserver (webhook), and system:masters may do all of it.
+    {
+      name: "apiserver-kubelet-client",
+      cn: "kube-apiserver-kubelet-client",
+      o: "system:masters",
+      signer: "ca",
+      server: false,
+      client: true,
     },
     {
       name: "admin",
@@ -101,6 +111,10 @@ export function renderExtensions(spec: CertSpec): string {
   return `${lines.join("\n")}\n`;
 }
 
+function specText(spec: CertSpec): string {
+  return `${subject(spec)}\n${renderExtensions(spec)}`;
+}
+
 export function subject(spec: Pick<CertSpec, "cn" | "o">): string {
   return `${spec.o ? `/O=${spec.o}` : ""}/CN=${spec.cn}`;
 }
@@ -136,7 +150,10 @@ async function makeLeaf(layout: ClusterLayout, spec: CertSpec): Promise<void> {
  * Creates whatever part of the PKI is missing. A new CA invalidates everything it signed, so
  * its leaves are then re-issued too. Private keys are written 0600.
  */
-export async function ensurePki(layout: ClusterLayout): Promise<void> {
+export async function ensurePki(
+  layout: ClusterLayout,
+  opts: { apiserverIps?: readonly string[]; extra?: readonly CertSpec[] } = {},
+): Promise<void> {
   const { pki } = layout;
   mkdirSync(pki.dir, { recursive: true, mode: 0o700 });
   const fresh = new Set<Signer>();
@@ -148,10 +165,24 @@ export async function ensurePki(layout: ClusterLayout): Promise<void> {
     await makeCa(pki.frontProxyCaCert, pki.frontProxyCaKey, "kubevisor-front-proxy-ca");
     fresh.add("front-proxy-ca");
   }
-  const leaves = certificateSpecs().filter(
-    (s) => fresh.has(s.signer) || !existsSync(pki.cert(s.name)) || !existsSync(pki.key(s.name)),
+  // A leaf is re-issued when what it says changed (e.g. the apiserver gained an address):
+  // the rendered extensions are kept beside it and compared.
+  const changed = (s: CertSpec) => {
+    try {
+      return readFileSync(`${pki.cert(s.name)}.spec`, "utf8") !== specText(s);
+    } catch {
+      return true;
+    }
+  };
+  const leaves = [...certificateSpecs(opts.apiserverIps), ...(opts.extra ?? [])].filter(
+    (s) =>
+      fresh.has(s.signer) ||
+      !existsSync(pki.cert(s.name)) ||
+      !existsSync(pki.key(s.name)) ||
+      changed(s),
   );
   await Promise.all(leaves.map((s) => makeLeaf(layout, s)));
+  for (const s of leaves) writeFileSync(`${pki.cert(s.name)}.spec`, specText(s));
   if (!existsSync(pki.serviceAccountKey) || !existsSync(pki.serviceAccountPub)) {
     // Signs service-account tokens; only the apiserver and the controller-manager read it.
     const { privateKey, publicKey } = generateKeyPairSync("ec", { namedCurve: "P-256" });

@@ -6,7 +6,15 @@ import { ensureBinaries, missingBinaries } from "./build/build.js";
 import { binaryPath, component, ETCD_VERSION, KUBERNETES_VERSION } from "./build/targets.js";
 import { ensurePki, readPem } from "./certs.js";
 import { startLocalEndpoints, stopLocalEndpoints } from "./endpoints/lifecycle.js";
-import { apiserverUrl, componentArgs, healthUrl, type Ports } from "./flags.js";
+import {
+  type ApiserverNetwork,
+  apiserverUrl,
+  componentArgs,
+  HOST,
+  healthUrl,
+  LOOPBACK_NETWORK,
+  type Ports,
+} from "./flags.js";
 import { type ClientTls, get } from "./http.js";
 import { renderKubeconfig } from "./kubeconfig.js";
 import {
@@ -28,7 +36,7 @@ import {
   tailFile,
 } from "./process.js";
 import { formatDuration, type Progress, silentProgress } from "./progress.js";
-import { readState, writeState } from "./state.js";
+import { type ClusterState, readState, writeState } from "./state.js";
 
 const log = logger("local-controlplane");
 
@@ -49,6 +57,11 @@ export interface StartOptions extends ClusterRef {
   timeoutMs?: number;
   /** Aborting (e.g. on Ctrl-C) stops whatever was started and rejects. */
   signal?: AbortSignal;
+  /**
+   * Real nodes: the apiserver listens on this (project-created, non-loopback) address and
+   * talks to kubelets. Fixed at a cluster's first start; a mismatch later is an error.
+   */
+  network?: ApiserverNetwork;
 }
 
 export interface ControlPlane {
@@ -84,6 +97,8 @@ export interface ControlPlaneStatus {
   components: ComponentStatus[];
   /** All components run and the apiserver's /readyz answers 200. */
   ready: boolean;
+  /** Which nodes it was created for (stand-in or real). */
+  runtime?: ClusterState["runtime"];
   apiserverUrl?: string;
   kubeconfigPath: string;
 }
@@ -131,8 +146,8 @@ function runningPids(l: ClusterLayout): Map<ControlPlaneComponent, number> {
   return pids;
 }
 
-function writeKubeconfigs(name: string, l: ClusterLayout, ports: Ports): void {
-  const server = apiserverUrl(ports);
+function writeKubeconfigs(name: string, l: ClusterLayout, ports: Ports, host: string): void {
+  const server = apiserverUrl(ports, host);
   const ca = readPem(l.pki.caCert);
   const write = (path: string, certName: string, user: string) => {
     const text = renderKubeconfig({
@@ -155,12 +170,18 @@ function writeKubeconfigs(name: string, l: ClusterLayout, ports: Ports): void {
   write(l.componentKubeconfig("kube-scheduler"), "kube-scheduler", "kube-scheduler");
 }
 
-function handle(name: string, l: ClusterLayout, ports: Ports, reused: boolean): ControlPlane {
+function handle(
+  name: string,
+  l: ClusterLayout,
+  ports: Ports,
+  reused: boolean,
+  host: string,
+): ControlPlane {
   return {
     name,
     dir: l.dir,
     kubeconfigPath: l.kubeconfig,
-    apiserverUrl: apiserverUrl(ports),
+    apiserverUrl: apiserverUrl(ports, host),
     ports,
     reused,
     stop: () => stopControlPlane({ name, dir: l.dir }),
@@ -179,14 +200,21 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
   const busy = (pid: number) => `cluster ${name} is being started or stopped by pid ${pid}`;
   return await withLock(l.lockFile, busy, async () => {
     const state = readState(l.stateFile);
+    const net = opts.network ?? (state ? networkOf(state) : LOOPBACK_NETWORK);
+    if (state && (state.apiserverAddress !== net.address || isReal(state) !== net.realNodes)) {
+      throw new Error(
+        `cluster ${name} was created for ${state.runtime} nodes; pick another --name or ` +
+          `delete it first (kubevisor local down --name ${name} --purge)`,
+      );
+    }
     const running = runningPids(l);
     if (state && running.size === COMPONENTS.length) {
-      const ready = await get(healthUrl("kube-apiserver", state.ports), adminTls(l));
+      const ready = await get(healthUrl("kube-apiserver", state.ports, net.address), adminTls(l));
       if (ready.status === 200) {
         // Started anew if it died (or predates it); the rest is reused as is.
         await startLocalEndpoints(l.dir, { signal: opts.signal });
         log.info({ name, dir: l.dir }, "reusing running control plane");
-        return handle(name, l, state.ports, true);
+        return handle(name, l, state.ports, true, net.address);
       }
     }
     // Whatever is left of an earlier run (a crashed component, an unhealthy apiserver, a
@@ -210,29 +238,40 @@ export async function startControlPlane(opts: StartOptions = {}): Promise<Contro
       await ensureBinaries({ components: ["kubernetes", "etcd"], progress });
     }
 
-    await ensurePki(l);
-    writeKubeconfigs(name, l, ports);
+    await ensurePki(l, { apiserverIps: net.address === HOST ? [] : [net.address] });
+    writeKubeconfigs(name, l, ports, net.address);
     writeState(l.stateFile, {
       name,
       ports,
       kubernetesVersion: KUBERNETES_VERSION,
       etcdVersion: ETCD_VERSION,
       createdAt: state?.createdAt ?? new Date().toISOString(),
+      runtime: net.realNodes ? "containerd" : "local",
+      apiserverAddress: net.address,
     });
 
     try {
-      await launch(l, ports, progress, opts.timeoutMs ?? 180_000, opts.signal);
+      await launch(l, ports, net, progress, opts.timeoutMs ?? 180_000, opts.signal);
     } catch (err) {
       await stopComponents(l);
       throw err;
     }
-    return handle(name, l, ports, false);
+    return handle(name, l, ports, false, net.address);
   });
+}
+
+function isReal(state: ClusterState): boolean {
+  return state.runtime === "containerd";
+}
+
+function networkOf(state: ClusterState): ApiserverNetwork {
+  return { address: state.apiserverAddress, realNodes: isReal(state) };
 }
 
 async function launch(
   l: ClusterLayout,
   ports: Ports,
+  net: ApiserverNetwork,
   progress: Progress,
   timeoutMs: number,
   signal: AbortSignal | undefined,
@@ -242,7 +281,7 @@ async function launch(
   const tls = adminTls(l);
   const pids = new Map<ControlPlaneComponent, number>();
   const start = (c: ControlPlaneComponent) => {
-    const args = componentArgs(c, l, ports);
+    const args = componentArgs(c, l, ports, net);
     pids.set(c, spawnDaemon({ bin: binary(c), args, logFile: l.log(c), pidFile: l.pidFile(c) }));
   };
   const status: Partial<Record<ControlPlaneComponent, string>> = {};
@@ -282,7 +321,7 @@ async function launch(
     }
   };
   const health = (c: ControlPlaneComponent) => async () => {
-    const r = await get(healthUrl(c, ports), c === "etcd" ? undefined : tls);
+    const r = await get(healthUrl(c, ports, net.address), c === "etcd" ? undefined : tls);
     return {
       ok: r.status === 200,
       detail: r.status === 0 ? "not listening" : describeFailure(r.body),
@@ -309,7 +348,7 @@ async function launch(
   // The controller-manager creates it; until then pods in "default" cannot be admitted.
   await waitFor("kube-controller-manager", "default service account", async () => {
     const r = await get(
-      `${apiserverUrl(ports)}/api/v1/namespaces/default/serviceaccounts/default`,
+      `${apiserverUrl(ports, net.address)}/api/v1/namespaces/default/serviceaccounts/default`,
       tls,
     );
     return { ok: r.status === 200 };
@@ -322,7 +361,7 @@ async function launch(
   // cluster whatever the number of nodes, and a lifetime that is the control plane's, so
   // `local up` reuses it and `local down` stops it with the rest.
   await startLocalEndpoints(l.dir, { deadline, signal });
-  progress.done(`ready at ${apiserverUrl(ports)}`);
+  progress.done(`ready at ${apiserverUrl(ports, net.address)}`);
   log.info({ dir: l.dir, ports, ms: Date.now() - started }, "control plane ready");
 }
 
@@ -389,7 +428,8 @@ export async function controlPlaneStatus(ref: ClusterRef = {}): Promise<ControlP
   }));
   let ready = false;
   if (state && pids.size === COMPONENTS.length) {
-    ready = (await get(healthUrl("kube-apiserver", state.ports), adminTls(l))).status === 200;
+    const url = healthUrl("kube-apiserver", state.ports, state.apiserverAddress);
+    ready = (await get(url, adminTls(l))).status === 200;
   }
   return {
     name,
@@ -397,7 +437,8 @@ export async function controlPlaneStatus(ref: ClusterRef = {}): Promise<ControlP
     exists: state !== undefined,
     components,
     ready,
-    apiserverUrl: state ? apiserverUrl(state.ports) : undefined,
+    ...(state ? { runtime: state.runtime } : {}),
+    apiserverUrl: state ? apiserverUrl(state.ports, state.apiserverAddress) : undefined,
     kubeconfigPath: l.kubeconfig,
   };
 }

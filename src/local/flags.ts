@@ -20,9 +20,21 @@ export const PORT_ROLES: Record<keyof Ports, string> = {
   scheduler: "kube-scheduler secure port",
 };
 
-export function apiserverUrl(ports: Ports): string {
-  return `https://${HOST}:${ports.apiserver}`;
+export function apiserverUrl(ports: Ports, host: string = HOST): string {
+  return `https://${host}:${ports.apiserver}`;
 }
+
+/**
+ * Where the apiserver listens and what it advertises. Stand-in nodes: loopback. Real nodes:
+ * the host end of the project's veth (src/local/containerd/plan.ts), which pods reach through
+ * the `kubernetes` Service, and the kubelets are dialled by their InternalIP with a client
+ * certificate, verifying their serving certificates against the cluster CA.
+ */
+export interface ApiserverNetwork {
+  address: string;
+  realNodes: boolean;
+}
+export const LOOPBACK_NETWORK: ApiserverNetwork = { address: HOST, realNodes: false };
 
 export function etcdArgs(l: ClusterLayout, ports: Ports): string[] {
   const client = `http://${HOST}:${ports.etcdClient}`;
@@ -42,15 +54,29 @@ export function etcdArgs(l: ClusterLayout, ports: Ports): string[] {
   ];
 }
 
-export function apiserverArgs(l: ClusterLayout, ports: Ports): string[] {
+export function apiserverArgs(
+  l: ClusterLayout,
+  ports: Ports,
+  net: ApiserverNetwork = LOOPBACK_NETWORK,
+): string[] {
   const { pki } = l;
+  const kubelets = net.realNodes
+    ? [
+        // Never resolve node names: the host's resolver would ask off the machine.
+        "--kubelet-preferred-address-types=InternalIP",
+        `--kubelet-client-certificate=${pki.cert("apiserver-kubelet-client")}`,
+        `--kubelet-client-key=${pki.key("apiserver-kubelet-client")}`,
+        `--kubelet-certificate-authority=${pki.caCert}`,
+      ]
+    : [];
   return [
     `--etcd-servers=http://${HOST}:${ports.etcdClient}`,
-    `--bind-address=${HOST}`,
+    `--bind-address=${net.address}`,
     `--secure-port=${ports.apiserver}`,
     // Mandatory on hosts without a default route (the apiserver exits otherwise); it is also
     // what the `kubernetes` Service's endpoints will say.
-    `--advertise-address=${HOST}`,
+    `--advertise-address=${net.address}`,
+    ...kubelets,
     `--tls-cert-file=${pki.cert("apiserver")}`,
     `--tls-private-key-file=${pki.key("apiserver")}`,
     `--client-ca-file=${pki.caCert}`,
@@ -117,12 +143,17 @@ export function schedulerArgs(l: ClusterLayout, ports: Ports): string[] {
   return componentCommon(l, "kube-scheduler", ports.scheduler);
 }
 
-export function componentArgs(c: ControlPlaneComponent, l: ClusterLayout, ports: Ports): string[] {
+export function componentArgs(
+  c: ControlPlaneComponent,
+  l: ClusterLayout,
+  ports: Ports,
+  net: ApiserverNetwork = LOOPBACK_NETWORK,
+): string[] {
   switch (c) {
     case "etcd":
       return etcdArgs(l, ports);
     case "kube-apiserver":
-      return apiserverArgs(l, ports);
+      return apiserverArgs(l, ports, net);
     case "kube-controller-manager":
       return controllerManagerArgs(l, ports);
     case "kube-scheduler":
@@ -131,12 +162,12 @@ export function componentArgs(c: ControlPlaneComponent, l: ClusterLayout, ports:
 }
 
 /** The health endpoint each component is polled on until it answers 200. */
-export function healthUrl(c: ControlPlaneComponent, ports: Ports): string {
+export function healthUrl(c: ControlPlaneComponent, ports: Ports, apiHost: string = HOST): string {
   switch (c) {
     case "etcd":
       return `http://${HOST}:${ports.etcdClient}/health`;
     case "kube-apiserver":
-      return `${apiserverUrl(ports)}/readyz`;
+      return `${apiserverUrl(ports, apiHost)}/readyz`;
     case "kube-controller-manager":
       return `https://${HOST}:${ports.controllerManager}/healthz`;
     case "kube-scheduler":

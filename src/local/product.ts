@@ -11,6 +11,7 @@ import { adoptCrdsForHelm } from "./crds.js";
 import { checkoutDir } from "./node/image-store.js";
 import { type StartedNode, startLocalNodes, stopLocalNodes } from "./node/lifecycle.js";
 import { type Progress, silentProgress } from "./progress.js";
+import type { Runtime } from "./runtime.js";
 
 /**
  * The whole product on one machine, installed the way users install it: the control plane,
@@ -37,6 +38,10 @@ export interface ProductOptions {
   progress?: Progress;
   /** Extra `--set` values for the chart. */
   helmValues?: Record<string, string>;
+  /** Stand-in nodes (default) or real kubelets with containerd. */
+  runtime?: Runtime;
+  /** Real nodes: image archives (the product image above all) imported into every node. */
+  imageArchives?: readonly string[];
 }
 
 export interface Product {
@@ -113,6 +118,7 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
   const progress = opts.progress ?? silentProgress;
   await ensureArtifacts(progress);
   const ref = { ...(opts.name ? { name: opts.name } : {}), ...(opts.dir ? { dir: opts.dir } : {}) };
+  if (opts.runtime === "containerd") return await startRealProduct(opts, ref, progress);
   const controlPlane = await startControlPlane({ ...ref, progress });
   const clusterDir = controlPlane.dir;
   try {
@@ -140,4 +146,41 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
     }
     throw err;
   }
+}
+
+/** The product on real nodes: the same chart, its image imported from an archive. */
+async function startRealProduct(
+  opts: ProductOptions,
+  ref: { name?: string; dir?: string },
+  progress: Progress,
+): Promise<Product> {
+  const archives = opts.imageArchives ?? [];
+  if (archives.length === 0) {
+    throw new Error(
+      "real nodes have no registry: pass the product image archive (--image-archive FILE)",
+    );
+  }
+  const { startRealCluster } = await import("./containerd/cluster.js");
+  const real = await startRealCluster({ ...ref, progress, archives });
+  try {
+    progress.step("installing the Kubevisor chart with Helm");
+    await installChart(real.controlPlane.kubeconfigPath, opts.helmValues);
+    progress.done();
+  } catch (err) {
+    await real.stop().catch(() => {});
+    throw err;
+  }
+  const nodes = real.nodes.map((name) => ({
+    name,
+    running: true,
+    ready: true,
+    log: "",
+    reused: false,
+  }));
+  return {
+    controlPlane: real.controlPlane,
+    nodes,
+    kubeconfigPath: real.controlPlane.kubeconfigPath,
+    stop: () => real.stop(),
+  };
 }

@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { z } from "zod";
+import { RUNTIMES } from "./runtime.js";
 
 /** What a cluster remembers between starts, so its kubeconfig stays valid across down/up. */
 export const ClusterState = z.object({
@@ -15,6 +16,10 @@ export const ClusterState = z.object({
   kubernetesVersion: z.string(),
   etcdVersion: z.string(),
   createdAt: z.string(),
+  /** Which nodes the cluster runs; fixed at first start (real nodes need another apiserver address). */
+  runtime: z.enum(RUNTIMES).default("local"),
+  /** Where the apiserver listens; 127.0.0.1 unless the cluster runs real nodes. */
+  apiserverAddress: z.string().default("127.0.0.1"),
 });
 export type ClusterState = z.infer<typeof ClusterState>;
 

@@ -4,16 +4,20 @@ import { $ } from "dax-sh";
 import { checkoutDir } from "../../local/node/image-store.js";
 import { startProduct } from "../../local/product.js";
 import { createProgress, formatDuration } from "../../local/progress.js";
+import { parseRuntime, type Runtime } from "../../local/runtime.js";
 import type { Command } from "../kubevisor.js";
 import { parseLocalArgs, shellQuote } from "./local-args.js";
 
-const USAGE = `usage: kubevisor dev [--name NAME] [--no-example]
+const USAGE = `usage: kubevisor dev [--name NAME] [--runtime local|containerd] [--image-archive FILE]
+                     [--no-example]
 
 Brings the whole product up on this machine: builds what is missing (Kubernetes binaries,
 Helm, the test guest), starts the local control plane and two local nodes, installs the
 Kubevisor chart with Helm, applies examples/vm.yaml and waits until the VM 'demo' runs.
 Running it again reuses everything that already runs.
-  --no-example   install Kubevisor but apply no VM`;
+  --runtime containerd  real nodes (kubelet + containerd; see 'kubevisor local up --help')
+  --image-archive FILE  (containerd) the product image archive to import into every node
+  --no-example          install Kubevisor but apply no VM`;
 
 const RUNNING_TIMEOUT_MS = 5 * 60_000;
 
@@ -37,14 +41,30 @@ async function waitForPhase(kubeconfig: string, name: string, phase: string): Pr
 const dev: Command = {
   summary: "bring up the control plane, two nodes, Kubevisor (Helm) and a demo VM",
   async run(args) {
-    const { values } = parseLocalArgs(args, { "no-example": { type: "boolean" } });
+    const { values } = parseLocalArgs(args, {
+      "no-example": { type: "boolean" },
+      runtime: { type: "string" },
+      "image-archive": { type: "string", multiple: true },
+    });
     if (values.help) {
       console.log(USAGE);
       return 0;
     }
+    let runtime: Runtime;
+    try {
+      runtime = parseRuntime(values.runtime);
+    } catch (err) {
+      console.error(`kubevisor dev: ${(err as Error).message}`);
+      return 2;
+    }
     const started = Date.now();
     const progress = createProgress();
-    const product = await startProduct({ ...(values.name ? { name: values.name } : {}), progress });
+    const product = await startProduct({
+      ...(values.name ? { name: values.name } : {}),
+      progress,
+      runtime,
+      imageArchives: values["image-archive"] ?? [],
+    });
     const kubeconfig = product.kubeconfigPath;
     if (!values["no-example"]) {
       progress.step("applying examples/vm.yaml and waiting for the VM to run");

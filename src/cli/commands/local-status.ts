@@ -19,7 +19,9 @@ const status: Command = {
       console.log(JSON.stringify(s, null, 2));
     } else {
       const state = s.ready ? "ready" : s.exists ? "not running" : "never started";
-      console.log(`cluster ${s.name}: ${state}${s.apiserverUrl ? ` (${s.apiserverUrl})` : ""}`);
+      const url = s.apiserverUrl ? ` (${s.apiserverUrl})` : "";
+      const runtime = s.runtime ? `, --runtime ${s.runtime}` : "";
+      console.log(`cluster ${s.name}: ${state}${url}${runtime}`);
       for (const c of s.components) {
         const how = c.running ? `running, pid ${c.pid}` : "stopped";
         console.log(`  ${c.component.padEnd(24)} ${how.padEnd(20)} ${c.log}`);

@@ -1,17 +1,24 @@
+import { startRealCluster } from "../../local/containerd/cluster.js";
 import { startControlPlane } from "../../local/controlplane.js";
 import { applyCrds, packagedCrdsDir } from "../../local/crds.js";
 import { startLocalNodes } from "../../local/node/lifecycle.js";
 import { createProgress, formatDuration } from "../../local/progress.js";
+import { parseRuntime } from "../../local/runtime.js";
 import type { Command } from "../kubevisor.js";
 import { parseLocalArgs, shellQuote } from "./local-args.js";
 
-const USAGE = `usage: kubevisor local up [--name NAME] [--port PORT] [--crds DIR] [--no-crds] [--no-nodes]
+const USAGE = `usage: kubevisor local up [--name NAME] [--runtime local|containerd] [--port PORT]
+                          [--crds DIR] [--no-crds] [--no-nodes] [--image-archive FILE]...
 
-Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler on 127.0.0.1
-(building them first if they are not cached), or reuses the cluster if it already runs,
-then applies the CRDs (default: the package's crds/ directory) and starts two local nodes.
-  --port PORT   kube-apiserver port (default: the last one used, else a free one)
-  --no-nodes    start no local nodes (see 'kubevisor local node')`;
+Starts etcd, kube-apiserver, kube-controller-manager and kube-scheduler (building them first
+if they are not cached), or reuses the cluster if it already runs, then applies the CRDs
+(default: the package's crds/ directory) and starts two nodes.
+  --runtime local       stand-in nodes: sandboxed processes on loopback (default, fast)
+  --runtime containerd  real nodes: kubelet + containerd + CNI + kube-proxy in a network
+                        namespace of their own (builds them first; needs root)
+  --image-archive FILE  (containerd) import this OCI/docker archive into every node
+  --port PORT           kube-apiserver port (default: the last one used, else a free one)
+  --no-nodes            (local) start no nodes (see 'kubevisor local node')`;
 
 const up: Command = {
   summary: "start the local control plane",
@@ -21,6 +28,8 @@ const up: Command = {
       crds: { type: "string" },
       "no-crds": { type: "boolean" },
       "no-nodes": { type: "boolean" },
+      runtime: { type: "string" },
+      "image-archive": { type: "string", multiple: true },
     });
     if (values.help) {
       console.log(USAGE);
@@ -31,6 +40,13 @@ const up: Command = {
       console.error(`kubevisor local up: --port must be a TCP port, got '${values.port}'`);
       return 2;
     }
+    let runtime: ReturnType<typeof parseRuntime>;
+    try {
+      runtime = parseRuntime(values.runtime);
+    } catch (err) {
+      console.error(`kubevisor local up: ${(err as Error).message}`);
+      return 2;
+    }
     const started = Date.now();
     const progress = createProgress();
     // Ctrl-C while starting: stop what was started instead of leaving half a cluster.
@@ -38,15 +54,29 @@ const up: Command = {
     const abort = () => interrupt.abort();
     process.once("SIGINT", abort);
     process.once("SIGTERM", abort);
-    const cp = await startControlPlane({
-      name: values.name,
-      ports: port === undefined ? {} : { apiserver: port },
-      progress,
-      signal: interrupt.signal,
-    }).finally(() => {
-      process.off("SIGINT", abort);
-      process.off("SIGTERM", abort);
-    });
+    const real =
+      runtime === "containerd"
+        ? await startRealCluster({
+            name: values.name,
+            progress,
+            signal: interrupt.signal,
+            archives: values["image-archive"] ?? [],
+          }).finally(() => {
+            process.off("SIGINT", abort);
+            process.off("SIGTERM", abort);
+          })
+        : undefined;
+    const cp =
+      real?.controlPlane ??
+      (await startControlPlane({
+        name: values.name,
+        ports: port === undefined ? {} : { apiserver: port },
+        progress,
+        signal: interrupt.signal,
+      }).finally(() => {
+        process.off("SIGINT", abort);
+        process.off("SIGTERM", abort);
+      }));
     const how = cp.reused
       ? "already running"
       : `started in ${formatDuration(Date.now() - started)}`;
@@ -57,7 +87,9 @@ const up: Command = {
         applied.length > 0 ? `CRDs applied: ${applied.length} file(s).` : "No CRDs to apply.",
       );
     }
-    if (!values["no-nodes"]) {
+    if (real) {
+      console.log(`Real nodes Ready: ${real.nodes.join(", ")}.`);
+    } else if (!values["no-nodes"]) {
       const nodes = await startLocalNodes({ cluster: cp.name, clusterDir: cp.dir });
       console.log(`Local nodes ready: ${nodes.map((n) => n.name).join(", ")}.`);
     }

@@ -7,11 +7,11 @@ import { cacheDir } from "../../util/paths.js";
 import { withLock } from "../lock.js";
 import { createProgress, formatDuration, type Progress } from "../progress.js";
 import { findGo, type GoToolchain, goText, runGo } from "./go.js";
+import { buildContainerd, buildKubernetesNode, buildPause, buildRunc } from "./node-builds.js";
 import { writeBuildEntry } from "./record.js";
 import {
   binDir,
   buildDir,
-  COMPONENT_NAMES,
   type Component,
   type ComponentName,
   component,
@@ -22,19 +22,31 @@ import {
   KUBE_COMMANDS,
   KUBERNETES_VERSION,
   kubernetesLdflags,
+  PRODUCT_COMPONENTS,
   prometheusRelease,
   promtoolLdflags,
   relativeReplaces,
   renderGoMod,
   renderToolsGo,
   stagingVersion,
-  TEST_TOOLS,
 } from "./targets.js";
 
 const log = logger("kube-build");
 
-/** Oldest Go that builds all three; their go.mod files declare `go 1.26.0`. */
-const MIN_GO = "1.26.0";
+/** Oldest Go that builds all of them; their go.mod files declare `go 1.26.0`. */
+export const MIN_GO = "1.26.0";
+
+type Builder = (go: GoToolchain, c: Component, progress: Progress) => Promise<void>;
+const BUILDERS: Record<ComponentName, Builder> = {
+  kubernetes: (go, c, p) => buildKubernetes(go, c, p),
+  etcd: (go, c, p) => buildEtcd(go, c, p),
+  helm: (go, c, p) => buildHelm(go, c, p),
+  promtool: (go, c, p) => buildPromtool(go, c, p),
+  "kubernetes-node": (go, c, p) => buildKubernetesNode(go, c, p),
+  containerd: (go, c, p) => buildContainerd(go, c, p),
+  runc: (go, c, p) => buildRunc(go, c, p),
+  pause: (go, c, p) => buildPause(go, c, p),
+};
 
 export function missingBinaries(c: Component): string[] {
   return c.binaries.filter((b) => !existsSync(join(binDir(c), b)));
@@ -53,7 +65,7 @@ export interface EnsureOptions {
 export async function ensureBinaries(
   opts: EnsureOptions = {},
 ): Promise<Partial<Record<ComponentName, string>>> {
-  const names = opts.components ?? COMPONENT_NAMES.filter((n) => !TEST_TOOLS.includes(n));
+  const names = opts.components ?? PRODUCT_COMPONENTS;
   const progress = opts.progress ?? createProgress();
   const todo = names.map(component).filter((c) => missingBinaries(c).length > 0);
   if (todo.length > 0) {
@@ -77,10 +89,7 @@ async function buildComponent(go: GoToolchain, c: Component, progress: Progress)
     if (missingBinaries(c).length === 0) return;
     const started = Date.now();
     mkdirSync(binDir(c), { recursive: true });
-    if (c.name === "kubernetes") await buildKubernetes(go, c, progress);
-    else if (c.name === "etcd") await buildEtcd(go, c, progress);
-    else if (c.name === "promtool") await buildPromtool(go, c, progress);
-    else await buildHelm(go, c, progress);
+    await BUILDERS[c.name](go, c, progress);
     const missing = missingBinaries(c);
     if (missing.length > 0) throw new Error(`build of ${c.key} did not produce ${missing}`);
     const seconds = Math.round((Date.now() - started) / 100) / 10;
@@ -100,7 +109,7 @@ async function buildComponent(go: GoToolchain, c: Component, progress: Progress)
 }
 
 /** Reads a module's own go.mod from the module cache (downloading it if needed). */
-async function moduleGoMod(go: GoToolchain, mod: string, cwd: string): Promise<string> {
+export async function moduleGoMod(go: GoToolchain, mod: string, cwd: string): Promise<string> {
   const info = JSON.parse(await goText(go, ["mod", "download", "-json", mod], cwd)) as {
     GoMod?: string;
     Error?: string;
@@ -110,7 +119,7 @@ async function moduleGoMod(go: GoToolchain, mod: string, cwd: string): Promise<s
 }
 
 /** Writes the wrapper module, tidies it and counts the packages to compile. */
-async function prepareWrapper(
+export async function prepareWrapper(
   go: GoToolchain,
   c: Component,
   progress: Progress,
@@ -249,7 +258,7 @@ async function buildPromtool(go: GoToolchain, c: Component, progress: Progress):
 }
 
 /** A build that forgot its version stamp is worse than none: delete it and fail loudly. */
-async function verifyVersion(bin: string, expected: string): Promise<void> {
+export async function verifyVersion(bin: string, expected: string): Promise<void> {
   const out = await $`${bin} --version`.noThrow().text("combined");
   const alt = out.includes(expected) ? out : await $`${bin} version`.noThrow().text("combined");
   if (!alt.includes(expected)) {

@@ -16,11 +16,51 @@ export const HELM_VERSION = "v3.22.0";
  * Prometheus v3.X.Y as v0.3XX.Y. Tests check and unit-test the chart's alerting rules with it.
  */
 export const PROMETHEUS_MODULE_VERSION = "v0.316.0";
+/** Newest containerd 2 on the Go proxy; image volumes need >= 2.1. */
+export const CONTAINERD_VERSION = "v2.4.2";
+export const RUNC_VERSION = "v1.4.4";
+/** Our own pause binary (src/local/build/pause.ts); bump when its source changes. */
+export const PAUSE_VERSION = "v1";
 
-export type ComponentName = "kubernetes" | "etcd" | "helm" | "promtool";
-export const COMPONENT_NAMES: readonly ComponentName[] = ["kubernetes", "etcd", "helm", "promtool"];
-/** Built by setup for the tests, never needed to run the product (`ensureBinaries` default). */
+export type ComponentName =
+  | "kubernetes"
+  | "etcd"
+  | "helm"
+  | "promtool"
+  | "kubernetes-node"
+  | "containerd"
+  | "runc"
+  | "pause";
+export const COMPONENT_NAMES: readonly ComponentName[] = [
+  "kubernetes",
+  "etcd",
+  "helm",
+  "promtool",
+  "kubernetes-node",
+  "containerd",
+  "runc",
+  "pause",
+];
+/** Built by setup for the tests, never needed to run the product. */
 export const TEST_TOOLS: readonly ComponentName[] = ["promtool"];
+/** What `npm run kube:build` builds with no arguments (setup runs it): no real-node parts. */
+export const DEFAULT_COMPONENTS: readonly ComponentName[] = [
+  "kubernetes",
+  "etcd",
+  "helm",
+  "promtool",
+];
+/** What the product needs on stand-in nodes (`ensureBinaries` default). */
+export const PRODUCT_COMPONENTS: readonly ComponentName[] = ["kubernetes", "etcd", "helm"];
+/** What a control plane needs; `local up --runtime local` builds only these. */
+export const CONTROL_PLANE_COMPONENTS: readonly ComponentName[] = ["kubernetes", "etcd"];
+/** Built only when real nodes (`--runtime containerd`) are asked for. */
+export const REAL_NODE_COMPONENTS: readonly ComponentName[] = [
+  "kubernetes-node",
+  "containerd",
+  "runc",
+  "pause",
+];
 
 export interface Component {
   name: ComponentName;
@@ -51,6 +91,24 @@ export function component(name: ComponentName): Component {
         key: `promtool-${PROMETHEUS_MODULE_VERSION}`,
         binaries: ["promtool"],
       };
+    case "kubernetes-node":
+      return {
+        name,
+        version: KUBERNETES_VERSION,
+        key: `kubernetes-node-${KUBERNETES_VERSION}`,
+        binaries: ["kubelet", "kube-proxy"],
+      };
+    case "containerd":
+      return {
+        name,
+        version: CONTAINERD_VERSION,
+        key: `containerd-${CONTAINERD_VERSION}`,
+        binaries: ["containerd", "containerd-shim-runc-v2", "ctr"],
+      };
+    case "runc":
+      return { name, version: RUNC_VERSION, key: `runc-${RUNC_VERSION}`, binaries: ["runc"] };
+    case "pause":
+      return { name, version: PAUSE_VERSION, key: `pause-${PAUSE_VERSION}`, binaries: ["pause"] };
   }
 }
 
@@ -174,3 +232,26 @@ export const KUBE_COMMANDS = [
   "k8s.io/kubernetes/cmd/kube-controller-manager",
   "k8s.io/kubernetes/cmd/kube-scheduler",
 ] as const;
+
+/** The node's half of the same module (built into its own bin dir, same wrapper shape). */
+export const KUBE_NODE_COMMANDS = [
+  "k8s.io/kubernetes/cmd/kubelet",
+  "k8s.io/kubernetes/cmd/kube-proxy",
+] as const;
+
+export const CONTAINERD_MODULE = "github.com/containerd/containerd/v2";
+export const CONTAINERD_COMMANDS = [
+  `${CONTAINERD_MODULE}/cmd/containerd`,
+  `${CONTAINERD_MODULE}/cmd/containerd-shim-runc-v2`,
+  `${CONTAINERD_MODULE}/cmd/ctr`,
+] as const;
+
+/** containerd reports `v0.0.0+unknown` unless stamped; kubelet logs and ctr show it. */
+export function containerdLdflags(version: string): string {
+  return ["-s", "-w", `-X ${CONTAINERD_MODULE}/version.Version=${version}`].join(" ");
+}
+
+/** runc's Makefile stamps `main.version` from its VERSION file; `go install` must do it. */
+export function runcLdflags(version: string): string {
+  return ["-s", "-w", `-X main.version=${version.replace(/^v/, "")}`].join(" ");
+}

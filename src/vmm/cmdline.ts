@@ -64,6 +64,18 @@ export function validateGuestConfig(c: GuestConfig): void {
       throw new GuestConfigError("agent.socket", `longer than ${MAX_SOCKET_PATH} bytes`);
     }
   }
+  if (c.graphics !== undefined) {
+    if (c.machine !== "q35")
+      throw new GuestConfigError("graphics", "needs q35 (microvm has no PCI)");
+    const path = c.graphics.vncSocket;
+    if (!path) throw new GuestConfigError("graphics.vncSocket", "is required");
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      throw new GuestConfigError("graphics.vncSocket", `longer than ${MAX_SOCKET_PATH} bytes`);
+    }
+    // -vnc takes key=value options: a comma would start a new option.
+    if (path.includes(","))
+      throw new GuestConfigError("graphics.vncSocket", "must not hold a comma");
+  }
   const seen = new Set<string>();
   for (const [i, p] of (c.network?.ports ?? []).entries()) {
     const field = `network.ports[${i}]`;
@@ -171,6 +183,12 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     "-device",
     `${virtioDevice(machine, "rng")},rng=rng0,id=rng0-dev`,
   );
+
+  if (config.graphics) {
+    // std VGA renders SeaBIOS/OVMF and the Linux text console (vgacon, bochs-drm) alike.
+    // VNC on a unix socket only: never a network port; the launcher relays it over mTLS.
+    args.push("-device", "VGA,id=video0", "-vnc", `unix:${config.graphics.vncSocket}`);
+  }
 
   if (config.agent) {
     args.push(

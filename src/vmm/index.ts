@@ -21,4 +21,5 @@ export type { SourceTls, TargetTls, TlsMaterial } from "./migration-tls.js";
 export { DEFAULT_QEMU_BINARY } from "./process.js";
 export { QmpClient, QmpClosedError, QmpError, type QmpEvent, QmpTimeoutError } from "./qmp.js";
 export type * from "./qmp-commands.js";
+export * from "./screen.js";
 export * from "./vm.js";

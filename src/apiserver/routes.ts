@@ -1,8 +1,8 @@
 import {
+  SUBRESOURCE_KIND,
   SUBRESOURCES_GROUP,
   SUBRESOURCES_GROUP_VERSION,
   SUBRESOURCES_VERSION,
-  VM_ACTIONS,
   VM_SUBRESOURCES,
   type VmSubresource,
 } from "../api/subresources.js";
@@ -70,9 +70,13 @@ function resourceList() {
     kind: "APIResourceList",
     apiVersion: "v1",
     groupVersion: SUBRESOURCES_GROUP_VERSION,
-    resources: [
-      resource("console", ["get"]),
-      ...VM_ACTIONS.map((action) => resource(action, ["update"])),
-    ],
+    resources: VM_SUBRESOURCES.map((sub) =>
+      resource(
+        sub,
+        SUBRESOURCE_KIND[sub] === "stream" || SUBRESOURCE_KIND[sub] === "read"
+          ? ["get"]
+          : ["update"],
+      ),
+    ),
   };
 }

@@ -17,7 +17,7 @@ import { type RunningApiServer, startApiServer } from "../../../src/apiserver/se
 import { isAlreadyExists, KubeClient, paths } from "../../../src/kube/client.js";
 import { binaryPath } from "../../../src/local/build/targets.js";
 import { issueCertificate } from "../../../src/util/pki.js";
-import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
+import { GUEST_BOOT_MARKER, pngSize } from "../../../src/vmm/index.js";
 import { LauncherProcess, testGuestSpec, testPki } from "../launcher/harness.js";
 import { Cli, kubeconfigAs, run } from "./cli.js";
 import { adminTls, call, eventually, openConsole, type Tls } from "./harness.js";
@@ -25,6 +25,7 @@ import { adminTls, call, eventually, openConsole, type Tls } from "./harness.js"
 const SERVER_NS = "kv-apiserver-it";
 const SERVICE = "kubevisor-apiserver";
 const NS = "tests"; // the launcher harness's namespace
+const OTHER_NS = "kv-apiserver-other";
 const VM = "demo";
 const octet = () => 2 + Math.floor(Math.random() * 250);
 const IP = `127.88.${octet()}.${octet()}`;
@@ -140,6 +141,19 @@ beforeAll(async () => {
   await bind("alice", "ClusterRole", "edit");
   await bind("bob", "ClusterRole", "view");
   await bind("dave", "Role", "console-watch");
+  // erin may edit VMs, but only in a namespace of her own.
+  await create("/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: OTHER_NS },
+  });
+  await create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${OTHER_NS}/rolebindings`, {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: "erin-edit" },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "erin" }],
+  });
   // Ready once the APIService is available and the role aggregation has reached `edit`.
   await eventually("alice allowed through the aggregation layer", async () =>
     (await put("start", "alice")).status === 200 ? true : undefined,
@@ -152,6 +166,7 @@ afterAll(async () => {
     ?.delete(`/apis/apiregistration.k8s.io/v1/apiservices/${SUBRESOURCES_APISERVICE}`)
     .catch(() => {});
   await client?.delete(`/api/v1/namespaces/${SERVER_NS}`).catch(() => {});
+  await client?.delete(`/api/v1/namespaces/${OTHER_NS}`).catch(() => {});
   await client?.delete(vmPath).catch(() => {});
   await server?.close();
   await launcher?.cleanup();
@@ -252,6 +267,64 @@ describe("aggregated API server", () => {
     await second.waitFor(/second-6/);
     second.ws.close();
     watcher.ws.close();
+  });
+});
+
+describe("display, screenshot and pause through the aggregation layer", () => {
+  const get = (sub: Parameters<typeof subresourcePath>[2], user: string) =>
+    call(url(sub), tls, "GET", { user });
+
+  it("relays VNC to an edit user: the RFB greeting of the guest's QEMU", async () => {
+    await launcher.waitReady(120_000);
+    const vnc = await openConsole(url("vnc"), tls, "alice");
+    await vnc.waitFor(/^RFB 003\.008\n/);
+    vnc.ws.close();
+  });
+
+  it("returns a PNG screenshot to an edit user", async () => {
+    const shot = await get("screenshot", "alice");
+    expect(shot.status).toBe(200);
+    expect(shot.type).toBe("image/png");
+    expect(pngSize(shot.bytes).width).toBeGreaterThan(0);
+  });
+
+  it("pauses and unpauses the guest for an edit user", async () => {
+    const pause = await put("pause", "alice");
+    expect(pause.status).toBe(200);
+    expect(pause.json.message).toBe(`VM ${VM} paused`);
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Paused");
+    expect((await put("unpause", "alice")).status).toBe(200);
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
+  });
+
+  it("refuses vnc, screenshot and pause to view, unbound and other-namespace users", async () => {
+    for (const user of ["bob", "carol", "erin"]) {
+      const vnc = await openConsole(url("vnc"), tls, user).then(
+        (session) => {
+          session.ws.close();
+          return "opened";
+        },
+        (err: Error) => err.message,
+      );
+      expect(vnc).toContain("HTTP 403");
+      expect(vnc).toContain(`User \\"${user}\\" cannot get resource \\"virtualmachines/vnc\\"`);
+      const shot = await get("screenshot", user);
+      expect(shot.status).toBe(403);
+      expect(shot.json.message).toContain(`cannot get resource "virtualmachines/screenshot"`);
+      for (const action of ["pause", "unpause"] as const) {
+        const refused = await put(action, user);
+        expect(refused.status).toBe(403);
+        expect(refused.json.message).toContain(
+          `cannot update resource "virtualmachines/${action}"`,
+        );
+      }
+    }
+    // The guest was never paused by any of them.
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
+  });
+
+  it("refuses VNC to a user who may only watch the console", async () => {
+    await expect(openConsole(url("vnc"), tls, "dave")).rejects.toThrow(/403/);
   });
 });
 

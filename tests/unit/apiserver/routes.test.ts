@@ -11,9 +11,11 @@ describe("routes", () => {
       name: "demo",
       subresource: "console",
     });
-    expect(route(`${base}/namespaces/ns/virtualmachines/vm/migrate`)).toMatchObject({
-      subresource: "migrate",
-    });
+    for (const sub of ["migrate", "vnc", "screenshot", "pause", "unpause"]) {
+      expect(route(`${base}/namespaces/ns/virtualmachines/vm/${sub}`)).toMatchObject({
+        subresource: sub,
+      });
+    }
   });
 
   it("refuses unknown subresources and paths", () => {
@@ -28,10 +30,14 @@ describe("routes", () => {
       .resources;
     expect(resources.map((r) => [r.name, r.verbs.join()])).toEqual([
       ["virtualmachines/console", "get"],
+      ["virtualmachines/vnc", "get"],
+      ["virtualmachines/screenshot", "get"],
       ["virtualmachines/start", "update"],
       ["virtualmachines/stop", "update"],
       ["virtualmachines/restart", "update"],
       ["virtualmachines/migrate", "update"],
+      ["virtualmachines/pause", "update"],
+      ["virtualmachines/unpause", "update"],
     ]);
     expect(route("/apis")).toMatchObject({ body: { kind: "APIGroupList" } });
     expect(route("/apis/subresources.kubevisor.io")).toMatchObject({ body: { kind: "APIGroup" } });

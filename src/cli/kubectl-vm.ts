@@ -26,6 +26,11 @@ async function main(argv: string[]): Promise<number> {
       return run.runStatus(parsed);
     case "list":
       return run.runList(parsed);
+    case "pause":
+    case "unpause":
+      return run.runGuestAction(parsed, parsed.command);
+    case "vnc":
+      return run.runVnc(parsed);
     default:
       return run.runAction(parsed, parsed.command);
   }

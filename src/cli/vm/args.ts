@@ -60,6 +60,17 @@ const COMMAND_FLAGS = {
   bandwidth: { type: "string", arg: "Q", help: "bandwidth cap per second, e.g. 1Gi" },
   output: { type: "string", short: "o", arg: "FORMAT", help: "json, yaml or wide" },
   "all-namespaces": { type: "boolean", short: "A", help: "VMs of every namespace" },
+  port: {
+    type: "string",
+    short: "p",
+    arg: "PORT",
+    help: "local port on 127.0.0.1 (default: a free one)",
+  },
+  viewer: {
+    type: "string",
+    arg: "CMD",
+    help: "start this VNC viewer on the local port (%h, %p: host, port)",
+  },
 } as const satisfies Record<string, FlagSpec>;
 
 export const FLAGS: Record<string, FlagSpec> = { ...GLOBAL_FLAGS, ...COMMAND_FLAGS };
@@ -140,6 +151,31 @@ exits 0 when the migration succeeded, 1 with its reason when it failed.`,
     about: `Cancel the migration VM NAME is going through: its VirtualMachineMigration is deleted and
 the guest stays where it runs.`,
   },
+  pause: {
+    takesName: true,
+    flags: [],
+    summary: "pause the VM's guest (its vCPUs stop)",
+    about: `Pause VM NAME: its launcher stops the guest's vCPUs (QMP stop). The guest keeps its memory
+and devices and stays on its node; time stands still for it until 'kubectl vm unpause'.
+A paused VM cannot be migrated.`,
+  },
+  unpause: {
+    takesName: true,
+    flags: [],
+    summary: "resume a paused VM's guest",
+    about: "Resume the vCPUs of VM NAME, paused by 'kubectl vm pause'.",
+  },
+  vnc: {
+    takesName: true,
+    flags: ["port", "viewer"],
+    summary: "open the VM's graphical console for a VNC viewer",
+    about: `Open a local port on 127.0.0.1 carrying VM NAME's display (VNC), through the Kubernetes API
+(RBAC: update on virtualmachines/vnc). Prints the address; with --viewer, starts that
+viewer on it (e.g. --viewer vncviewer: the address is appended as 127.0.0.1::PORT, or
+placed where %h and %p stand) and ends when it exits; else runs until Ctrl-C. Each
+viewer connection is its own session; after a live migration a viewer reconnects to
+the same port and lands on the VM's new node.`,
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMAND_SPECS;
@@ -172,7 +208,8 @@ export type Parsed =
   | ({ command: "console"; watch: boolean; lingerMs: number } & WaitArgs & CommonArgs)
   | ({ command: "start" | "stop" | "restart" } & WaitArgs & CommonArgs)
   | ({ command: "migrate"; bandwidth?: string } & WaitArgs & CommonArgs)
-  | ({ command: "migrate-cancel" } & CommonArgs);
+  | ({ command: "migrate-cancel" | "pause" | "unpause" } & CommonArgs)
+  | ({ command: "vnc"; port: number; viewer?: string } & CommonArgs);
 
 export const EXIT_HELP =
   "Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 VM not found, 4 not allowed.";
@@ -288,7 +325,16 @@ export function parseCommand(argv: string[]): Parsed {
         ...(values.bandwidth ? { bandwidth: values.bandwidth } : {}),
       };
     case "migrate-cancel":
+    case "pause":
+    case "unpause":
       return { command, ...base };
+    case "vnc":
+      return {
+        command,
+        ...base,
+        port: localPort("--port", values.port ?? "0"),
+        ...(values.viewer ? { viewer: values.viewer } : {}),
+      };
     default:
       return { command, ...base, ...wait };
   }
@@ -320,6 +366,8 @@ function parseAll(args: string[]) {
       bandwidth?: string;
       output?: string;
       "all-namespaces"?: boolean;
+      port?: string;
+      viewer?: string;
     };
   };
 }
@@ -327,6 +375,14 @@ function parseAll(args: string[]) {
 function outputFormat(text: string): OutputFormat {
   if (text === "json" || text === "yaml" || text === "wide") return text;
   throw new UsageError(`--output: "${text}" is not one of json, yaml, wide`);
+}
+
+/** Pure: a TCP port, 1–65535 (0 where `allowZero`: any free one). */
+export function localPort(flag: string, text: string, allowZero = true): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= (allowZero ? 0 : 1) && n <= 65535))
+    throw new UsageError(`${flag}: "${text}" is not a port (${allowZero ? 0 : 1}-65535)`);
+  return n;
 }
 
 /** Pure: `500ms`, `2s`, `5m`, `1h` (or plain seconds) → milliseconds. */

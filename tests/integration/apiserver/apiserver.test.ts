@@ -4,6 +4,7 @@
  * relaying the console of a real launcher running the test guest under QEMU.
  */
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { $ } from "dax-sh";
@@ -354,6 +355,39 @@ describe("kubectl-vm through the aggregation layer", () => {
     const bob = await run(["console", VM, ...as("bob")]);
     expect(bob.code).toBe(4);
     expect(bob.stderr).toContain('cannot get resource "virtualmachines/console"');
+  });
+
+  it("vnc opens a local port carrying the guest's RFB stream; refuses a view user", async () => {
+    await launcher.waitReady(120_000);
+    const cli = new Cli(["vnc", VM, ...as("alice")]);
+    await cli.waitFor(/VNC for VM demo on 127\.0\.0\.1:(\d+)/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(cli.stdout)?.[1]);
+    for (let i = 0; i < 2; i++) {
+      // Each viewer connection is a session of its own.
+      const sock = connect(port, "127.0.0.1");
+      const greeting = await new Promise<string>((resolve, reject) => {
+        sock.once("data", (d: Buffer) => resolve(d.toString("latin1")));
+        sock.once("error", reject);
+      });
+      expect(greeting).toBe("RFB 003.008\n");
+      sock.destroy();
+    }
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(0);
+    const bob = await run(["vnc", VM, ...as("bob")]);
+    expect(bob.code).toBe(4);
+    expect(bob.stderr).toContain('cannot get resource "virtualmachines/vnc"');
+  });
+
+  it("pauses and unpauses; refuses a view user with exit 4", async () => {
+    const pause = await run(["pause", VM, ...as("alice")]);
+    expect(pause).toMatchObject({ code: 0, stdout: `VM ${VM} paused\n` });
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Paused");
+    expect(await run(["unpause", VM, ...as("alice")])).toMatchObject({ code: 0 });
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
+    const bob = await run(["pause", VM, ...as("bob")]);
+    expect(bob.code).toBe(4);
+    expect(bob.stderr).toContain('cannot update resource "virtualmachines/pause"');
   });
 
   it("migrate --wait shows progress and exits by the migration's outcome", async () => {

@@ -19,7 +19,7 @@ export type VmGuestAction = (typeof VM_GUEST_ACTIONS)[number];
  * GET + WebSocket upgrade: byte streams relayed from the launcher. Both need `update` too
  * (typing into a console, keys and pointer on a screen are writes).
  */
-export const VM_STREAMS = ["console", "vnc"] as const;
+export const VM_STREAMS = ["console", "vnc", "portforward"] as const;
 export type VmStream = (typeof VM_STREAMS)[number];
 /** GET, verb `get`: a PNG of the display. Not in `view`: a screen can show secrets. */
 export const VM_READS = ["screenshot"] as const;
@@ -37,6 +37,7 @@ export const SUBRESOURCE_KIND: Record<VmSubresource, "stream" | "read" | "action
   {
     console: "stream",
     vnc: "stream",
+    portforward: "stream",
     screenshot: "read",
     start: "action",
     stop: "action",
@@ -74,3 +75,18 @@ export const CONSOLE_CLOSE = {
 
 /** details.name of a migrate answer's Status names the VirtualMachineMigration it created. */
 export const MIGRATION_KIND_PLURAL = "virtualmachinemigrations";
+
+/**
+ * `virtualmachines/portforward/{port}`: one TCP connection to a guest port. Pure: the port
+ * from its path segment, or why it is not one (the message names the field).
+ */
+export function parseGuestPort(text: string): number | string {
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (n >= 1 && n <= 65535) return n;
+  return `port: "${text.slice(0, 20)}" is not a TCP port (1-65535)`;
+}
+
+/** The path of a port-forward to `port`. */
+export function portForwardPath(namespace: string, name: string, port: number): string {
+  return `${subresourcePath(namespace, name, "portforward")}/${port}`;
+}

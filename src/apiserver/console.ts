@@ -2,7 +2,7 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import { WebSocket, WebSocketServer } from "ws";
 import { LAUNCHER_PORT, launcherServerName } from "../api/launcher.js";
-import { CONSOLE_CLOSE, type ConsoleMode, type VmStream } from "../api/subresources.js";
+import { CONSOLE_CLOSE, type ConsoleMode } from "../api/subresources.js";
 import type { Logger } from "../util/log.js";
 import type { UserInfo } from "./auth.js";
 
@@ -137,7 +137,8 @@ export function connectLauncher(
   target: Upstream,
   tls: LauncherTls,
   limits: Pick<ConsoleLimits, "upstreamMaxPayload"> = DEFAULT_CONSOLE_LIMITS,
-  stream: VmStream = "console",
+  /** `/console`, `/vnc` or `/portforward/{port}`. */
+  path = "/console",
 ): Promise<WebSocket> {
   const options = {
     maxPayload: limits.upstreamMaxPayload,
@@ -147,10 +148,7 @@ export function connectLauncher(
     key: tls.keyPem,
     handshakeTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
   };
-  const ws = new WebSocket(
-    `wss://${target.podIP}:${target.port ?? LAUNCHER_PORT}/${stream}`,
-    options,
-  );
+  const ws = new WebSocket(`wss://${target.podIP}:${target.port ?? LAUNCHER_PORT}${path}`, options);
   return new Promise((resolve, reject) => {
     ws.once("open", () => {
       ws.off("error", reject);

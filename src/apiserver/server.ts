@@ -31,6 +31,7 @@ import {
   connectLauncher,
   consoleMode,
   consoleServer,
+  DEFAULT_CONSOLE_LIMITS,
   type LauncherTls,
   relay,
 } from "./console.js";
@@ -102,8 +103,13 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const sessions: Record<VmStream, ConsoleSessions> = {
     console: new ConsoleSessions(),
     vnc: new ConsoleSessions(),
+    // One per TCP connection (a browser or ssh multiplexing opens several).
+    portforward: new ConsoleSessions({ maxPerVm: 32, maxTotal: 256 }),
   };
   const wss = consoleServer();
+  // TCP payloads come in socket-sized chunks (up to 64 KiB and a little framing): a larger cap.
+  const tunnelLimits = { ...DEFAULT_CONSOLE_LIMITS, clientMaxPayload: 1024 * 1024 };
+  const tunnelWss = consoleServer(tunnelLimits);
   const launchers = new LauncherClient(
     launcherTls,
     o.launcherPort === undefined ? {} : { port: o.launcherPort },
@@ -150,6 +156,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     if (r.kind === "discovery") return sendJson(res, 200, r.body);
     if (r.kind === "notFound")
       return sendStatus(res, failure(404, "the server could not find the requested resource"));
+    if (r.kind === "badRequest") {
+      if (!identify(req).ok) return sendStatus(res, failure(401, "Unauthorized"));
+      return sendStatus(res, failure(400, r.message));
+    }
     const kind = SUBRESOURCE_KIND[r.subresource];
     if (kind === "stream") {
       // Checked after authentication so anonymous callers learn nothing beyond a 401.
@@ -219,14 +229,22 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const r = route(req.url ?? "/");
+    if (r.kind === "badRequest") {
+      if (!identify(req).ok) return refuseUpgrade(socket, failure(401, "Unauthorized"));
+      return refuseUpgrade(socket, failure(400, r.message));
+    }
     if (r.kind !== "vm" || SUBRESOURCE_KIND[r.subresource] !== "stream")
-      return refuseUpgrade(socket, failure(404, "only the console and vnc take a WebSocket"));
+      return refuseUpgrade(
+        socket,
+        failure(404, "only the console, vnc and portforward take a WebSocket"),
+      );
     const stream = r.subresource as VmStream;
     // VNC has no watch mode: a viewer sends keys and pointer events.
     const mode = stream === "console" ? consoleMode(req.url ?? "/") : "interactive";
     const admitted = await admit(req, r, mode === "watch" ? "get" : "update");
     if ("code" in admitted) return refuseUpgrade(socket, admitted);
     const { vm, user } = admitted;
+    const upstreamPath = stream === "portforward" ? `/portforward/${r.port}` : `/${stream}`;
     const at = runningLauncher(vm);
     if ("code" in at) return refuseUpgrade(socket, at);
     const { podIP } = at;
@@ -239,7 +257,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         { podIP, namespace: r.namespace, vmName: r.name, port: o.launcherPort },
         launcherTls,
         undefined,
-        stream,
+        upstreamPath,
       );
     } catch (err) {
       sessions[stream].leave(vmKey);
@@ -249,8 +267,10 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
         failure(503, `cannot reach the ${stream} of VM ${r.name}: ${(err as Error).message}`),
       );
     }
+    const tunnel = stream === "portforward";
     relay({
-      wss,
+      wss: tunnel ? tunnelWss : wss,
+      ...(tunnel ? { limits: tunnelLimits } : {}),
       req,
       socket,
       head,
@@ -310,7 +330,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     caPem: serving.caPem,
     async close() {
       clearInterval(refresh);
-      for (const ws of wss.clients) ws.terminate();
+      for (const ws of [...wss.clients, ...tunnelWss.clients]) ws.terminate();
       launchers.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

@@ -4,6 +4,7 @@ import {
   type Accelerator,
   BootTimeoutError,
   type GuestConfig,
+  openGuestPort,
   type Readiness,
   type SerialConsole,
   screenshot,
@@ -233,6 +234,16 @@ export class Guest {
   /** The display's VNC socket while QEMU runs and the guest has a display. */
   get vncSocket(): string | undefined {
     return this.qemu ? this.opts.config.graphics?.vncSocket : undefined;
+  }
+
+  /** One TCP connection to a guest port (src/vmm/guest-port.ts); only while it runs here. */
+  async openPort(port: number) {
+    const vm = this.qemu;
+    const { phase } = this.phases;
+    if (!vm || (phase !== "Running" && phase !== "Migrating")) {
+      throw new GuestStateError(`the guest is ${phase} here`);
+    }
+    return openGuestPort(vm, port);
   }
 
   /** The current screen as PNG; GuestStateError when there is no display. */

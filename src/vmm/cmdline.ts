@@ -9,6 +9,8 @@ import {
 } from "./config.js";
 import { firmwareArgs } from "./firmware.js";
 
+/** The user-mode network backend's id: HMP hostfwd_add/remove name it. */
+export const NETDEV_ID = "net0";
 /** The guest agent's virtio-serial port: QEMU's VSERPORT_CHANGE names it by this id. */
 export const AGENT_PORT_ID = "agent0";
 /** The port name qemu-ga looks for in the guest (/dev/virtio-ports/…). */
@@ -170,7 +172,7 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     // restrict=on drops every packet the guest sends beyond slirp itself (to the host, to
     // the world); host forwards are exempt, so the declared ports still work.
     const restrict = config.network.restrictOutbound ? ",restrict=on" : "";
-    args.push("-netdev", `user,id=net0${restrict}${fwd.join("")}`);
+    args.push("-netdev", `user,id=${NETDEV_ID}${restrict}${fwd.join("")}`);
     // No option ROM: nobody boots from the network here, and iPXE only slows firmware down.
     const rom = machine === "q35" ? ",romfile=" : "";
     args.push("-device", `${virtioDevice(machine, "net")},netdev=net0,id=net0-dev${rom}`);

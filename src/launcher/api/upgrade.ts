@@ -3,6 +3,7 @@ import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { Logger } from "../../util/log.js";
 import { CONSOLE_PATH, consoleUpgrade } from "./console.js";
+import { PORTFORWARD_PATH, portForwardUpgrade } from "./portforward.js";
 import type { LauncherView } from "./view.js";
 import { VNC_PATH, vncUpgrade } from "./vnc.js";
 
@@ -18,9 +19,11 @@ export function upgrades(view: LauncherView, log: Logger): UpgradeHandler {
     [CONSOLE_PATH]: consoleUpgrade(view, wss, log),
     [VNC_PATH]: vncUpgrade(view, wss, log),
   };
+  const portForward = portForwardUpgrade(view, wss, log);
   return (req, socket, head) => {
     const path = new URL(req.url ?? "/", "http://launcher").pathname;
-    const handler = byPath[path];
+    // /portforward/{port}: the one path with a parameter.
+    const handler = path.startsWith(`${PORTFORWARD_PATH}/`) ? portForward : byPath[path];
     if (!handler) return refuse(socket, 404, "Not Found");
     handler(req, socket, head);
   };

@@ -4,7 +4,10 @@ import type { Guest } from "../guest.js";
 import type { MigrationControl } from "../migration/control.js";
 
 /** What the user may do to the running guest through the API (besides migrating it). */
-export type GuestControl = Pick<Guest, "pause" | "unpause" | "screenshot" | "vncSocket">;
+export type GuestControl = Pick<
+  Guest,
+  "pause" | "unpause" | "screenshot" | "vncSocket" | "openPort"
+>;
 
 /**
  * What the launcher API reads from the running launcher; it changes nothing through it but

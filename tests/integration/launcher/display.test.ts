@@ -5,6 +5,22 @@ import { issueCertificate, type PemPair } from "../../../src/util/pki.js";
 import { GUEST_COUNTER_RE, pngSize } from "../../../src/vmm/index.js";
 import { LauncherProcess, type Pki, testGuestSpec, testPki } from "./harness.js";
 
+/** A launcher WebSocket at `path` with the operator's certificate. */
+function openWs(l: LauncherProcess, path: string): Promise<WebSocket> {
+  const options: ClientOptions & { servername: string } = {
+    servername: launcherServerName(l.namespace, l.name),
+    ca: l.pki.ca.certPem,
+    cert: l.pki.client.certPem,
+    key: l.pki.client.keyPem,
+  };
+  const ws = new WebSocket(`wss://${l.ip}:${LAUNCHER_PORT}${path}`, options);
+  return new Promise((resolve, reject) => {
+    ws.once("open", () => resolve(ws));
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+}
+
 /** The launcher's /vnc with `client`'s certificate; resolves with the first bytes QEMU sends. */
 function vncGreeting(l: LauncherProcess, client: PemPair): Promise<string> {
   const options: ClientOptions & { servername: string } = {
@@ -100,6 +116,24 @@ describe("a launcher's display, screenshot and pause (q35: graphics on by defaul
     const run = readdirSync(`${launcher.dir}/disks/run`);
     expect(run.filter((f) => f.endsWith(".png"))).toEqual([]);
     expect(run).toContain("vnc.sock");
+  });
+
+  it("tunnels one TCP connection to a guest port: the test guest's httpd on 80", async () => {
+    const ws = await openWs(launcher, "/portforward/80");
+    let answer = "";
+    const ended = new Promise<void>((resolve) => ws.once("close", () => resolve()));
+    ws.on("message", (d: Buffer) => {
+      answer += d.toString("latin1");
+    });
+    ws.send(Buffer.from("GET / HTTP/1.0\r\n\r\n"), { binary: true });
+    await ended; // httpd answers and closes; so does the tunnel
+    expect(answer).toMatch(/^HTTP\/1\.[01] (200|404)/);
+  });
+
+  it("refuses a port-forward to a port outside 1-65535 or not a number", async () => {
+    for (const bad of ["0", "65536", "http", "-1", "80x", ""]) {
+      await expect(openWs(launcher, `/portforward/${bad}`)).rejects.toThrow(/HTTP (400|404)/);
+    }
   });
 
   it("pauses (the counter stops, the pod stays Ready) and unpauses (it goes on)", async () => {

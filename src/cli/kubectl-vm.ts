@@ -31,6 +31,10 @@ async function main(argv: string[]): Promise<number> {
       return run.runGuestAction(parsed, parsed.command);
     case "vnc":
       return run.runVnc(parsed);
+    case "port-forward":
+      return run.runPortForward(parsed);
+    case "ssh":
+      return run.runSsh(parsed);
     default:
       return run.runAction(parsed, parsed.command);
   }

@@ -66,6 +66,8 @@ const COMMAND_FLAGS = {
     arg: "PORT",
     help: "local port on 127.0.0.1 (default: a free one)",
   },
+  stdio: { type: "boolean", help: "one connection on stdin/stdout (ssh ProxyCommand)" },
+  "ssh-port": { type: "string", arg: "PORT", help: "the guest's SSH port (default 22)" },
   viewer: {
     type: "string",
     arg: "CMD",
@@ -165,6 +167,23 @@ A paused VM cannot be migrated.`,
     summary: "resume a paused VM's guest",
     about: "Resume the vCPUs of VM NAME, paused by 'kubectl vm pause'.",
   },
+  "port-forward": {
+    takesName: true,
+    flags: ["stdio"],
+    summary: "forward a local port to a port of the VM's guest",
+    about: `kubectl vm port-forward NAME LOCAL:GUEST — listen on 127.0.0.1:LOCAL (0: a free port) and
+tunnel each connection to the guest's TCP port GUEST through the Kubernetes API (RBAC:
+update on virtualmachines/portforward). No pod IP needs to be reachable. Runs until
+Ctrl-C. (--stdio NAME GUEST: one connection on stdin/stdout, for ssh's ProxyCommand.)`,
+  },
+  ssh: {
+    takesName: true,
+    flags: ["ssh-port"],
+    summary: "ssh into the VM's guest through the API",
+    about: `kubectl vm ssh [USER@]NAME [-- SSH ARGS] — run the system ssh with a ProxyCommand that
+tunnels to the guest's port 22 (--ssh-port) through the Kubernetes API. Keys, agent and
+options are your own; arguments after -- go to ssh (e.g. a command to run).`,
+  },
   vnc: {
     takesName: true,
     flags: ["port", "viewer"],
@@ -209,7 +228,9 @@ export type Parsed =
   | ({ command: "start" | "stop" | "restart" } & WaitArgs & CommonArgs)
   | ({ command: "migrate"; bandwidth?: string } & WaitArgs & CommonArgs)
   | ({ command: "migrate-cancel" | "pause" | "unpause" } & CommonArgs)
-  | ({ command: "vnc"; port: number; viewer?: string } & CommonArgs);
+  | ({ command: "vnc"; port: number; viewer?: string } & CommonArgs)
+  | ({ command: "port-forward"; localPort: number; guestPort: number; stdio: boolean } & CommonArgs)
+  | ({ command: "ssh"; user?: string; port: number; sshArgs: string[] } & CommonArgs);
 
 export const EXIT_HELP =
   "Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 VM not found, 4 not allowed.";
@@ -253,7 +274,11 @@ ${EXIT_HELP}`;
 }
 
 /** Pure: argv (after `kubectl vm`) → what to do; throws UsageError naming the problem. */
-export function parseCommand(argv: string[]): Parsed {
+export function parseCommand(argvIn: string[]): Parsed {
+  // Everything after "--" belongs to ssh, never to us.
+  const dash = argvIn.indexOf("--");
+  const argv = dash >= 0 ? argvIn.slice(0, dash) : argvIn;
+  const sshArgs = dash >= 0 ? argvIn.slice(dash + 1) : [];
   let parsed: ReturnType<typeof parseAll>;
   try {
     parsed = parseAll(argv);
@@ -262,7 +287,11 @@ export function parseCommand(argv: string[]): Parsed {
     throw new UsageError(`${(err as Error).message}\n\n${usage(command)}`);
   }
   const { values, positionals } = parsed;
-  const [word, ...names] = positionals;
+  const [word, ...rest] = positionals;
+  // port-forward's second word is LOCAL:GUEST (or, with --stdio, the guest port); ssh's
+  // words after "--" are ssh's own.
+  const extra = word === "port-forward" ? rest.slice(1, 2) : [];
+  const names = word === "port-forward" ? rest.slice(0, 1).concat(rest.slice(2)) : rest;
   if (word === undefined || word === "help") {
     const topic = names[0] as CommandName | undefined;
     return { command: "help", text: usage(topic && topic in COMMAND_SPECS ? topic : undefined) };
@@ -328,6 +357,34 @@ export function parseCommand(argv: string[]): Parsed {
     case "pause":
     case "unpause":
       return { command, ...base };
+    case "port-forward": {
+      const ports = extra[0];
+      if (ports === undefined)
+        throw new UsageError(
+          `expected ${values.stdio ? "GUEST" : "LOCAL:GUEST"}\n\n${usage(command)}`,
+        );
+      const [local, guest] = values.stdio ? ["0", ports] : ports.split(":");
+      if (guest === undefined)
+        throw new UsageError(`"${ports}" is not LOCAL:GUEST\n\n${usage(command)}`);
+      return {
+        command,
+        ...base,
+        localPort: localPort("LOCAL", local ?? ""),
+        guestPort: localPort("GUEST", guest, false),
+        stdio: values.stdio ?? false,
+      };
+    }
+    case "ssh": {
+      const at = base.name.lastIndexOf("@");
+      return {
+        command,
+        ...base,
+        name: at >= 0 ? base.name.slice(at + 1) : base.name,
+        ...(at > 0 ? { user: base.name.slice(0, at) } : {}),
+        port: localPort("--ssh-port", values["ssh-port"] ?? "22", false),
+        sshArgs,
+      };
+    }
     case "vnc":
       return {
         command,
@@ -368,6 +425,8 @@ function parseAll(args: string[]) {
       "all-namespaces"?: boolean;
       port?: string;
       viewer?: string;
+      stdio?: boolean;
+      "ssh-port"?: string;
     };
   };
 }

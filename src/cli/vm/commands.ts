@@ -6,5 +6,6 @@ export { runAction, runGuestAction } from "./actions.js";
 export { runConsole } from "./console.js";
 export { runMigrate, runMigrateCancel } from "./migrate.js";
 export { listNamespaces, listVmNames } from "./names.js";
+export { runPortForward, runSsh } from "./portforward.js";
 export { runList, runStatus } from "./status.js";
 export { runVnc } from "./vnc.js";

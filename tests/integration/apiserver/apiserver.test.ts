@@ -11,6 +11,7 @@ import { $ } from "dax-sh";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   CONSOLE_CLOSE,
+  portForwardPath,
   SUBRESOURCES_APISERVICE,
   subresourcePath,
 } from "../../../src/api/subresources.js";
@@ -324,6 +325,30 @@ describe("display, screenshot and pause through the aggregation layer", () => {
     expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
   });
 
+  it("tunnels a TCP connection to a guest port for an edit user only", async () => {
+    await launcher.waitReady(120_000);
+    const pf = `${apiserver}${portForwardPath(NS, VM, 80)}`;
+    const alice = await openConsole(pf, tls, "alice");
+    alice.ws.send(Buffer.from("GET / HTTP/1.0\r\n\r\n"), { binary: true });
+    await alice.waitFor(/^HTTP\/1\.[01] (200|404)/);
+    await alice.closed;
+    for (const user of ["bob", "carol", "erin"]) {
+      await expect(openConsole(pf, tls, user)).rejects.toThrow(/HTTP 403/);
+    }
+  });
+
+  it("refuses a port-forward to a port outside 1-65535, naming the port", async () => {
+    for (const bad of ["0", "65536", "ssh"]) {
+      const pf = `${apiserver}${subresourcePath(NS, VM, "portforward")}/${bad}`;
+      const err = await openConsole(pf, tls, "alice").then(
+        () => "opened",
+        (e: Error) => e.message,
+      );
+      expect(err).toContain("HTTP 400");
+      expect(err).toContain(`port: \\"${bad}\\" is not a TCP port (1-65535)`);
+    }
+  });
+
   it("refuses VNC to a user who may only watch the console", async () => {
     await expect(openConsole(url("vnc"), tls, "dave")).rejects.toThrow(/403/);
   });
@@ -378,6 +403,37 @@ describe("kubectl-vm through the aggregation layer", () => {
     expect(bob.code).toBe(4);
     expect(bob.stderr).toContain('cannot get resource "virtualmachines/vnc"');
   });
+
+  it("port-forward tunnels local connections to the guest; ssh runs its ProxyCommand", async () => {
+    await launcher.waitReady(120_000);
+    const cli = new Cli(["port-forward", VM, "0:80", ...as("alice")]);
+    await cli.waitFor(/Forwarding 127\.0\.0\.1:(\d+) -> VM demo port 80/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(cli.stdout)?.[1]);
+    for (let i = 0; i < 2; i++) {
+      const sock = connect(port, "127.0.0.1");
+      sock.write("GET / HTTP/1.0\r\n\r\n");
+      let answer = "";
+      sock.on("data", (d: Buffer) => {
+        answer += d.toString("latin1");
+      });
+      await new Promise((resolve) => sock.once("close", resolve));
+      expect(answer).toMatch(/^HTTP\/1\.[01] (200|404)/);
+    }
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(0);
+    // ssh with the guest's httpd as its "SSH port": the ProxyCommand ssh would run carries
+    // the bytes (fake-ssh plays ssh; the test guest has no SSH server).
+    process.env.KUBEVISOR_SSH = join(import.meta.dirname, "../../fixtures/bin/fake-ssh.mjs");
+    try {
+      const ssh = await run(["ssh", `root@${VM}`, "--ssh-port", "80", ...as("alice")]);
+      expect(ssh.stdout).toMatch(/^HTTP\/1\.[01] (200|404)/);
+      const bob = await run(["port-forward", "--stdio", VM, "80", ...as("bob")]);
+      expect(bob.code).toBe(4);
+      expect(bob.stderr).toContain('cannot get resource "virtualmachines/portforward"');
+    } finally {
+      delete process.env.KUBEVISOR_SSH;
+    }
+  }, 240_000);
 
   it("pauses and unpauses; refuses a view user with exit 4", async () => {
     const pause = await run(["pause", VM, ...as("alice")]);

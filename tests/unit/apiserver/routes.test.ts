@@ -18,6 +18,24 @@ describe("routes", () => {
     }
   });
 
+  it("takes a port after portforward only, and refuses one outside 1-65535 naming it", () => {
+    expect(route(`${base}/namespaces/ns/virtualmachines/vm/portforward/22`)).toMatchObject({
+      kind: "vm",
+      subresource: "portforward",
+      port: 22,
+    });
+    for (const bad of ["0", "65536", "ssh", "-1", "1e3"]) {
+      expect(route(`${base}/namespaces/ns/virtualmachines/vm/portforward/${bad}`)).toEqual({
+        kind: "badRequest",
+        message: `port: "${bad}" is not a TCP port (1-65535)`,
+      });
+    }
+    expect(route(`${base}/namespaces/ns/virtualmachines/vm/portforward`)).toMatchObject({
+      kind: "badRequest",
+    });
+    expect(route(`${base}/namespaces/ns/virtualmachines/vm/vnc/22`).kind).toBe("notFound");
+  });
+
   it("refuses unknown subresources and paths", () => {
     expect(route(`${base}/namespaces/ns/virtualmachines/vm/exec`).kind).toBe("notFound");
     expect(route("/api/v1/pods").kind).toBe("notFound");
@@ -31,6 +49,7 @@ describe("routes", () => {
     expect(resources.map((r) => [r.name, r.verbs.join()])).toEqual([
       ["virtualmachines/console", "get"],
       ["virtualmachines/vnc", "get"],
+      ["virtualmachines/portforward", "get"],
       ["virtualmachines/screenshot", "get"],
       ["virtualmachines/start", "update"],
       ["virtualmachines/stop", "update"],

@@ -281,6 +281,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       sessions: sessions[stream],
       log,
       what: stream,
+      // Only a typing console session is one-at-a-time; viewers and tunnels coexist.
+      exclusive: stream === "console" && mode === "interactive",
     });
   };
 

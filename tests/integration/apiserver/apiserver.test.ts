@@ -280,7 +280,16 @@ describe("display, screenshot and pause through the aggregation layer", () => {
     await launcher.waitReady(120_000);
     const vnc = await openConsole(url("vnc"), tls, "alice");
     await vnc.waitFor(/^RFB 003\.008\n/);
+    // A second viewer does not take the first one's session over (only the console does).
+    const second = await openConsole(url("vnc"), tls, "alice");
+    await second.waitFor(/^RFB 003\.008\n/);
+    const first = await Promise.race([
+      vnc.closed,
+      new Promise<string>((r) => setTimeout(() => r("open"), 500)),
+    ]);
+    expect(first).toBe("open");
     vnc.ws.close();
+    second.ws.close();
   });
 
   it("returns a PNG screenshot to an edit user", async () => {

@@ -9,10 +9,43 @@ export const SUBRESOURCES_GROUP_VERSION = `${SUBRESOURCES_GROUP}/${SUBRESOURCES_
 /** Name of the APIService object that registers the group with the aggregation layer. */
 export const SUBRESOURCES_APISERVICE = `${SUBRESOURCES_VERSION}.${SUBRESOURCES_GROUP}`;
 
+/** PUT, verb `update`: changes to the VM object (start/stop/restart) or a new migration. */
 export const VM_ACTIONS = ["start", "stop", "restart", "migrate"] as const;
 export type VmAction = (typeof VM_ACTIONS)[number];
-export const VM_SUBRESOURCES = ["console", ...VM_ACTIONS] as const;
+/** PUT, verb `update`: done by the VM's launcher to the running guest (QMP stop / cont). */
+export const VM_GUEST_ACTIONS = ["pause", "unpause"] as const;
+export type VmGuestAction = (typeof VM_GUEST_ACTIONS)[number];
+/**
+ * GET + WebSocket upgrade: byte streams relayed from the launcher. Both need `update` too
+ * (typing into a console, keys and pointer on a screen are writes).
+ */
+export const VM_STREAMS = ["console", "vnc", "portforward"] as const;
+export type VmStream = (typeof VM_STREAMS)[number];
+/** GET, verb `get`: a PNG of the display. Not in `view`: a screen can show secrets. */
+export const VM_READS = ["screenshot"] as const;
+export type VmRead = (typeof VM_READS)[number];
+export const VM_SUBRESOURCES = [
+  ...VM_STREAMS,
+  ...VM_READS,
+  ...VM_ACTIONS,
+  ...VM_GUEST_ACTIONS,
+] as const;
 export type VmSubresource = (typeof VM_SUBRESOURCES)[number];
+
+/** How the server handles each subresource: a closed map, so a new one must say. */
+export const SUBRESOURCE_KIND: Record<VmSubresource, "stream" | "read" | "action" | "guestAction"> =
+  {
+    console: "stream",
+    vnc: "stream",
+    portforward: "stream",
+    screenshot: "read",
+    start: "action",
+    stop: "action",
+    restart: "action",
+    migrate: "action",
+    pause: "guestAction",
+    unpause: "guestAction",
+  };
 
 /** `/apis/subresources.kubevisor.io/v1alpha1/namespaces/NS/virtualmachines/NAME/SUB`. */
 export function subresourcePath(namespace: string, name: string, sub: VmSubresource): string {
@@ -27,9 +60,11 @@ export function subresourcePath(namespace: string, name: string, sub: VmSubresou
 export type ConsoleMode = "interactive" | "watch";
 
 /**
- * Close codes the server sends on the console WebSocket (4000–4999 are the application's).
+ * Close codes the server sends on the console and VNC WebSockets (4000–4999 are the application's).
  * A client reconnects after CONSOLE_CLOSE.upstreamGone (the launcher went away: migration,
- * restart) but not after takenOver, or two clients would keep stealing the console.
+ * restart) but not after takenOver, or two clients would keep stealing the console. A VNC
+ * client reconnecting lands on the VM's current launcher: that is how a display survives a
+ * live migration (RFB is stateful, so the client redoes its handshake there).
  */
 export const CONSOLE_CLOSE = {
   /** Another interactive session took over; the reason says so. */
@@ -40,3 +75,18 @@ export const CONSOLE_CLOSE = {
 
 /** details.name of a migrate answer's Status names the VirtualMachineMigration it created. */
 export const MIGRATION_KIND_PLURAL = "virtualmachinemigrations";
+
+/**
+ * `virtualmachines/portforward/{port}`: one TCP connection to a guest port. Pure: the port
+ * from its path segment, or why it is not one (the message names the field).
+ */
+export function parseGuestPort(text: string): number | string {
+  const n = /^[0-9]{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (n >= 1 && n <= 65535) return n;
+  return `port: "${text.slice(0, 20)}" is not a TCP port (1-65535)`;
+}
+
+/** The path of a port-forward to `port`. */
+export function portForwardPath(namespace: string, name: string, port: number): string {
+  return `${subresourcePath(namespace, name, "portforward")}/${port}`;
+}

@@ -47,6 +47,7 @@ const NO_BOOT_SOURCE =
   "nothing to boot: set boot.kernel, or add a containerDisk or persistentVolumeClaim disk";
 const MICROVM_NEEDS_KERNEL =
   "microvm boots only by direct kernel boot: set boot.kernel, or use q35";
+const GRAPHICS_NEEDS_Q35 = "graphics needs machine type q35 (microvm has no PCI for a display)";
 
 export function isBootableDisk(disk: { [K in (typeof BOOTABLE_DISK_SOURCES)[number]]?: unknown }) {
   return BOOTABLE_DISK_SOURCES.some((k) => disk[k] !== undefined);
@@ -202,6 +203,17 @@ export const VirtualMachineSpec = z
         ],
       }),
     network: z.object({ ports: z.array(Port).max(64).default([]) }).default({ ports: [] }),
+    graphics: z
+      .object({
+        enabled: z
+          .boolean()
+          .optional()
+          .describe("Default: true on q35, false on microvm (which cannot have one)"),
+      })
+      .optional()
+      .describe(
+        "A display (VGA) whose screen is reachable as VNC and screenshots through the API (virtualmachines/vnc, /screenshot)",
+      ),
     terminationGracePeriodSeconds: z.number().int().min(0).max(3600).default(30),
     nodeSelector: z.record(z.string(), z.string()).optional(),
     tolerations: z.array(Toleration).optional(),
@@ -219,6 +231,10 @@ export const VirtualMachineSpec = z
     message: MICROVM_NEEDS_KERNEL,
     path: ["machine", "type"],
   })
+  .refine((s) => s.graphics?.enabled !== true || s.machine.type === "q35", {
+    message: GRAPHICS_NEEDS_Q35,
+    path: ["graphics", "enabled"],
+  })
   .meta({
     "x-kubernetes-validations": [
       {
@@ -231,9 +247,19 @@ export const VirtualMachineSpec = z
         message: MICROVM_NEEDS_KERNEL,
         fieldPath: ".machine.type",
       },
+      {
+        rule: "!has(self.graphics) || !has(self.graphics.enabled) || !self.graphics.enabled || !has(self.machine) || !has(self.machine.type) || self.machine.type == 'q35'",
+        message: GRAPHICS_NEEDS_Q35,
+        fieldPath: ".graphics.enabled",
+      },
     ],
   });
 export type VirtualMachineSpec = z.infer<typeof VirtualMachineSpec>;
+
+/** Whether the VM gets a display: as asked, else on for q35 and off for microvm. */
+export function graphicsEnabled(spec: Pick<VirtualMachineSpec, "graphics" | "machine">): boolean {
+  return spec.graphics?.enabled ?? spec.machine.type === "q35";
+}
 export type VirtualMachineSpecInput = z.input<typeof VirtualMachineSpec>;
 
 export const GuestOSInfo = z.object({

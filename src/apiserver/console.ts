@@ -130,13 +130,15 @@ export interface Upstream {
 }
 
 /**
- * Open the launcher's /console over mutual TLS with the operator's client certificate,
- * checking the launcher's certificate under the VM's launcher server name.
+ * Open the launcher's /console (or /vnc) over mutual TLS with the operator's client
+ * certificate, checking the launcher's certificate under the VM's launcher server name.
  */
 export function connectLauncher(
   target: Upstream,
   tls: LauncherTls,
   limits: Pick<ConsoleLimits, "upstreamMaxPayload"> = DEFAULT_CONSOLE_LIMITS,
+  /** `/console`, `/vnc` or `/portforward/{port}`. */
+  path = "/console",
 ): Promise<WebSocket> {
   const options = {
     maxPayload: limits.upstreamMaxPayload,
@@ -146,10 +148,7 @@ export function connectLauncher(
     key: tls.keyPem,
     handshakeTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
   };
-  const ws = new WebSocket(
-    `wss://${target.podIP}:${target.port ?? LAUNCHER_PORT}/console`,
-    options,
-  );
+  const ws = new WebSocket(`wss://${target.podIP}:${target.port ?? LAUNCHER_PORT}${path}`, options);
   return new Promise((resolve, reject) => {
     ws.once("open", () => {
       ws.off("error", reject);
@@ -164,8 +163,11 @@ export function connectLauncher(
 }
 
 /**
- * Complete the client's upgrade and pump bytes both ways. Upstream output goes to the client
- * as binary frames; the client's input goes upstream only in interactive mode. Either side
+ * Complete the client's upgrade and pump bytes both ways (the console's and VNC's relay
+ * alike). Upstream output goes to the client as binary frames; the client's input goes
+ * upstream only in interactive mode. `exclusive` (default: interactive mode) makes the
+ * session take over the VM's previous one; VNC sessions are not exclusive (QEMU serves
+ * several viewers). Either side
  * ending ends the other, the client with CONSOLE_CLOSE.upstreamGone so it knows to reconnect.
  * The caller holds a session slot (`sessions.enter`); relay gives it back when either side
  * ends, also when the client left before the upgrade completed.
@@ -182,10 +184,15 @@ export function relay(opts: {
   sessions: ConsoleSessions;
   log: Logger;
   limits?: ConsoleLimits;
+  exclusive?: boolean;
+  /** What the logs call the session; default "console". */
+  what?: string;
 }): void {
   const { upstream, mode, vmKey, sessions, log } = opts;
   // vmKey is <namespace>/<name>; logs carry them under the keys every component uses.
   const [namespace, vm] = vmKey.split("/");
+  const exclusive = opts.exclusive ?? mode === "interactive";
+  const what = opts.what ?? "console";
   const limits = opts.limits ?? DEFAULT_CONSOLE_LIMITS;
   // The client may have gone while the launcher connection was being made.
   if (opts.socket.destroyed) {
@@ -196,8 +203,8 @@ export function relay(opts: {
   // Called synchronously after the upstream opened, so no replayed output is missed: ws
   // completes the upgrade and runs the callback before any further I/O event.
   opts.wss.handleUpgrade(opts.req, opts.socket, opts.head, (client) => {
-    log.info({ namespace, vm, user: opts.user.name, mode }, "console session attached");
-    if (mode === "interactive") sessions.claim(vmKey, client, opts.user);
+    log.info({ namespace, vm, user: opts.user.name, mode }, `${what} session attached`);
+    if (exclusive) sessions.claim(vmKey, client, opts.user);
     pipe(upstream, client, limits);
     // Watchers' input is read (so pings and closes are seen) and dropped.
     if (mode === "interactive") pipe(client, upstream, limits);
@@ -205,17 +212,17 @@ export function relay(opts: {
     upstream.on("close", (code, reason) => {
       const why = reason.toString() || `code ${code}`;
       if (client.readyState === WebSocket.OPEN || client.readyState === WebSocket.CONNECTING)
-        client.close(CONSOLE_CLOSE.upstreamGone, truncateReason(`launcher console ended: ${why}`));
+        client.close(CONSOLE_CLOSE.upstreamGone, truncateReason(`launcher ${what} ended: ${why}`));
     });
-    upstream.on("error", (err) => log.warn({ namespace, vm, err }, "launcher console error"));
+    upstream.on("error", (err) => log.warn({ namespace, vm, err }, `launcher ${what} error`));
     client.on("close", (code) => {
       for (const stop of stopPings) stop();
       sessions.release(vmKey, client);
       sessions.leave(vmKey);
       upstream.close();
-      log.info({ namespace, vm, user: opts.user.name, mode, code }, "console session detached");
+      log.info({ namespace, vm, user: opts.user.name, mode, code }, `${what} session detached`);
     });
-    client.on("error", (err) => log.warn({ namespace, vm, err }, "console client error"));
+    client.on("error", (err) => log.warn({ namespace, vm, err }, `${what} client error`));
   });
 }
 

@@ -1,8 +1,9 @@
 import {
+  parseGuestPort,
+  SUBRESOURCE_KIND,
   SUBRESOURCES_GROUP,
   SUBRESOURCES_GROUP_VERSION,
   SUBRESOURCES_VERSION,
-  VM_ACTIONS,
   VM_SUBRESOURCES,
   type VmSubresource,
 } from "../api/subresources.js";
@@ -11,11 +12,19 @@ import {
 export type Route =
   | { kind: "health"; check: "healthz" | "readyz" | "livez" }
   | { kind: "discovery"; body: unknown }
-  | { kind: "vm"; namespace: string; name: string; subresource: VmSubresource }
+  | {
+      kind: "vm";
+      namespace: string;
+      name: string;
+      subresource: VmSubresource;
+      /** portforward only: the guest port from `portforward/{port}`. */
+      port?: number;
+    }
+  | { kind: "badRequest"; message: string }
   | { kind: "notFound" };
 
 const VM_PATH = new RegExp(
-  `^/apis/${SUBRESOURCES_GROUP.replace(/\./g, "\\.")}/${SUBRESOURCES_VERSION}/namespaces/([^/]+)/virtualmachines/([^/]+)/([^/]+)$`,
+  `^/apis/${SUBRESOURCES_GROUP.replace(/\./g, "\\.")}/${SUBRESOURCES_VERSION}/namespaces/([^/]+)/virtualmachines/([^/]+)/([^/]+)(?:/([^/]+))?$`,
 );
 
 export function route(url: string): Route {
@@ -29,12 +38,16 @@ export function route(url: string): Route {
   const m = VM_PATH.exec(path);
   const sub = m?.[3] as VmSubresource | undefined;
   if (m?.[1] && m[2] && sub && (VM_SUBRESOURCES as readonly string[]).includes(sub)) {
-    return {
-      kind: "vm",
+    const target = {
+      kind: "vm" as const,
       namespace: decodeURIComponent(m[1]),
       name: decodeURIComponent(m[2]),
       subresource: sub,
     };
+    // Only portforward takes a further segment, and must.
+    if (sub !== "portforward") return m[4] === undefined ? target : { kind: "notFound" };
+    const port = parseGuestPort(decodeURIComponent(m[4] ?? ""));
+    return typeof port === "string" ? { kind: "badRequest", message: port } : { ...target, port };
   }
   return { kind: "notFound" };
 }
@@ -70,9 +83,13 @@ function resourceList() {
     kind: "APIResourceList",
     apiVersion: "v1",
     groupVersion: SUBRESOURCES_GROUP_VERSION,
-    resources: [
-      resource("console", ["get"]),
-      ...VM_ACTIONS.map((action) => resource(action, ["update"])),
-    ],
+    resources: VM_SUBRESOURCES.map((sub) =>
+      resource(
+        sub,
+        SUBRESOURCE_KIND[sub] === "stream" || SUBRESOURCE_KIND[sub] === "read"
+          ? ["get"]
+          : ["update"],
+      ),
+    ),
   };
 }

@@ -4,9 +4,17 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { KubeConfig } from "@kubernetes/client-node";
-import { SUBRESOURCES_APISERVICE, type VmSubresource } from "../api/subresources.js";
+import {
+  SUBRESOURCE_KIND,
+  SUBRESOURCES_APISERVICE,
+  type VmAction,
+  type VmGuestAction,
+  type VmStream,
+  type VmSubresource,
+} from "../api/subresources.js";
 import { isNotFound, KubeClient, paths } from "../kube/client.js";
 import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
+import { LauncherClient } from "../operator/launcher-client.js";
 import { type Logger, logger } from "../util/log.js";
 import { execute, NOT_FOUND, planMigration, planStateChange, type VmView } from "./actions.js";
 import {
@@ -23,9 +31,11 @@ import {
   connectLauncher,
   consoleMode,
   consoleServer,
+  DEFAULT_CONSOLE_LIMITS,
   type LauncherTls,
   relay,
 } from "./console.js";
+import { guestAction, runningLauncher, screenshot } from "./guest.js";
 import { route } from "./routes.js";
 import { ensureCABundle, ensureServingCert } from "./serving-cert.js";
 import { failure, refuseUpgrade, type Status, sendJson, sendStatus } from "./status.js";
@@ -89,8 +99,21 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     rejectUnauthorized: false,
     minVersion: "TLSv1.2" as const,
   });
-  const sessions = new ConsoleSessions();
+  // Console and VNC sessions are counted apart: a viewer left open never blocks a console.
+  const sessions: Record<VmStream, ConsoleSessions> = {
+    console: new ConsoleSessions(),
+    vnc: new ConsoleSessions(),
+    // One per TCP connection (a browser or ssh multiplexing opens several).
+    portforward: new ConsoleSessions({ maxPerVm: 32, maxTotal: 256 }),
+  };
   const wss = consoleServer();
+  // TCP payloads come in socket-sized chunks (up to 64 KiB and a little framing): a larger cap.
+  const tunnelLimits = { ...DEFAULT_CONSOLE_LIMITS, clientMaxPayload: 1024 * 1024 };
+  const tunnelWss = consoleServer(tunnelLimits);
+  const launchers = new LauncherClient(
+    launcherTls,
+    o.launcherPort === undefined ? {} : { port: o.launcherPort },
+  );
 
   const identify = (req: IncomingMessage): AuthResult => {
     const socket = req.socket as TLSSocket;
@@ -142,10 +165,36 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     if (r.kind === "discovery") return sendJson(res, 200, r.body);
     if (r.kind === "notFound")
       return sendStatus(res, failure(404, "the server could not find the requested resource"));
-    if (r.subresource === "console") {
+    if (r.kind === "badRequest") {
+      if (!identify(req).ok) return sendStatus(res, failure(401, "Unauthorized"));
+      return sendStatus(res, failure(400, r.message));
+    }
+    const kind = SUBRESOURCE_KIND[r.subresource];
+    if (kind === "stream") {
       // Checked after authentication so anonymous callers learn nothing beyond a 401.
       if (!identify(req).ok) return sendStatus(res, failure(401, "Unauthorized"));
-      return sendStatus(res, failure(400, "the console is a WebSocket: send an Upgrade request"));
+      return sendStatus(
+        res,
+        failure(400, `${r.subresource} is a WebSocket: send an Upgrade request`),
+      );
+    }
+    if (kind === "read") {
+      if (req.method !== "GET")
+        return sendStatus(
+          res,
+          failure(405, `${req.method} is not supported on ${r.subresource}; use GET`),
+        );
+      const admitted = await admit(req, r, "get");
+      if ("code" in admitted) return sendStatus(res, admitted);
+      const shot = await screenshot(launchers, admitted.vm);
+      if ("code" in shot) return sendStatus(res, shot);
+      res.writeHead(200, {
+        "content-type": "image/png",
+        "content-length": shot.png.length,
+        "cache-control": "no-store",
+      });
+      res.end(shot.png);
+      return;
     }
     if (req.method !== "PUT")
       return sendStatus(
@@ -160,11 +209,20 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     } catch (err) {
       return sendStatus(res, failure(400, (err as Error).message));
     }
-    const plan =
-      r.subresource === "migrate"
-        ? planMigration(admitted.vm, body, admitted.user)
-        : planStateChange(admitted.vm, r.subresource, new Date());
-    const status = await execute(client, admitted.vm, plan);
+    const status =
+      kind === "guestAction"
+        ? await guestAction(launchers, admitted.vm, r.subresource as VmGuestAction)
+        : await execute(
+            client,
+            admitted.vm,
+            r.subresource === "migrate"
+              ? planMigration(admitted.vm, body, admitted.user)
+              : planStateChange(
+                  admitted.vm,
+                  r.subresource as Exclude<VmAction, "migrate">,
+                  new Date(),
+                ),
+          );
     log.info(
       {
         user: admitted.user.name,
@@ -181,38 +239,51 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
 
   const onUpgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const r = route(req.url ?? "/");
-    if (r.kind !== "vm" || r.subresource !== "console")
-      return refuseUpgrade(socket, failure(404, "only the console takes a WebSocket"));
-    const mode = consoleMode(req.url ?? "/");
+    if (r.kind === "badRequest") {
+      if (!identify(req).ok) return refuseUpgrade(socket, failure(401, "Unauthorized"));
+      return refuseUpgrade(socket, failure(400, r.message));
+    }
+    if (r.kind !== "vm" || SUBRESOURCE_KIND[r.subresource] !== "stream")
+      return refuseUpgrade(
+        socket,
+        failure(404, "only the console, vnc and portforward take a WebSocket"),
+      );
+    const stream = r.subresource as VmStream;
+    // VNC has no watch mode: a viewer sends keys and pointer events.
+    const mode = stream === "console" ? consoleMode(req.url ?? "/") : "interactive";
     const admitted = await admit(req, r, mode === "watch" ? "get" : "update");
     if ("code" in admitted) return refuseUpgrade(socket, admitted);
     const { vm, user } = admitted;
-    const podIP = (vm.status as { ipAddress?: string } | undefined)?.ipAddress;
-    if (!podIP || !["Running", "Migrating"].includes(vm.status?.phase ?? "")) {
-      return refuseUpgrade(
-        socket,
-        failure(409, `VM ${r.name} is not running (phase ${vm.status?.phase ?? "unknown"})`),
-      );
-    }
+    const upstreamPath = stream === "portforward" ? `/portforward/${r.port}` : `/${stream}`;
+    const at = runningLauncher(vm);
+    if ("code" in at) return refuseUpgrade(socket, at);
+    const { podIP } = at;
     const vmKey = `${r.namespace}/${r.name}`;
-    const full = sessions.enter(vmKey);
+    const full = sessions[stream].enter(vmKey);
     if (full) return refuseUpgrade(socket, failure(429, full));
     let upstream: Awaited<ReturnType<typeof connectLauncher>>;
     try {
       upstream = await connectLauncher(
         { podIP, namespace: r.namespace, vmName: r.name, port: o.launcherPort },
         launcherTls,
+        undefined,
+        upstreamPath,
       );
     } catch (err) {
-      sessions.leave(vmKey);
-      log.warn({ namespace: r.namespace, vm: r.name, podIP, err }, "launcher console unreachable");
+      sessions[stream].leave(vmKey);
+      log.warn(
+        { namespace: r.namespace, vm: r.name, podIP, err },
+        `launcher ${stream} unreachable`,
+      );
       return refuseUpgrade(
         socket,
-        failure(503, `cannot reach the console of VM ${r.name}: ${(err as Error).message}`),
+        failure(503, `cannot reach the ${stream} of VM ${r.name}: ${(err as Error).message}`),
       );
     }
+    const tunnel = stream === "portforward";
     relay({
-      wss,
+      wss: tunnel ? tunnelWss : wss,
+      ...(tunnel ? { limits: tunnelLimits } : {}),
       req,
       socket,
       head,
@@ -220,8 +291,11 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
       mode,
       vmKey,
       user,
-      sessions,
+      sessions: sessions[stream],
       log,
+      what: stream,
+      // Only a typing console session is one-at-a-time; viewers and tunnels coexist.
+      exclusive: stream === "console" && mode === "interactive",
     });
   };
 
@@ -270,7 +344,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     caPem: serving.caPem,
     async close() {
       clearInterval(refresh);
-      for (const ws of wss.clients) ws.terminate();
+      for (const ws of [...wss.clients, ...tunnelWss.clients]) ws.terminate();
+      launchers.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

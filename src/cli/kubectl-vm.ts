@@ -28,6 +28,15 @@ async function main(argv: string[]): Promise<number> {
       return run.runList(parsed);
     case "ui":
       return run.runUi(parsed);
+    case "pause":
+    case "unpause":
+      return run.runGuestAction(parsed, parsed.command);
+    case "vnc":
+      return run.runVnc(parsed);
+    case "port-forward":
+      return run.runPortForward(parsed);
+    case "ssh":
+      return run.runSsh(parsed);
     default:
       return run.runAction(parsed, parsed.command);
   }

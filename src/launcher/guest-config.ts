@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { GuestOutbound } from "../api/launcher.js";
 import { imageDirName } from "../api/launcher.js";
 import { quantityToMiB } from "../api/quantity.js";
-import { isBootableDisk, type VirtualMachineSpec } from "../api/virtualmachine.js";
+import { graphicsEnabled, isBootableDisk, type VirtualMachineSpec } from "../api/virtualmachine.js";
 import type { DiskConfig, FirmwareConfig, GuestConfig } from "../vmm/index.js";
 import { pathInside } from "./paths.js";
 import type { LaunchedVm } from "./spec.js";
@@ -23,6 +23,8 @@ export interface GuestConfigInputs {
   uefiVarsPath: string;
   /** Where QEMU listens for the launcher's guest-agent client. */
   agentSocket: string;
+  /** Where QEMU serves the display as VNC, when the VM has one. */
+  vncSocket: string;
   guestOutbound: GuestOutbound;
 }
 
@@ -55,6 +57,7 @@ export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): Guest
     },
     agent: { socket: inputs.agentSocket },
   };
+  if (graphicsEnabled(spec)) config.graphics = { vncSocket: inputs.vncSocket };
   if (kernel) {
     const imageDir = join(inputs.imagesDir, imageDirName(kernel.image));
     const k: NonNullable<GuestConfig["kernel"]> = { path: pathInside(imageDir, kernel.kernelPath) };

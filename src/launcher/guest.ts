@@ -5,9 +5,11 @@ import {
   BootTimeoutError,
   type GuestConfig,
   type InterfaceCounters,
+  openGuestPort,
   type QemuStats,
   type Readiness,
   type SerialConsole,
+  screenshot,
   Vm,
 } from "../vmm/index.js";
 import { AgentPoller } from "./agent-poller.js";
@@ -30,6 +32,11 @@ export interface GuestOptions {
   log: Logger;
 }
 
+/** A request the guest's current state does not allow (the API answers 409). */
+export class GuestStateError extends Error {
+  override name = "GuestStateError";
+}
+
 /** Each guest-agent call is bounded: a silent channel never holds up a poll or a stop. */
 const AGENT_CALL_LIMITS = {
   connectTimeoutMs: 2_000,
@@ -45,6 +52,8 @@ export class Guest {
   readonly ended: Promise<LauncherOutcome>;
   private vm: Vm | undefined;
   private vcpusRunning = false;
+  /** The user paused the guest (POST /pause): the vCPUs are stopped on purpose. */
+  private userPaused = false;
   private startedAt: string | undefined;
   /** Epoch ms by which the guest should have powered off, once a stop was asked for. */
   private stopDeadline: number | undefined;
@@ -173,12 +182,14 @@ export class Guest {
   /**
    * Ready only while this process runs the guest: QEMU alive, booted (or arrived), vCPUs
    * running — also while it sends the guest away, since until the switch-over it runs here.
+   * A guest the user paused is still here and still only here: it stays Ready, so the PDB
+   * keeps a drain from evicting it (a stop at QEMU's own doing, e.g. the switch-over, does not).
    */
   get ready(): boolean {
     const { phase } = this.phases;
     return (
       (phase === "Running" || phase === "Migrating") &&
-      this.vcpusRunning &&
+      (this.vcpusRunning || this.userPaused) &&
       !!this.vm &&
       !this.vm.hasExited
     );
@@ -194,6 +205,68 @@ export class Guest {
   /** The guest NICs' counters, from the guest agent's last answer (none without an agent). */
   get networkCounters(): InterfaceCounters[] {
     return this.poller?.networkCounters ?? [];
+  }
+
+  /** The user paused the guest and has not unpaused it yet. */
+  get paused(): boolean {
+    return this.userPaused;
+  }
+
+  /**
+   * Stop the vCPUs at the user's request (QMP stop). Only a guest running here and not
+   * being sent away may be paused: pausing mid-migration would stall the switch-over.
+   * Idempotent. Throws GuestStateError (409) otherwise.
+   */
+  async pause(): Promise<void> {
+    const vm = this.checkRunningHere("pause");
+    if (this.userPaused) return;
+    this.userPaused = true;
+    try {
+      await vm.pause();
+    } catch (err) {
+      this.userPaused = false;
+      throw err;
+    }
+  }
+
+  /** Resume the vCPUs the user stopped (QMP cont). Idempotent. */
+  async unpause(): Promise<void> {
+    const vm = this.checkRunningHere("unpause");
+    if (!this.userPaused) return;
+    await vm.resume();
+    this.userPaused = false;
+  }
+
+  private checkRunningHere(what: string): Vm {
+    const vm = this.qemu;
+    if (this.phases.phase !== "Running" || !vm) {
+      throw new GuestStateError(`cannot ${what}: the guest is ${this.phases.phase} here`);
+    }
+    return vm;
+  }
+
+  /** The display's VNC socket while QEMU runs and the guest has a display. */
+  get vncSocket(): string | undefined {
+    return this.qemu ? this.opts.config.graphics?.vncSocket : undefined;
+  }
+
+  /** One TCP connection to a guest port (src/vmm/guest-port.ts); only while it runs here. */
+  async openPort(port: number) {
+    const vm = this.qemu;
+    const { phase } = this.phases;
+    if (!vm || (phase !== "Running" && phase !== "Migrating")) {
+      throw new GuestStateError(`the guest is ${phase} here`);
+    }
+    return openGuestPort(vm, port);
+  }
+
+  /** The current screen as PNG; GuestStateError when there is no display. */
+  async screenshot(maxBytes?: number): Promise<Buffer> {
+    const vm = this.qemu;
+    if (!vm || !this.opts.config.graphics) {
+      throw new GuestStateError(vm ? "this VM has no display" : "QEMU is not running");
+    }
+    return screenshot(vm, maxBytes === undefined ? {} : { maxBytes });
   }
 
   get serialConsole(): SerialConsole | undefined {

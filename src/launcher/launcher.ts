@@ -29,6 +29,8 @@ import { type LaunchedVm, readLaunchedVm } from "./spec.js";
 export const UEFI_VARS_FILE = "uefi-vars.fd";
 /** The guest agent's socket, in the launcher's run dir. */
 export const AGENT_SOCKET_FILE = "agent.sock";
+/** QEMU's VNC server, in the launcher's run dir: relayed by /vnc, never on a network port. */
+export const VNC_SOCKET_FILE = "vnc.sock";
 
 /** Grace period assumed while the spec (which carries the real one) is not yet read. */
 const DEFAULT_GRACE_SECONDS = 30;
@@ -94,6 +96,10 @@ export class Launcher implements LauncherView {
 
   migration() {
     return this.guest ? this.migrationControl : undefined;
+  }
+
+  guestControl() {
+    return this.guest;
   }
 
   /** The pod's grace period: from SIGTERM until the kubelet kills us. */
@@ -176,6 +182,7 @@ export class Launcher implements LauncherView {
         disks,
         uefiVarsPath,
         agentSocket: join(settings.runDir, AGENT_SOCKET_FILE),
+        vncSocket: join(settings.runDir, VNC_SOCKET_FILE),
         guestOutbound: settings.guestOutbound,
       });
       validateGuestConfig(guestConfig);

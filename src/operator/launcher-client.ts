@@ -29,6 +29,8 @@ export class LauncherError extends Error {
   constructor(
     readonly fault: LauncherFault,
     message: string,
+    /** The launcher's HTTP status, when it answered with an error. */
+    readonly status?: number,
   ) {
     super(message);
     this.name = "LauncherError";
@@ -87,6 +89,27 @@ export class LauncherClient {
     body?: unknown,
     timeoutMs = this.opts.timeoutMs ?? 5000,
   ): Promise<unknown> {
+    const what = `launcher ${at.podIP} ${method} ${path}`;
+    const res = await this.request(at, method, path, body, timeoutMs);
+    try {
+      return parseJsonBody(res.body, what);
+    } catch (err) {
+      throw new LauncherError("misbehaving", (err as Error).message);
+    }
+  }
+
+  /**
+   * One request whose body is kept as bytes (at most `maxBytes`, default the client's cap);
+   * rejects on any non-2xx answer with the launcher's own words and `status` set.
+   */
+  async request(
+    at: LauncherAddress,
+    method: string,
+    path: string,
+    body?: unknown,
+    timeoutMs = this.opts.timeoutMs ?? 5000,
+    maxBytes = this.opts.maxBytes ?? MAX_LAUNCHER_ANSWER_BYTES,
+  ): Promise<{ headers: Record<string, unknown>; body: Buffer }> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const what = `launcher ${at.podIP} ${method} ${path}`;
     try {
@@ -108,14 +131,14 @@ export class LauncherClient {
             : {},
         },
         text,
-        { deadlineMs: timeoutMs, maxBytes: this.opts.maxBytes ?? MAX_LAUNCHER_ANSWER_BYTES },
+        { deadlineMs: timeoutMs, maxBytes },
         what,
       );
       if (res.status < 200 || res.status >= 300) {
         const words = res.body.toString("utf8").slice(0, 512).trim();
-        throw new LauncherError("misbehaving", `${what}: ${res.status} ${words}`);
+        throw new LauncherError("misbehaving", `${what}: ${res.status} ${words}`, res.status);
       }
-      return parseJsonBody(res.body, what);
+      return { headers: res.headers, body: res.body };
     } catch (err) {
       if (err instanceof LauncherError) throw err;
       if (err instanceof BoundedRequestError)

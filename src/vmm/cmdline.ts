@@ -9,6 +9,8 @@ import {
 } from "./config.js";
 import { firmwareArgs } from "./firmware.js";
 
+/** The user-mode network backend's id: HMP hostfwd_add/remove name it. */
+export const NETDEV_ID = "net0";
 /** The guest agent's virtio-serial port: QEMU's VSERPORT_CHANGE names it by this id. */
 export const AGENT_PORT_ID = "agent0";
 /** The port name qemu-ga looks for in the guest (/dev/virtio-ports/…). */
@@ -63,6 +65,18 @@ export function validateGuestConfig(c: GuestConfig): void {
     if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
       throw new GuestConfigError("agent.socket", `longer than ${MAX_SOCKET_PATH} bytes`);
     }
+  }
+  if (c.graphics !== undefined) {
+    if (c.machine !== "q35")
+      throw new GuestConfigError("graphics", "needs q35 (microvm has no PCI)");
+    const path = c.graphics.vncSocket;
+    if (!path) throw new GuestConfigError("graphics.vncSocket", "is required");
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      throw new GuestConfigError("graphics.vncSocket", `longer than ${MAX_SOCKET_PATH} bytes`);
+    }
+    // -vnc takes key=value options: a comma would start a new option.
+    if (path.includes(","))
+      throw new GuestConfigError("graphics.vncSocket", "must not hold a comma");
   }
   const seen = new Set<string>();
   for (const [i, p] of (c.network?.ports ?? []).entries()) {
@@ -158,7 +172,7 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     // restrict=on drops every packet the guest sends beyond slirp itself (to the host, to
     // the world); host forwards are exempt, so the declared ports still work.
     const restrict = config.network.restrictOutbound ? ",restrict=on" : "";
-    args.push("-netdev", `user,id=net0${restrict}${fwd.join("")}`);
+    args.push("-netdev", `user,id=${NETDEV_ID}${restrict}${fwd.join("")}`);
     // No option ROM: nobody boots from the network here, and iPXE only slows firmware down.
     const rom = machine === "q35" ? ",romfile=" : "";
     args.push("-device", `${virtioDevice(machine, "net")},netdev=net0,id=net0-dev${rom}`);
@@ -171,6 +185,12 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     "-device",
     `${virtioDevice(machine, "rng")},rng=rng0,id=rng0-dev`,
   );
+
+  if (config.graphics) {
+    // std VGA renders SeaBIOS/OVMF and the Linux text console (vgacon, bochs-drm) alike.
+    // VNC on a unix socket only: never a network port; the launcher relays it over mTLS.
+    args.push("-device", "VGA,id=video0", "-vnc", `unix:${config.graphics.vncSocket}`);
+  }
 
   if (config.agent) {
     args.push(

@@ -65,6 +65,11 @@ export interface GuestConfig {
   agent?: { socket: string };
   /** Overrides the per-accelerator default CPU model. */
   cpuModel?: string;
+  /**
+   * Present: a standard VGA adapter (q35 only: it is a PCI device), its screen served as VNC
+   * on this unix socket and nowhere else. Absent: no display device at all.
+   */
+  graphics?: { vncSocket: string };
 }
 
 /** How this particular QEMU process is started; not part of the guest's identity. */

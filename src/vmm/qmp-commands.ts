@@ -151,6 +151,11 @@ export interface QmpCommands {
   system_powerdown: Cmd<undefined, Empty>;
   system_reset: Cmd<undefined, Empty>;
   quit: Cmd<undefined, Empty>;
+  /** The current screen to a file QEMU writes (`format` since QEMU 7.1; Debian 12 has 7.2). */
+  screendump: Cmd<
+    { filename: string; device?: string; head?: number; format?: "ppm" | "png" },
+    Empty
+  >;
   /** HMP passthrough; used only for what QMP lacks (hostfwd_add/remove in 7.2). */
   "human-monitor-command": Cmd<{ "command-line": string; "cpu-index"?: number }, string>;
 

@@ -60,7 +60,19 @@ const COMMAND_FLAGS = {
   bandwidth: { type: "string", arg: "Q", help: "bandwidth cap per second, e.g. 1Gi" },
   output: { type: "string", short: "o", arg: "FORMAT", help: "json, yaml or wide" },
   "all-namespaces": { type: "boolean", short: "A", help: "VMs of every namespace" },
-  port: { type: "string", arg: "PORT", help: "local port to listen on (default: a free one)" },
+  port: {
+    type: "string",
+    short: "p",
+    arg: "PORT",
+    help: "local port on 127.0.0.1 (default: a free one)",
+  },
+  stdio: { type: "boolean", help: "one connection on stdin/stdout (ssh ProxyCommand)" },
+  "ssh-port": { type: "string", arg: "PORT", help: "the guest's SSH port (default 22)" },
+  viewer: {
+    type: "string",
+    arg: "CMD",
+    help: "start this VNC viewer on the local port (%h, %p: host, port)",
+  },
   "no-browser": { type: "boolean", help: "print the URL only; do not open a browser" },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -151,6 +163,48 @@ kubeconfig's credentials (like kubectl proxy), so it can do what you can. The UR
 carries a one-time token: only the browser that opens it first gets a session, so other
 local users and other web pages cannot use the UI. Runs until interrupted (Ctrl-C).`,
   },
+  pause: {
+    takesName: true,
+    flags: [],
+    summary: "pause the VM's guest (its vCPUs stop)",
+    about: `Pause VM NAME: its launcher stops the guest's vCPUs (QMP stop). The guest keeps its memory
+and devices and stays on its node; time stands still for it until 'kubectl vm unpause'.
+A paused VM cannot be migrated.`,
+  },
+  unpause: {
+    takesName: true,
+    flags: [],
+    summary: "resume a paused VM's guest",
+    about: "Resume the vCPUs of VM NAME, paused by 'kubectl vm pause'.",
+  },
+  "port-forward": {
+    takesName: true,
+    flags: ["stdio"],
+    summary: "forward a local port to a port of the VM's guest",
+    about: `kubectl vm port-forward NAME LOCAL:GUEST — listen on 127.0.0.1:LOCAL (0: a free port) and
+tunnel each connection to the guest's TCP port GUEST through the Kubernetes API (RBAC:
+update on virtualmachines/portforward). No pod IP needs to be reachable. Runs until
+Ctrl-C. (--stdio NAME GUEST: one connection on stdin/stdout, for ssh's ProxyCommand.)`,
+  },
+  ssh: {
+    takesName: true,
+    flags: ["ssh-port"],
+    summary: "ssh into the VM's guest through the API",
+    about: `kubectl vm ssh [USER@]NAME [-- SSH ARGS] — run the system ssh with a ProxyCommand that
+tunnels to the guest's port 22 (--ssh-port) through the Kubernetes API. Keys, agent and
+options are your own; arguments after -- go to ssh (e.g. a command to run).`,
+  },
+  vnc: {
+    takesName: true,
+    flags: ["port", "viewer"],
+    summary: "open the VM's graphical console for a VNC viewer",
+    about: `Open a local port on 127.0.0.1 carrying VM NAME's display (VNC), through the Kubernetes API
+(RBAC: update on virtualmachines/vnc). Prints the address; with --viewer, starts that
+viewer on it (e.g. --viewer vncviewer: the address is appended as 127.0.0.1::PORT, or
+placed where %h and %p stand) and ends when it exits; else runs until Ctrl-C. Each
+viewer connection is its own session; after a live migration a viewer reconnects to
+the same port and lands on the VM's new node.`,
+  },
 } as const satisfies Record<string, CommandSpec>;
 
 export type CommandName = keyof typeof COMMAND_SPECS;
@@ -183,8 +237,11 @@ export type Parsed =
   | ({ command: "console"; watch: boolean; lingerMs: number } & WaitArgs & CommonArgs)
   | ({ command: "start" | "stop" | "restart" } & WaitArgs & CommonArgs)
   | ({ command: "migrate"; bandwidth?: string } & WaitArgs & CommonArgs)
-  | ({ command: "migrate-cancel" } & CommonArgs)
-  | ({ command: "ui"; port?: number; noBrowser: boolean } & ConnectionArgs);
+  | ({ command: "migrate-cancel" | "pause" | "unpause" } & CommonArgs)
+  | ({ command: "ui"; port?: number; noBrowser: boolean } & ConnectionArgs)
+  | ({ command: "vnc"; port: number; viewer?: string } & CommonArgs)
+  | ({ command: "port-forward"; localPort: number; guestPort: number; stdio: boolean } & CommonArgs)
+  | ({ command: "ssh"; user?: string; port: number; sshArgs: string[] } & CommonArgs);
 
 export const EXIT_HELP =
   "Exit codes: 0 ok, 1 operation failed, 2 usage error, 3 VM not found, 4 not allowed.";
@@ -228,7 +285,11 @@ ${EXIT_HELP}`;
 }
 
 /** Pure: argv (after `kubectl vm`) → what to do; throws UsageError naming the problem. */
-export function parseCommand(argv: string[]): Parsed {
+export function parseCommand(argvIn: string[]): Parsed {
+  // Everything after "--" belongs to ssh, never to us.
+  const dash = argvIn.indexOf("--");
+  const argv = dash >= 0 ? argvIn.slice(0, dash) : argvIn;
+  const sshArgs = dash >= 0 ? argvIn.slice(dash + 1) : [];
   let parsed: ReturnType<typeof parseAll>;
   try {
     parsed = parseAll(argv);
@@ -237,7 +298,11 @@ export function parseCommand(argv: string[]): Parsed {
     throw new UsageError(`${(err as Error).message}\n\n${usage(command)}`);
   }
   const { values, positionals } = parsed;
-  const [word, ...names] = positionals;
+  const [word, ...rest] = positionals;
+  // port-forward's second word is LOCAL:GUEST (or, with --stdio, the guest port); ssh's
+  // words after "--" are ssh's own.
+  const extra = word === "port-forward" ? rest.slice(1, 2) : [];
+  const names = word === "port-forward" ? rest.slice(0, 1).concat(rest.slice(2)) : rest;
   if (word === undefined || word === "help") {
     const topic = names[0] as CommandName | undefined;
     return { command: "help", text: usage(topic && topic in COMMAND_SPECS ? topic : undefined) };
@@ -300,13 +365,50 @@ export function parseCommand(argv: string[]): Parsed {
         ...(values.bandwidth ? { bandwidth: values.bandwidth } : {}),
       };
     case "migrate-cancel":
+    case "pause":
+    case "unpause":
       return { command, ...base };
     case "ui":
       return {
         command,
         ...conn,
         noBrowser: values["no-browser"] ?? false,
-        ...(values.port !== undefined ? { port: portNumber("--port", values.port) } : {}),
+        ...(values.port !== undefined ? { port: localPort("--port", values.port) } : {}),
+      };
+    case "port-forward": {
+      const ports = extra[0];
+      if (ports === undefined)
+        throw new UsageError(
+          `expected ${values.stdio ? "GUEST" : "LOCAL:GUEST"}\n\n${usage(command)}`,
+        );
+      const [local, guest] = values.stdio ? ["0", ports] : ports.split(":");
+      if (guest === undefined)
+        throw new UsageError(`"${ports}" is not LOCAL:GUEST\n\n${usage(command)}`);
+      return {
+        command,
+        ...base,
+        localPort: localPort("LOCAL", local ?? ""),
+        guestPort: localPort("GUEST", guest, false),
+        stdio: values.stdio ?? false,
+      };
+    }
+    case "ssh": {
+      const at = base.name.lastIndexOf("@");
+      return {
+        command,
+        ...base,
+        name: at >= 0 ? base.name.slice(at + 1) : base.name,
+        ...(at > 0 ? { user: base.name.slice(0, at) } : {}),
+        port: localPort("--ssh-port", values["ssh-port"] ?? "22", false),
+        sshArgs,
+      };
+    }
+    case "vnc":
+      return {
+        command,
+        ...base,
+        port: localPort("--port", values.port ?? "0"),
+        ...(values.viewer ? { viewer: values.viewer } : {}),
       };
     default:
       return { command, ...base, ...wait };
@@ -341,6 +443,9 @@ function parseAll(args: string[]) {
       "all-namespaces"?: boolean;
       port?: string;
       "no-browser"?: boolean;
+      viewer?: string;
+      stdio?: boolean;
+      "ssh-port"?: string;
     };
   };
 }
@@ -350,11 +455,11 @@ function outputFormat(text: string): OutputFormat {
   throw new UsageError(`--output: "${text}" is not one of json, yaml, wide`);
 }
 
-/** Pure: a TCP port 1–65535. */
-export function portNumber(flag: string, text: string): number {
-  const n = Number(text);
-  if (!/^\d+$/.test(text) || n < 1 || n > 65535)
-    throw new UsageError(`${flag}: "${text}" is not a port (1-65535)`);
+/** Pure: a TCP port, 1–65535 (0 where `allowZero`: any free one). */
+export function localPort(flag: string, text: string, allowZero = true): number {
+  const n = /^\d{1,5}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= (allowZero ? 0 : 1) && n <= 65535))
+    throw new UsageError(`${flag}: "${text}" is not a port (${allowZero ? 0 : 1}-65535)`);
   return n;
 }
 

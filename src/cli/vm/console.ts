@@ -1,10 +1,11 @@
 import { WebSocket } from "ws";
-import { CONSOLE_CLOSE, subresourcePath } from "../../api/subresources.js";
+import { CONSOLE_CLOSE } from "../../api/subresources.js";
 import type { CommonArgs, WaitArgs } from "./args.js";
 import { CliError, EXIT, exitCodeFor } from "./errors.js";
 import { type Session, session, webSocketOptions } from "./kube.js";
 import { remember, unseen } from "./replay.js";
 import { getVm } from "./status.js";
+import { openStream as open, Refused, streamUrl } from "./stream.js";
 
 /** Ctrl-]: detach, as telnet and virsh console do. */
 const ESCAPE = 0x1d;
@@ -19,16 +20,6 @@ const MAX_PENDING_INPUT = 64 * 1024;
 
 export type ConsoleArgs = CommonArgs & WaitArgs & { watch: boolean; lingerMs: number };
 
-/** Why a connection attempt was refused, from the HTTP answer. */
-class Refused extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 type Ending =
   | { kind: "detached" }
   | { kind: "takenOver"; reason: string }
@@ -40,7 +31,7 @@ type Ending =
  */
 export async function runConsole(args: ConsoleArgs): Promise<number> {
   const s = session(args);
-  const url = `${s.server.origin.replace(/^http/, "ws")}${s.server.pathname.replace(/\/$/, "")}${subresourcePath(s.namespace, args.name, "console")}${args.watch ? "?mode=watch" : ""}`;
+  const url = streamUrl(s, args.name, "console", args.watch ? "?mode=watch" : "");
   const tty = process.stdin.isTTY === true;
   const note = (text: string) => process.stderr.write(tty ? `\r\n[${text}]\r\n` : `[${text}]\n`);
 
@@ -208,31 +199,6 @@ function pump(
       if (code === CONSOLE_CLOSE.takenOver) return finish({ kind: "takenOver", reason: text });
       finish({ kind: "dropped", reason: text || `code ${code}` });
     });
-  });
-}
-
-/** Open the console WebSocket; a refusal rejects with its HTTP status and Status message. */
-function open(
-  url: string,
-  options: Awaited<ReturnType<typeof webSocketOptions>>,
-): Promise<WebSocket> {
-  const ws = new WebSocket(url, { ...options, handshakeTimeout: 10_000 });
-  return new Promise((resolve, reject) => {
-    ws.once("open", () => resolve(ws));
-    ws.once("unexpected-response", (_req, res) => {
-      let body = "";
-      res.on("data", (c: Buffer) => {
-        body += c;
-      });
-      res.on("end", () => {
-        let message = body.trim() || `HTTP ${res.statusCode}`;
-        try {
-          message = (JSON.parse(body) as { message?: string }).message ?? message;
-        } catch {}
-        reject(new Refused(res.statusCode ?? 0, message));
-      });
-    });
-    ws.once("error", reject);
   });
 }
 

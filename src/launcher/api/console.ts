@@ -1,7 +1,8 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { WebSocket, WebSocketServer } from "ws";
+import { WebSocket, type WebSocketServer } from "ws";
 import type { Logger } from "../../util/log.js";
+import { refuse } from "./upgrade.js";
 import type { LauncherView } from "./view.js";
 
 export const CONSOLE_PATH = "/console";
@@ -13,21 +14,15 @@ const MAX_CLIENT_BACKLOG = 8 * 1024 * 1024;
  * gets the recent output (so it sees the boot), then the live stream; any number may attach,
  * and whatever any of them sends is typed into the guest.
  */
-export function consoleUpgrade(view: LauncherView, log: Logger) {
-  const wss = new WebSocketServer({ noServer: true });
+export function consoleUpgrade(view: LauncherView, wss: WebSocketServer, log: Logger) {
   return (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const path = new URL(req.url ?? "/", "http://launcher").pathname;
-    if (path !== CONSOLE_PATH) {
-      refuse(socket, 404, "Not Found");
-      return;
-    }
     const serial = view.serialConsole();
     if (!serial) {
       refuse(socket, 503, "Service Unavailable");
       return;
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      log.info({ clients: wss.clients.size }, "console client attached");
+      log.info("console client attached");
       const attachment = serial.attach((chunk) => {
         if (ws.bufferedAmount > MAX_CLIENT_BACKLOG) {
           ws.close(1013, "console client too slow");
@@ -49,8 +44,4 @@ export function consoleUpgrade(view: LauncherView, log: Logger) {
       ws.on("error", (err) => log.warn({ err }, "console client error"));
     });
   };
-}
-
-function refuse(socket: Duplex, status: number, text: string): void {
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
 }

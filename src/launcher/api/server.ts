@@ -5,10 +5,11 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
 import { socketRefusal } from "./client-identity.js";
-import { consoleUpgrade } from "./console.js";
+import { guestControlRoutes } from "./guest-control.js";
 import { healthRoutes, metricsRoutes, statusRoutes } from "./health.js";
 import { type Handler, router, sendError } from "./http.js";
 import { migrationRoutes } from "./migration.js";
+import { upgrades } from "./upgrade.js";
 import type { LauncherView } from "./view.js";
 
 export interface ServerOptions {
@@ -44,13 +45,14 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
           ...healthRoutes(view),
           ...statusRoutes(view),
           ...migrationRoutes(() => view.migration()),
+          ...guestControlRoutes(view),
         ]),
         log,
       ),
       log,
     ),
   );
-  const upgrade = consoleUpgrade(view, log);
+  const upgrade = upgrades(view, log);
   api.on("upgrade", (req: IncomingMessage, socket: TLSSocket, head: Buffer) => {
     const refusal = socketRefusal(socket);
     if (!refusal) return upgrade(req, socket, head);

@@ -186,6 +186,10 @@ export class MigrationControl {
     if (!guest || !vm || !guest.ready) {
       throw new MigrationRefused(409, "the guest is not running here");
     }
+    // A paused guest would arrive paused on a target that waits for it to run.
+    if (guest.paused) {
+      throw new MigrationRefused(409, "the guest is paused; unpause it before migrating");
+    }
     const unknown = req.diskIndexes.filter((i) => !this.copiedDisks.includes(i));
     if (unknown.length > 0) {
       throw new MigrationRefused(400, `disks ${unknown.join(", ")} are not local to this pod`);

@@ -13,6 +13,37 @@ export function removeCondition(conditions: Condition[] | undefined, type: strin
   const kept = conditions?.filter((c) => c.type !== type);
   return kept && kept.length > 0 ? kept : undefined;
 }
+/**
+ * True while the user has the guest paused (`kubectl vm pause`), from the launcher's
+ * /status; False once it runs again; gone when no guest runs. The VM's phase stays
+ * Running (the guest is alive, in one place): a paused VM is never restarted or replaced.
+ */
+export const CONDITION_PAUSED = "Paused";
+
+/** Pure: the Paused condition after a launcher answer (undefined: no change to make). */
+export function pausedCondition(
+  conditions: Condition[] | undefined,
+  launcherPhase: string | undefined,
+  now: Date,
+): Condition[] | undefined {
+  if (launcherPhase === undefined) return conditions;
+  const paused = launcherPhase === "Paused";
+  // Never paused: no condition at all, so status stays as it was before pausing existed.
+  if (!paused && !findCondition(conditions, CONDITION_PAUSED)) return conditions;
+  return setCondition(
+    conditions,
+    paused
+      ? {
+          type: CONDITION_PAUSED,
+          status: "True",
+          reason: "PausedByUser",
+          message: "the guest's vCPUs are stopped",
+        }
+      : { type: CONDITION_PAUSED, status: "False", reason: "Running", message: "" },
+    now,
+  );
+}
+
 /** Whether the VM can live-migrate (its disks), set by the VM reconciler only. */
 export const CONDITION_MIGRATABLE = "Migratable";
 

@@ -11,8 +11,11 @@ import {
   CONDITION_FAILURE,
   CONDITION_LAUNCHER,
   CONDITION_MIGRATABLE,
+  CONDITION_PAUSED,
   CONDITION_READY,
   findCondition,
+  pausedCondition,
+  removeCondition,
   setCondition,
 } from "./conditions.js";
 import { guestAgentStatus, noGuestAgent } from "./guest-agent.js";
@@ -289,6 +292,7 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
     d.status.accelerationReason = input.launcher.accelerationReason;
   }
   Object.assign(d.status, guestAgentStatus(d.status, input.launcher, input.now));
+  d.status.conditions = pausedCondition(d.status.conditions, input.launcher?.phase, input.now);
 
   if (pod.unschedulable) {
     d.status.conditions = failure(
@@ -351,6 +355,7 @@ function decideIdle(
   d.status.acceleration = undefined;
   d.status.accelerationReason = undefined;
   Object.assign(d.status, noGuestAgent(d.status, now));
+  d.status.conditions = removeCondition(d.status.conditions, CONDITION_PAUSED);
 
   let outcome: Outcome;
   const rejection = findCondition(status.conditions, CONDITION_FAILURE);

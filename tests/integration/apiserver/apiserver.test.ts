@@ -4,12 +4,14 @@
  * relaying the console of a real launcher running the test guest under QEMU.
  */
 import { readFileSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { KubeConfig } from "@kubernetes/client-node";
 import { $ } from "dax-sh";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
   CONSOLE_CLOSE,
+  portForwardPath,
   SUBRESOURCES_APISERVICE,
   subresourcePath,
 } from "../../../src/api/subresources.js";
@@ -17,7 +19,7 @@ import { type RunningApiServer, startApiServer } from "../../../src/apiserver/se
 import { isAlreadyExists, KubeClient, paths } from "../../../src/kube/client.js";
 import { binaryPath } from "../../../src/local/build/targets.js";
 import { issueCertificate } from "../../../src/util/pki.js";
-import { GUEST_BOOT_MARKER } from "../../../src/vmm/index.js";
+import { GUEST_BOOT_MARKER, pngSize } from "../../../src/vmm/index.js";
 import { LauncherProcess, testGuestSpec, testPki } from "../launcher/harness.js";
 import { Cli, kubeconfigAs, run } from "./cli.js";
 import { adminTls, call, eventually, openConsole, type Tls } from "./harness.js";
@@ -25,6 +27,7 @@ import { adminTls, call, eventually, openConsole, type Tls } from "./harness.js"
 const SERVER_NS = "kv-apiserver-it";
 const SERVICE = "kubevisor-apiserver";
 const NS = "tests"; // the launcher harness's namespace
+const OTHER_NS = "kv-apiserver-other";
 const VM = "demo";
 const octet = () => 2 + Math.floor(Math.random() * 250);
 const IP = `127.88.${octet()}.${octet()}`;
@@ -140,6 +143,19 @@ beforeAll(async () => {
   await bind("alice", "ClusterRole", "edit");
   await bind("bob", "ClusterRole", "view");
   await bind("dave", "Role", "console-watch");
+  // erin may edit VMs, but only in a namespace of her own.
+  await create("/api/v1/namespaces", {
+    apiVersion: "v1",
+    kind: "Namespace",
+    metadata: { name: OTHER_NS },
+  });
+  await create(`/apis/rbac.authorization.k8s.io/v1/namespaces/${OTHER_NS}/rolebindings`, {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "RoleBinding",
+    metadata: { name: "erin-edit" },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: "edit" },
+    subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: "erin" }],
+  });
   // Ready once the APIService is available and the role aggregation has reached `edit`.
   await eventually("alice allowed through the aggregation layer", async () =>
     (await put("start", "alice")).status === 200 ? true : undefined,
@@ -152,6 +168,7 @@ afterAll(async () => {
     ?.delete(`/apis/apiregistration.k8s.io/v1/apiservices/${SUBRESOURCES_APISERVICE}`)
     .catch(() => {});
   await client?.delete(`/api/v1/namespaces/${SERVER_NS}`).catch(() => {});
+  await client?.delete(`/api/v1/namespaces/${OTHER_NS}`).catch(() => {});
   await client?.delete(vmPath).catch(() => {});
   await server?.close();
   await launcher?.cleanup();
@@ -255,6 +272,97 @@ describe("aggregated API server", () => {
   });
 });
 
+describe("display, screenshot and pause through the aggregation layer", () => {
+  const get = (sub: Parameters<typeof subresourcePath>[2], user: string) =>
+    call(url(sub), tls, "GET", { user });
+
+  it("relays VNC to an edit user: the RFB greeting of the guest's QEMU", async () => {
+    await launcher.waitReady(120_000);
+    const vnc = await openConsole(url("vnc"), tls, "alice");
+    await vnc.waitFor(/^RFB 003\.008\n/);
+    // A second viewer does not take the first one's session over (only the console does).
+    const second = await openConsole(url("vnc"), tls, "alice");
+    await second.waitFor(/^RFB 003\.008\n/);
+    const first = await Promise.race([
+      vnc.closed,
+      new Promise<string>((r) => setTimeout(() => r("open"), 500)),
+    ]);
+    expect(first).toBe("open");
+    vnc.ws.close();
+    second.ws.close();
+  });
+
+  it("returns a PNG screenshot to an edit user", async () => {
+    const shot = await get("screenshot", "alice");
+    expect(shot.status).toBe(200);
+    expect(shot.type).toBe("image/png");
+    expect(pngSize(shot.bytes).width).toBeGreaterThan(0);
+  });
+
+  it("pauses and unpauses the guest for an edit user", async () => {
+    const pause = await put("pause", "alice");
+    expect(pause.status).toBe(200);
+    expect(pause.json.message).toBe(`VM ${VM} paused`);
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Paused");
+    expect((await put("unpause", "alice")).status).toBe(200);
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
+  });
+
+  it("refuses vnc, screenshot and pause to view, unbound and other-namespace users", async () => {
+    for (const user of ["bob", "carol", "erin"]) {
+      const vnc = await openConsole(url("vnc"), tls, user).then(
+        (session) => {
+          session.ws.close();
+          return "opened";
+        },
+        (err: Error) => err.message,
+      );
+      expect(vnc).toContain("HTTP 403");
+      expect(vnc).toContain(`User \\"${user}\\" cannot get resource \\"virtualmachines/vnc\\"`);
+      const shot = await get("screenshot", user);
+      expect(shot.status).toBe(403);
+      expect(shot.json.message).toContain(`cannot get resource "virtualmachines/screenshot"`);
+      for (const action of ["pause", "unpause"] as const) {
+        const refused = await put(action, user);
+        expect(refused.status).toBe(403);
+        expect(refused.json.message).toContain(
+          `cannot update resource "virtualmachines/${action}"`,
+        );
+      }
+    }
+    // The guest was never paused by any of them.
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
+  });
+
+  it("tunnels a TCP connection to a guest port for an edit user only", async () => {
+    await launcher.waitReady(120_000);
+    const pf = `${apiserver}${portForwardPath(NS, VM, 80)}`;
+    const alice = await openConsole(pf, tls, "alice");
+    alice.ws.send(Buffer.from("GET / HTTP/1.0\r\n\r\n"), { binary: true });
+    await alice.waitFor(/^HTTP\/1\.[01] (200|404)/);
+    await alice.closed;
+    for (const user of ["bob", "carol", "erin"]) {
+      await expect(openConsole(pf, tls, user)).rejects.toThrow(/HTTP 403/);
+    }
+  });
+
+  it("refuses a port-forward to a port outside 1-65535, naming the port", async () => {
+    for (const bad of ["0", "65536", "ssh"]) {
+      const pf = `${apiserver}${subresourcePath(NS, VM, "portforward")}/${bad}`;
+      const err = await openConsole(pf, tls, "alice").then(
+        () => "opened",
+        (e: Error) => e.message,
+      );
+      expect(err).toContain("HTTP 400");
+      expect(err).toContain(`port: \\"${bad}\\" is not a TCP port (1-65535)`);
+    }
+  });
+
+  it("refuses VNC to a user who may only watch the console", async () => {
+    await expect(openConsole(url("vnc"), tls, "dave")).rejects.toThrow(/403/);
+  });
+});
+
 describe("kubectl-vm through the aggregation layer", () => {
   const as = (user: string) => ["-n", NS, "--kubeconfig", kubeconfigAs(user)];
 
@@ -281,6 +389,70 @@ describe("kubectl-vm through the aggregation layer", () => {
     const bob = await run(["console", VM, ...as("bob")]);
     expect(bob.code).toBe(4);
     expect(bob.stderr).toContain('cannot get resource "virtualmachines/console"');
+  });
+
+  it("vnc opens a local port carrying the guest's RFB stream; refuses a view user", async () => {
+    await launcher.waitReady(120_000);
+    const cli = new Cli(["vnc", VM, ...as("alice")]);
+    await cli.waitFor(/VNC for VM demo on 127\.0\.0\.1:(\d+)/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(cli.stdout)?.[1]);
+    for (let i = 0; i < 2; i++) {
+      // Each viewer connection is a session of its own.
+      const sock = connect(port, "127.0.0.1");
+      const greeting = await new Promise<string>((resolve, reject) => {
+        sock.once("data", (d: Buffer) => resolve(d.toString("latin1")));
+        sock.once("error", reject);
+      });
+      expect(greeting).toBe("RFB 003.008\n");
+      sock.destroy();
+    }
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(0);
+    const bob = await run(["vnc", VM, ...as("bob")]);
+    expect(bob.code).toBe(4);
+    expect(bob.stderr).toContain('cannot get resource "virtualmachines/vnc"');
+  });
+
+  it("port-forward tunnels local connections to the guest; ssh runs its ProxyCommand", async () => {
+    await launcher.waitReady(120_000);
+    const cli = new Cli(["port-forward", VM, "0:80", ...as("alice")]);
+    await cli.waitFor(/Forwarding 127\.0\.0\.1:(\d+) -> VM demo port 80/);
+    const port = Number(/127\.0\.0\.1:(\d+)/.exec(cli.stdout)?.[1]);
+    for (let i = 0; i < 2; i++) {
+      const sock = connect(port, "127.0.0.1");
+      sock.write("GET / HTTP/1.0\r\n\r\n");
+      let answer = "";
+      sock.on("data", (d: Buffer) => {
+        answer += d.toString("latin1");
+      });
+      await new Promise((resolve) => sock.once("close", resolve));
+      expect(answer).toMatch(/^HTTP\/1\.[01] (200|404)/);
+    }
+    cli.child.kill("SIGINT");
+    expect(await cli.exited).toBe(0);
+    // ssh with the guest's httpd as its "SSH port": the ProxyCommand ssh would run carries
+    // the bytes (fake-ssh plays ssh; the test guest has no SSH server).
+    process.env.KUBEVISOR_SSH = join(import.meta.dirname, "../../fixtures/bin/fake-ssh.mjs");
+    try {
+      const ssh = await run(["ssh", `root@${VM}`, "--ssh-port", "80", ...as("alice")]);
+      expect(ssh.stdout).toMatch(/^HTTP\/1\.[01] (200|404)/);
+      const bob = await run(["port-forward", "--stdio", VM, "80", ...as("bob")]);
+      expect(bob.code).toBe(4);
+      expect(bob.stderr).toContain('cannot get resource "virtualmachines/portforward"');
+    } finally {
+      delete process.env.KUBEVISOR_SSH;
+    }
+  }, 240_000);
+
+  it("pauses and unpauses; refuses a view user with exit 4", async () => {
+    const pause = await run(["pause", VM, ...as("alice")]);
+    expect(pause).toMatchObject({ code: 0, stdout: `VM ${VM} paused\n` });
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Paused");
+    expect(await run(["unpause", VM, ...as("alice")])).toMatchObject({ code: 0 });
+    expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Running");
+    const bob = await run(["pause", VM, ...as("bob")]);
+    expect(bob.code).toBe(4);
+    expect(bob.stderr).toContain('cannot update resource "virtualmachines/pause"');
   });
 
   it("migrate --wait shows progress and exits by the migration's outcome", async () => {

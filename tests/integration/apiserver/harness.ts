@@ -30,6 +30,8 @@ const impersonate = (user?: string) => (user ? { "Impersonate-User": user } : {}
 export interface Answer {
   status: number;
   body: string;
+  bytes: Buffer;
+  type: string | undefined;
   json: { message?: string; code?: number; details?: { name?: string } } & Record<string, unknown>;
 }
 
@@ -50,16 +52,22 @@ export function call(
         agent: false,
       },
       (res) => {
-        let body = "";
-        res.on("data", (c) => {
-          body += c;
-        });
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
         res.on("end", () => {
+          const bytes = Buffer.concat(chunks);
+          const body = bytes.toString("utf8");
           let json = {};
           try {
             json = JSON.parse(body);
           } catch {}
-          resolve({ status: res.statusCode ?? 0, body, json });
+          resolve({
+            status: res.statusCode ?? 0,
+            body,
+            bytes,
+            type: res.headers["content-type"],
+            json,
+          });
         });
       },
     );

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   Acceleration,
   EvictionStrategy,
+  graphicsEnabled,
   MachineType,
   MigrationPhase,
   quantityToBytes,
@@ -148,6 +149,18 @@ describe("boot sources", () => {
       disks: [disk({ containerDisk: { image: "img" } })],
     });
     expect(result.error?.issues.map((i) => i.path)).toEqual([["machine", "type"]]);
+  });
+
+  it("gives q35 a display and microvm none; refuses one on microvm, naming graphics.enabled", () => {
+    const base = { memory: { size: "256Mi" }, boot: KERNEL_BOOT };
+    expect(graphicsEnabled(VirtualMachineSpec.parse(base))).toBe(true);
+    expect(
+      graphicsEnabled(VirtualMachineSpec.parse({ ...base, graphics: { enabled: false } })),
+    ).toBe(false);
+    const micro = { ...base, machine: { type: "microvm" } };
+    expect(graphicsEnabled(VirtualMachineSpec.parse(micro))).toBe(false);
+    const bad = VirtualMachineSpec.safeParse({ ...micro, graphics: { enabled: true } });
+    expect(bad.error?.issues.map((i) => i.path)).toEqual([["graphics", "enabled"]]);
   });
 
   it("refuses secureBoot without UEFI, and userData beside its Secret", () => {

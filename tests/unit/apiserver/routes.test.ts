@@ -11,9 +11,29 @@ describe("routes", () => {
       name: "demo",
       subresource: "console",
     });
-    expect(route(`${base}/namespaces/ns/virtualmachines/vm/migrate`)).toMatchObject({
-      subresource: "migrate",
+    for (const sub of ["migrate", "vnc", "screenshot", "pause", "unpause"]) {
+      expect(route(`${base}/namespaces/ns/virtualmachines/vm/${sub}`)).toMatchObject({
+        subresource: sub,
+      });
+    }
+  });
+
+  it("takes a port after portforward only, and refuses one outside 1-65535 naming it", () => {
+    expect(route(`${base}/namespaces/ns/virtualmachines/vm/portforward/22`)).toMatchObject({
+      kind: "vm",
+      subresource: "portforward",
+      port: 22,
     });
+    for (const bad of ["0", "65536", "ssh", "-1", "1e3"]) {
+      expect(route(`${base}/namespaces/ns/virtualmachines/vm/portforward/${bad}`)).toEqual({
+        kind: "badRequest",
+        message: `port: "${bad}" is not a TCP port (1-65535)`,
+      });
+    }
+    expect(route(`${base}/namespaces/ns/virtualmachines/vm/portforward`)).toMatchObject({
+      kind: "badRequest",
+    });
+    expect(route(`${base}/namespaces/ns/virtualmachines/vm/vnc/22`).kind).toBe("notFound");
   });
 
   it("refuses unknown subresources and paths", () => {
@@ -28,10 +48,15 @@ describe("routes", () => {
       .resources;
     expect(resources.map((r) => [r.name, r.verbs.join()])).toEqual([
       ["virtualmachines/console", "get"],
+      ["virtualmachines/vnc", "get"],
+      ["virtualmachines/portforward", "get"],
+      ["virtualmachines/screenshot", "get"],
       ["virtualmachines/start", "update"],
       ["virtualmachines/stop", "update"],
       ["virtualmachines/restart", "update"],
       ["virtualmachines/migrate", "update"],
+      ["virtualmachines/pause", "update"],
+      ["virtualmachines/unpause", "update"],
     ]);
     expect(route("/apis")).toMatchObject({ body: { kind: "APIGroupList" } });
     expect(route("/apis/subresources.kubevisor.io")).toMatchObject({ body: { kind: "APIGroup" } });

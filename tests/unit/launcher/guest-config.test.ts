@@ -21,6 +21,7 @@ const inputs = {
   disks: [disk("root")],
   uefiVarsPath: "/d/uefi-vars.fd",
   agentSocket: "/d/run/agent.sock",
+  vncSocket: "/d/run/vnc.sock",
   guestOutbound: "allow" as const,
 };
 

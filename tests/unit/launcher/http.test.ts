@@ -36,6 +36,7 @@ const view = (ready: boolean, migration?: MigrationControl): LauncherView => ({
   serialConsole: () => undefined,
   migration: () => migration,
   metrics: async () => "",
+  guestControl: () => undefined,
 });
 
 const control = (role: "source" | "target") =>

@@ -191,6 +191,28 @@ describe("an active launcher pod", () => {
     ).toBe("Running");
   });
 
+  it("keeps a paused guest Running with a Paused condition, never replacing its pod", () => {
+    const v = vm({ status: launched(1, { phase: "Running" }) });
+    const paused = run(v, [pod(1)], { launcher: { phase: "Paused" } });
+    expect(paused.status.phase).toBe("Running");
+    expect(paused.actions).toEqual([]);
+    expect(condition(paused, "Paused")).toMatchObject({ status: "True", reason: "PausedByUser" });
+    // Even with the readiness probe behind, a paused guest is not taken for a dead one.
+    const lagging = run(v, [pod(1, { ready: false })], { launcher: { phase: "Paused" } });
+    expect(lagging.status.phase).toBe("Running");
+    expect(lagging.actions).toEqual([]);
+    // Unpaused: False; a guest never paused carries no condition at all.
+    const resumed = run(
+      vm({ status: { ...launched(1), conditions: paused.status.conditions } }),
+      [pod(1)],
+      { launcher: { phase: "Running" } },
+    );
+    expect(condition(resumed, "Paused")?.status).toBe("False");
+    expect(
+      condition(run(v, [pod(1)], { launcher: { phase: "Running" } }), "Paused"),
+    ).toBeUndefined();
+  });
+
   it("says so when the node is not ready", () => {
     const d = run(vm({ status: launched(1) }), [pod(1)], { nodeReady: false });
     expect(d.status.phase).toBe("Running");

@@ -35,6 +35,20 @@ describe("buildQemuArgs", () => {
     expect(args).not.toContain("-netdev");
   });
 
+  it("adds a VGA display served as VNC on its unix socket only, and none without graphics", () => {
+    expect(buildQemuArgs(guest, launch)).not.toContain("-vnc");
+    const args = buildQemuArgs({ ...guest, graphics: { vncSocket: "/run/vm/vnc.sock" } }, launch);
+    expect(values(args, "-vnc")).toEqual(["unix:/run/vm/vnc.sock"]);
+    expect(values(args, "-device")).toContain("VGA,id=video0");
+    // Never a TCP display: -vnc takes no host:display form from us.
+    expect(values(args, "-vnc").every((v) => v.startsWith("unix:"))).toBe(true);
+    const bad = (g: GuestConfig, field: string) =>
+      expect(() => buildQemuArgs(g, launch)).toThrow(expect.objectContaining({ field }));
+    bad({ ...guest, machine: "microvm", graphics: { vncSocket: "/v.sock" } }, "graphics");
+    bad({ ...guest, graphics: { vncSocket: "/a,b.sock" } }, "graphics.vncSocket");
+    bad({ ...guest, graphics: { vncSocket: `/${"x".repeat(120)}` } }, "graphics.vncSocket");
+  });
+
   it("uses KVM with the host CPU, and an explicit CPU model wins", () => {
     const kvm = buildQemuArgs(guest, { ...launch, accel: "kvm" });
     expect(values(kvm, "-accel")).toEqual(["kvm"]);

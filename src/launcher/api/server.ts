@@ -9,6 +9,7 @@ import { consoleUpgrade } from "./console.js";
 import { healthRoutes, statusRoutes } from "./health.js";
 import { type Handler, router, sendError } from "./http.js";
 import { migrationRoutes } from "./migration.js";
+import { startRoutes } from "./start.js";
 import type { LauncherView } from "./view.js";
 
 export interface ServerOptions {
@@ -42,6 +43,7 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
         router([
           ...healthRoutes(view),
           ...statusRoutes(view),
+          ...startRoutes(view),
           ...migrationRoutes(() => view.migration()),
         ]),
         log,

@@ -35,6 +35,7 @@ const view = (ready: boolean, migration?: MigrationControl): LauncherView => ({
   status: async () => ({ phase: ready ? "Running" : "Preparing" }),
   serialConsole: () => undefined,
   migration: () => migration,
+  start: () => "notGated",
 });
 
 const control = (role: "source" | "target") =>

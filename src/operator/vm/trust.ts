@@ -27,10 +27,11 @@ const ACTIVE_OR_CLAIMED: ReadonlySet<string | undefined> = new Set([
  * The current launch's pod is the one under the claimed name whose UID the operator
  * recorded when its own create returned. Any other pod under that name, or under the next
  * launch's name, was made by someone else (a tenant may create pods in the namespace):
- * refused — never asked for its status, never adopted, never its outcome believed, and not
- * deleted either (it may be someone's workload; a VM must not delete what it does not own).
- * While alive it still blocks a new launch, since it might be our own pod whose create
- * answer was lost, and a VM never runs twice.
+ * refused — never asked for its status, never told to start, never adopted, never its
+ * outcome believed, and not deleted either while it holds the current or next name (it may
+ * be someone's workload). It does not block a new launch: even if it is our own pod whose
+ * create answer was lost, it waits at its start gate and never runs the guest; the claim
+ * moves on to the next launch, and a pod of a superseded launch is deleted like any other.
  */
 export function sortPods(input: DecideInput): { current?: ObservedPod; refused: ObservedPod[] } {
   const status = input.vm.status ?? {};
@@ -65,8 +66,8 @@ export function launcherCondition(
     return set(
       "False",
       "LauncherPodRefused",
-      `pod ${squatter.name} (uid ${squatter.uid}) is not a launcher pod the operator created; ` +
-        "it is never contacted or adopted, and blocks new launches while it runs: delete it",
+      `pod ${squatter.name} (uid ${squatter.uid}) is not a launcher pod the operator recorded; ` +
+        "it is never contacted, started or adopted",
     );
   }
   if (!current || isTerminal(current))

@@ -39,14 +39,38 @@ export function sortPods(input: DecideInput): { current?: ObservedPod; refused: 
   // A status written before UIDs were recorded (no field at all, where claims now write "")
   // adopts the live pod of its active launch once, as the operator that made it would have.
   const legacy = status.launcherPodUID === undefined && ACTIVE_OR_CLAIMED.has(status.phase);
-  let current: ObservedPod | undefined;
-  const refused: ObservedPod[] = [];
-  for (const pod of input.pods) {
-    const recorded = legacy || pod.uid === status.launcherPodUID;
-    if (pod.name === status.launcherPod && recorded) current = pod;
-    else if (pod.name === status.launcherPod || pod.name === next) refused.push(pod);
-  }
+  const { recorded: current, others } = recordedPod(
+    input.pods,
+    status.launcherPod,
+    status.launcherPodUID,
+    legacy,
+  );
+  const refused = [...others, ...input.pods.filter((p) => p.name === next)];
   return current ? { current, refused } : { refused };
+}
+
+/**
+ * The one rule for every pod the operator creates (launches and migration targets): the
+ * pod under `name` is trusted only when its UID is the one recorded in status from the
+ * operator's own create answer (`legacy`: a status from before UIDs were recorded trusts
+ * the name). Any other pod under that name is returned in `others`: never contacted,
+ * started, adopted or switched to.
+ */
+export function recordedPod<P extends { name: string; uid: string }>(
+  pods: readonly P[],
+  name: string | undefined,
+  uid: string | undefined,
+  legacy = false,
+): { recorded?: P; others: P[] } {
+  let recorded: P | undefined;
+  const others: P[] = [];
+  for (const pod of pods) {
+    if (pod.name !== name) continue;
+    if (!recorded && (legacy || (uid !== undefined && uid !== "" && pod.uid === uid)))
+      recorded = pod;
+    else others.push(pod);
+  }
+  return recorded ? { recorded, others } : { others };
 }
 
 export function launcherCondition(

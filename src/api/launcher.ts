@@ -27,6 +27,14 @@ export const LAUNCHER_PORT = 8443;
  */
 export const LAUNCHER_PROBE_PORT = 8444;
 export const LAUNCHER_CONTAINER = "launcher";
+/**
+ * Env var the operator sets to "true" on every launcher pod it creates: the launcher then
+ * prepares nothing and starts no QEMU until the operator calls POST /start, which it does
+ * only for the pod whose UID it recorded in status. A pod whose UID was never recorded
+ * (its creator died between create and record, or its create landed after the claim moved
+ * on) therefore never runs a guest, whatever the clocks say.
+ */
+export const LAUNCHER_AWAIT_START_ENV = "KUBEVISOR_AWAIT_START";
 export const LAUNCHER_SPEC_DIR = "/var/run/kubevisor/vm";
 export const LAUNCHER_SPEC_FILE = "vm.json";
 export const LAUNCHER_TLS_DIR = "/var/run/kubevisor/tls";
@@ -56,6 +64,8 @@ export const LauncherExitReason = z.enum([
   /** A migration target whose guest never arrived (or failed to): nothing ran here. */
   "MigrationFailed",
   "ConfigError",
+  /** The operator never told this launcher to start (POST /start) within its wait: no guest ran. */
+  "NeverStarted",
 ]);
 export type LauncherExitReason = z.infer<typeof LauncherExitReason>;
 
@@ -84,6 +94,10 @@ export const LauncherStatus = z.object({
   startedAt: z.string().optional(),
   bootTimeMs: z.number().nonnegative().optional(),
   message: z.string().optional(),
+  awaitingStart: z
+    .boolean()
+    .optional()
+    .describe("True while the launcher waits for the operator's POST /start (nothing runs yet)"),
   guest: z
     .object({
       agentConnected: z.boolean(),

@@ -41,6 +41,12 @@ export const VirtualMachineMigrationStatus = z.object({
   targetNode: z.string().optional(),
   sourcePod: z.string().optional(),
   targetPod: z.string().optional(),
+  targetPodUID: z
+    .string()
+    .optional()
+    .describe(
+      "UID of the target pod the operator created; only that pod is ever contacted, started or switched to",
+    ),
   startTime: z.string().optional(),
   endTime: z.string().optional(),
   progress: z

@@ -13,7 +13,9 @@ export type LauncherOutcome =
   /** Source: the guest now runs on the migration target; this process's part is over. */
   | { kind: "migrated"; message: string }
   /** Target: the guest never arrived or the migration failed; nothing ran here. */
-  | { kind: "migrationFailed"; message: string };
+  | { kind: "migrationFailed"; message: string }
+  /** Never told to start (POST /start) within the wait: nothing was prepared or run. */
+  | { kind: "neverStarted"; message: string };
 
 export interface LauncherExit {
   code: number;
@@ -30,6 +32,7 @@ const EXIT_OF: Record<LauncherOutcome["kind"], Omit<LauncherExit, "message">> = 
   crashed: { code: LAUNCHER_EXIT.guestFailed, reason: "GuestCrashed" },
   migrated: { code: LAUNCHER_EXIT.ok, reason: "Migrated" },
   migrationFailed: { code: LAUNCHER_EXIT.guestFailed, reason: "MigrationFailed" },
+  neverStarted: { code: LAUNCHER_EXIT.guestFailed, reason: "NeverStarted" },
 };
 
 export function launcherExit(outcome: LauncherOutcome): LauncherExit {

@@ -12,7 +12,7 @@ import {
   validateGuestConfig,
 } from "../vmm/index.js";
 import { type LauncherServers, startServers } from "./api/server.js";
-import type { LauncherView } from "./api/view.js";
+import type { LauncherView, StartResult } from "./api/view.js";
 import { planDisks } from "./disks/plan.js";
 import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
@@ -24,6 +24,7 @@ import { copiedDiskIndexes } from "./migration/disks.js";
 import { PhaseOwner } from "./phase.js";
 import type { LauncherSettings } from "./settings.js";
 import { type LaunchedVm, readLaunchedVm } from "./spec.js";
+import { StartGate } from "./start-gate.js";
 
 /** The VM's UEFI variable store, in the pod's disks dir: it lives as long as the pod. */
 export const UEFI_VARS_FILE = "uefi-vars.fd";
@@ -62,6 +63,7 @@ export class Launcher implements LauncherView {
     stats: async (timeoutMs) => this.guest?.stats(timeoutMs),
   });
   private stopping: Promise<LauncherOutcome> | undefined;
+  private readonly gate = new StartGate();
   private resolveStop!: (outcome: LauncherOutcome) => void;
   private readonly stopRequested = new Promise<LauncherOutcome>((resolve) => {
     this.resolveStop = resolve;
@@ -83,11 +85,17 @@ export class Launcher implements LauncherView {
     const status: LauncherStatus = { phase: this.phases.phase };
     const message = this.phases.endMessage;
     if (message) status.message = message;
+    if (this.gate.waiting) status.awaitingStart = true;
     return status;
   }
 
   metrics(): Promise<string> {
     return this.metricsRegistry.scrape();
+  }
+
+  start(): StartResult {
+    if (!this.settings.awaitStart) return "notGated";
+    return this.gate.open() ? "opened" : "alreadyOpen";
   }
 
   serialConsole() {
@@ -164,6 +172,18 @@ export class Launcher implements LauncherView {
         view: this,
         log: logger("launcher-api"),
       });
+      if (settings.awaitStart) {
+        // Nothing of the guest before the operator says so (start-gate.ts).
+        log.info({ waitMs: settings.startWaitMs }, "waiting for the operator's POST /start");
+        if ((await this.gate.wait(settings.startWaitMs)) === "timedOut") {
+          return {
+            kind: "neverStarted",
+            message: `the operator did not start this launcher within ${Math.round(settings.startWaitMs / 1000)} s`,
+          };
+        }
+        log.info("told to start");
+      }
+      if (this.stopping) return this.stopping;
       const plans = planDisks(vm, settings);
       const disks = await prepareDisks(plans, log);
       // QEMU's sockets: private to this process (the agent's answers are trusted as status).

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import {
   GUEST_OUTBOUND_ENV,
   GuestOutbound,
+  LAUNCHER_AWAIT_START_ENV,
   LAUNCHER_CLOUDINIT_DIR,
   LAUNCHER_DISKS_DIR,
   LAUNCHER_IMAGES_DIR,
@@ -54,12 +55,21 @@ export interface LauncherSettings {
   bootMarker?: string;
   /** A migration target gives up when no migration starts within this long. */
   migrationWaitMs: number;
+  /**
+   * Set by the operator on the pods it creates (LAUNCHER_AWAIT_START_ENV): wait for POST
+   * /start before touching disks or starting QEMU. Off for a launcher run by hand.
+   */
+  awaitStart: boolean;
+  /** How long to wait for POST /start before ending with NeverStarted (frees the pod's volumes). */
+  startWaitMs: number;
 }
 
 /** Generous: a TCG boot of a full distribution on a busy node takes minutes. */
 const DEFAULT_BOOT_TIMEOUT_S = 300;
 /** Long enough for an operator to restart and pick the migration up again. */
 const DEFAULT_MIGRATION_WAIT_S = 300;
+/** Longer than an operator restart plus a leader hand-over; a stray pod frees its volumes after it. */
+const DEFAULT_START_WAIT_S = 600;
 
 export class SettingsError extends Error {
   override name = "SettingsError";
@@ -91,6 +101,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv): LauncherSettings {
     bootTimeoutMs: intFromEnv(env, "KUBEVISOR_BOOT_TIMEOUT_SECONDS", DEFAULT_BOOT_TIMEOUT_S) * 1000,
     migrationWaitMs:
       intFromEnv(env, "KUBEVISOR_MIGRATION_WAIT_SECONDS", DEFAULT_MIGRATION_WAIT_S) * 1000,
+    awaitStart: env[LAUNCHER_AWAIT_START_ENV] === "true",
+    startWaitMs: intFromEnv(env, "KUBEVISOR_START_WAIT_SECONDS", DEFAULT_START_WAIT_S) * 1000,
   };
   if (env.KUBEVISOR_BOOT_MARKER) settings.bootMarker = env.KUBEVISOR_BOOT_MARKER;
   if (env.KUBEVISOR_GRACE_SECONDS !== undefined) {

@@ -59,6 +59,14 @@ export class LauncherClient {
     return this.get(at, "/status", LauncherStatus, STATUS_DEADLINE_MS);
   }
 
+  /**
+   * POST /start: let the launcher prepare its disks and start QEMU (or wait for the incoming
+   * guest). Callers send it only to a pod whose UID the operator recorded. Idempotent.
+   */
+  async start(at: LauncherAddress): Promise<void> {
+    await this.call(at, "POST", "/start", {}, STATUS_DEADLINE_MS);
+  }
+
   /** GET `path` and check the answer against `schema`. */
   async get<S extends z.ZodType>(
     at: LauncherAddress,

@@ -27,7 +27,7 @@ import { DEFAULT_DECIDE_CONFIG, type DecideConfig } from "./vm/decide.js";
 import type { LauncherPodConfig } from "./vm/launcher-pod.js";
 import { COMPONENT_PDB } from "./vm/pdb.js";
 import { PodIndex } from "./vm/pod-index.js";
-import { type RawVm, VmReconciler } from "./vm/reconciler.js";
+import { type RawVm, VmReconciler, type VmReconcilerFaults } from "./vm/reconciler.js";
 
 export const LEASE_NAME = "kubevisor-operator";
 /**
@@ -59,6 +59,8 @@ export interface OperatorOptions {
   migration?: Partial<MigrationConfig>;
   /** Give each VM a NetworkPolicy over its launcher pods (see vm/network-policy.ts). */
   networkPolicy?: boolean;
+  /** Fault injection for tests (e.g. die between a pod create and its UID record). */
+  faults?: VmReconcilerFaults;
 }
 
 export interface RunningOperator {
@@ -157,6 +159,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     podConfig,
     decideConfig,
     ...(o.networkPolicy ? { networkPolicy: { operatorNamespace: o.namespace } } : {}),
+    ...(o.faults ? { faults: o.faults } : {}),
     mayAct,
     log,
     migrations,

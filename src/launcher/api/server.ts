@@ -1,7 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { createServer as createHttpServer, type IncomingMessage, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
 import { socketRefusal } from "./client-identity.js";
@@ -9,6 +7,8 @@ import { guestControlRoutes } from "./guest-control.js";
 import { healthRoutes, metricsRoutes, statusRoutes } from "./health.js";
 import { type Handler, router, sendError } from "./http.js";
 import { migrationRoutes } from "./migration.js";
+import { startRoutes } from "./start.js";
+import { readTlsFiles, SECURE_CONTEXT, watchTls } from "./tls-reload.js";
 import { upgrades } from "./upgrade.js";
 import type { LauncherView } from "./view.js";
 
@@ -20,6 +20,8 @@ export interface ServerOptions {
   tlsDir: string;
   view: LauncherView;
   log: Logger;
+  /** How often the TLS files are checked for renewal (tls-reload.ts); default 10 s. */
+  tlsReloadMs?: number;
 }
 
 export interface LauncherServers {
@@ -33,17 +35,17 @@ export interface LauncherServers {
  * /metrics for Prometheus (figures about this VM only; nothing it serves changes anything).
  */
 export async function startServers(opts: ServerOptions): Promise<LauncherServers> {
-  const [cert, key, ca] = await Promise.all(
-    ["tls.crt", "tls.key", "ca.crt"].map((f) => readFile(join(opts.tlsDir, f), "utf8")),
-  );
+  const tls = await readTlsFiles(opts.tlsDir);
+  const { cert, key, ca } = tls;
   const { view, log } = opts;
   const api = createHttpsServer(
-    { cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: "TLSv1.2" },
+    { cert, key, ca, requestCert: true, rejectUnauthorized: true, ...SECURE_CONTEXT },
     pinned(
       guarded(
         router([
           ...healthRoutes(view),
           ...statusRoutes(view),
+          ...startRoutes(view),
           ...migrationRoutes(() => view.migration()),
           ...guestControlRoutes(view),
         ]),
@@ -76,7 +78,13 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
     { host: opts.host, port: opts.port, probePort: opts.probePort },
     "launcher API listening",
   );
-  return { close: async () => void (await Promise.all([closeServer(api), closeServer(probes)])) };
+  const stopWatching = watchTls(api, opts.tlsDir, tls, log, opts.tlsReloadMs);
+  return {
+    close: async () => {
+      stopWatching();
+      await Promise.all([closeServer(api), closeServer(probes)]);
+    },
+  };
 }
 
 /** Only the operator's identity gets past this (client-identity.ts): 403 for anyone else. */

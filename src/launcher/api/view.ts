@@ -8,6 +8,7 @@ export type GuestControl = Pick<
   Guest,
   "pause" | "unpause" | "screenshot" | "vncSocket" | "openPort"
 >;
+export type StartResult = "opened" | "alreadyOpen" | "notGated";
 
 /**
  * What the launcher API reads from the running launcher; it changes nothing through it but
@@ -25,4 +26,6 @@ export interface LauncherView {
   migration(): MigrationControl | undefined;
   /** Pause, unpause, screen; undefined until the guest exists. */
   guestControl(): GuestControl | undefined;
+  /** POST /start: open the start gate (the one write besides the migration). */
+  start(): StartResult;
 }

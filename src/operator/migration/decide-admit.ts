@@ -69,6 +69,8 @@ export function pending(input: MigrationDecideInput, d: MigrationDecision): Migr
     sourceNode,
     sourcePod,
     targetPod,
+    // Filled in from the create's own answer (the executor); until then no pod is trusted.
+    targetPodUID: "",
     startTime: m.status?.startTime ?? rfc3339(input.now),
     reason: undefined,
     message: undefined,
@@ -111,6 +113,16 @@ export function scheduling(input: MigrationDecideInput, d: MigrationDecision): M
   const age = now.getTime() - Date.parse(m.status?.startTime ?? "");
   const late = Number.isFinite(age) && age > config.targetScheduleTimeoutMs;
   const within = `within ${Math.round(config.targetScheduleTimeoutMs / 1000)} s`;
+  if (input.targetPodRefused) {
+    // A pod holds the target name but is not the one the operator recorded: a tenant's,
+    // or ours whose UID write was lost. Never contacted or started; this migration ends.
+    return fail(
+      input,
+      d,
+      "TargetPodRefused",
+      `pod ${input.targetPodRefused} holds the target name but is not the pod the operator created; it is never contacted`,
+    );
+  }
   if (!target) {
     if (late) return fail(input, d, "SchedulingTimeout", `target pod never appeared ${within}`);
     d.actions.push({ type: "createTarget" });
@@ -142,6 +154,12 @@ export function scheduling(input: MigrationDecideInput, d: MigrationDecision): M
         );
   }
   const launcher = input.targetLauncher;
+  if (target.stage === "Running" && target.podIP && launcher?.awaitingStart) {
+    // The recorded target waits at its start gate: only now does QEMU start with -incoming.
+    d.actions.push({ type: "startTarget" });
+    d.requeueAfterMs = SHORT_WAIT_MS;
+    return d;
+  }
   if (target.stage !== "Running" || !target.podIP || launcher?.phase !== "WaitingForMigration") {
     d.requeueAfterMs = SHORT_WAIT_MS;
     return d;

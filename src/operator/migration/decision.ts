@@ -35,7 +35,10 @@ export interface MigrationDecideInput {
   /** The target launcher's GET /status while Scheduling (waiting for the guest? accelerator?). */
   targetLauncher?: LauncherStatus;
   sourcePod?: ObservedPod;
+  /** The target pod whose UID this migration recorded; no other pod is ever used. */
   targetPod?: ObservedPod;
+  /** Name and UID of a pod under the target name that is not the recorded one. */
+  targetPodRefused?: string;
   /** Pending only: whether the VM's disks let it move (its claims read live). */
   migratable?: Migratability;
   /** Every migration's phase and source node, for the parallel limits. */
@@ -65,6 +68,8 @@ export type MigrationAction =
   | { type: "removeFinalizer" }
   | { type: "writeVm"; write: VmWrite }
   | { type: "createTarget" }
+  /** POST /start to the recorded target pod, waiting at its start gate. */
+  | { type: "startTarget" }
   /** Tell the target to listen and the source to send (both idempotent). */
   | { type: "startMigration"; settings: StartSettings }
   /** Ask the source to call the guest back; never awaited by the pass. */

@@ -21,6 +21,11 @@ export class MigrationLauncherClient {
     return this.launcher.status(at);
   }
 
+  /** Target: open its start gate, so QEMU starts with -incoming (idempotent). */
+  start(at: LauncherAddress): Promise<void> {
+    return this.launcher.start(at);
+  }
+
   async state(at: LauncherAddress): Promise<LauncherMigrationState> {
     return LauncherMigrationState.parse(await this.launcher.call(at, "GET", MIGRATION_PATH));
   }

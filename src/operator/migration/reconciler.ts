@@ -27,6 +27,7 @@ import type { LauncherPodConfig } from "../vm/launcher-pod.js";
 import { isTerminal, type ObservedPod, observePod } from "../vm/observe.js";
 import type { RawVm } from "../vm/reconciler.js";
 import { statusPatch } from "../vm/status-patch.js";
+import { recordedPod } from "../vm/trust.js";
 import { readMigratability } from "./claim-modes.js";
 import type { MigrationConfig } from "./config.js";
 import {
@@ -84,6 +85,11 @@ export class MigrationReconciler {
   private readonly lastSource = new Map<string, LauncherMigrationState>();
   /** Cancels under way (by uid): a cancel waits for QEMU, and no pass waits for it. */
   private readonly cancelling = new Set<string>();
+  /**
+   * Target pod UIDs from this process's own create answers (by migration uid): trusted
+   * while the status write that records them is not yet in the cache, or failed.
+   */
+  private readonly createdTargets = new Map<string, string>();
   /** Targets whose listen answer named another place than their pod (by uid): never sent to. */
   private readonly refused = new Map<string, string>();
 
@@ -122,13 +128,14 @@ export class MigrationReconciler {
     const vm = this.vm(ns, m.spec.vmName);
     const rawSource = this.rawPod(ns, m.status?.sourcePod);
     const sourcePod = rawSource ? observePod(rawSource) : undefined;
-    const targetPod = this.pod(ns, m.status?.targetPod);
+    const { targetPod, refused } = this.targetPod(m);
     const now = new Date();
     const input: MigrationDecideInput = {
       migration: m,
       ...(vm ? { vm } : {}),
       ...(sourcePod ? { sourcePod } : {}),
       ...(targetPod ? { targetPod } : {}),
+      ...(refused ? { targetPodRefused: `${refused.name} (uid ${refused.uid})` } : {}),
       slots: this.slotUses(),
       now,
       config: this.deps.config,
@@ -247,7 +254,9 @@ export class MigrationReconciler {
       case "writeVm":
         return this.writeVm(m, seen.input.vm, action.write, log);
       case "createTarget":
-        return this.createTarget(m, seen, log);
+        return this.createTarget(m, seen, resourceVersion, log);
+      case "startTarget":
+        return this.startTarget(m, seen.input.targetPod, log);
       case "startMigration":
         return this.startMigration(m, seen.input, action.settings, log);
       case "cancel":
@@ -303,7 +312,17 @@ export class MigrationReconciler {
     );
   }
 
-  private async createTarget(m: Migration, seen: Seen, log: Logger) {
+  /**
+   * Create the target pod and record its UID from the create's own answer (a CAS on the
+   * migration as this pass wrote it). A pod already under the name is not ours to use: the
+   * next pass sees it unrecorded and ends the migration (TargetPodRefused).
+   */
+  private async createTarget(
+    m: Migration,
+    seen: Seen,
+    resourceVersion: string | undefined,
+    log: Logger,
+  ) {
     const { vm } = seen.input;
     if (!vm || !seen.rawSource) return;
     const pod = buildTargetPod(
@@ -313,10 +332,29 @@ export class MigrationReconciler {
       m.status?.sourceNode ?? "",
       this.deps.podConfig,
     );
-    await this.deps.client.create(paths.pods(m.metadata.namespace ?? ""), pod).catch((err) => {
+    const ns = m.metadata.namespace ?? "";
+    const created = await this.deps.client.create<V1Pod>(paths.pods(ns), pod).catch((err) => {
       if (!isAlreadyExists(err)) throw err;
+      log.warn({ pod: pod.metadata?.name }, "a pod already holds the target name; not using it");
+      return undefined;
     });
+    if (!created) return;
     log.info({ pod: pod.metadata?.name }, "created target pod");
+    this.createdTargets.set(m.metadata.uid ?? "", created.metadata?.uid ?? "");
+    this.fence();
+    await this.deps.client.mergePatch(`${paths.migration(ns, m.metadata.name ?? "")}/status`, {
+      metadata: { resourceVersion },
+      status: { targetPodUID: created.metadata?.uid ?? "" },
+    });
+  }
+
+  /** POST /start to the recorded target (decide saw it wait at its gate). */
+  private async startTarget(m: Migration, target: ObservedPod | undefined, log: Logger) {
+    if (!target?.podIP || isTerminal(target)) return;
+    await this.deps.launcher.start(this.address(m, target.podIP)).catch((err: unknown) => {
+      log.warn({ err: String(err) }, "target /start failed; will ask again");
+    });
+    log.info({ pod: target.name }, "told the target to start and wait for the guest");
   }
 
   /**
@@ -402,6 +440,7 @@ export class MigrationReconciler {
     this.marks.delete(uid);
     this.lastSource.delete(uid);
     this.refused.delete(uid);
+    this.createdTargets.delete(uid);
     if (succeeded) {
       log.info(
         { downtimeMs: after.downtimeMs, totalTimeMs: after.totalTimeMs },
@@ -436,9 +475,21 @@ export class MigrationReconciler {
     return name ? this.deps.pods.get(name, namespace) : undefined;
   }
 
-  private pod(namespace: string, name: string | undefined): ObservedPod | undefined {
-    const raw = this.rawPod(namespace, name);
-    return raw ? observePod(raw) : undefined;
+  /**
+   * The target pod whose UID this migration recorded (vm/trust.ts's rule, shared with the
+   * VM's launches), and a pod under the target name that is not it. A migration from
+   * before UIDs were recorded (no field) past Scheduling trusts the name, as it did.
+   */
+  private targetPod(m: Migration): { targetPod?: ObservedPod; refused?: ObservedPod } {
+    const ns = m.metadata.namespace ?? "";
+    const raw = this.rawPod(ns, m.status?.targetPod);
+    const pods = raw ? [observePod(raw)] : [];
+    const uid = m.status?.targetPodUID || this.createdTargets.get(m.metadata.uid ?? "");
+    const phase = m.status?.phase ?? "Pending";
+    const legacy = uid === undefined && phase !== "Pending" && phase !== "Scheduling";
+    const { recorded, others } = recordedPod(pods, m.status?.targetPod, uid, legacy);
+    const [refused] = others;
+    return { ...(recorded ? { targetPod: recorded } : {}), ...(refused ? { refused } : {}) };
   }
 
   private address(m: Migration, podIP: string): LauncherAddress {

@@ -41,11 +41,12 @@ export const VM_FINALIZER = "kubevisor.io/vm-protection";
 
 export interface DecideConfig {
   /**
-   * How long a claimed launch may go without its pod showing up before the claim counts as
-   * abandoned (the claiming operator died between the status write and the pod create).
-   * The executor gives up creating a pod after half of this, so the two never overlap.
+   * How long this operator process watches a claim with no recorded pod (on its own
+   * monotonic clock, see DecideInput.claimSeenMs) before claiming the next launch. Liveness
+   * only: a replica that is mid-create gets to record its pod instead of being superseded.
+   * Safety never depends on it — an unrecorded pod is never told to start.
    */
-  claimTimeoutMs: number;
+  claimGraceMs: number;
   /** A guest that failed after running less than this is restarted only after `restartDelayMs`. */
   quickFailureMs: number;
   restartDelayMs: number;
@@ -59,7 +60,7 @@ export interface DecideConfig {
 export const LAUNCHER_RETRY_MS = 1000;
 
 export const DEFAULT_DECIDE_CONFIG: DecideConfig = {
-  claimTimeoutMs: 30_000,
+  claimGraceMs: 10_000,
   quickFailureMs: 10_000,
   restartDelayMs: 10_000,
   statusPollMs: 30_000,
@@ -91,6 +92,11 @@ export interface DecideInput {
   migratability?: Migratability;
   /** True when `status.migration` names a migration that no longer exists (checked live). */
   migrationGone?: boolean;
+  /**
+   * For a claim with no recorded pod: how long this process has seen it unchanged, by its
+   * own monotonic clock (never another replica's wall clock). Absent counts as just seen.
+   */
+  claimSeenMs?: number;
   now: Date;
   config: DecideConfig;
 }
@@ -102,6 +108,11 @@ export type Action =
   | { type: "deletePod"; name: string; uid: string; why: string }
   /** Remove a finished pod of an earlier launch. */
   | { type: "cleanupPod"; name: string; uid: string }
+  /**
+   * POST /start to the current launcher (the pod with the recorded UID, waiting at its start
+   * gate): only now does it prepare disks and start QEMU.
+   */
+  | { type: "startLauncher"; name: string; uid: string }
   | { type: "clearStateRequest" }
   | { type: "addFinalizer" }
   | { type: "removeFinalizer" };
@@ -225,10 +236,8 @@ function handleOtherPods(
   let blocked = false;
   for (const pod of input.pods) {
     if (pod === current) continue;
-    if (refused.includes(pod)) {
-      blocked ||= !isTerminal(pod);
-      continue;
-    }
+    // Never started (start gate) and never ours to delete: it blocks nothing.
+    if (refused.includes(pod)) continue;
     if (isTerminal(pod)) {
       if (!pod.terminating) d.actions.push({ type: "cleanupPod", name: pod.name, uid: pod.uid });
       continue;
@@ -284,6 +293,10 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
     d.status.phase = "Stopping";
   } else {
     d.status.phase = activePhase(pod, input.launcher, vm.status?.phase);
+    // `pod` is the recorded one (sortPods): the only pod that is ever told to start.
+    if (input.launcher?.awaitingStart && !pod.terminating) {
+      d.actions.push({ type: "startLauncher", name: pod.name, uid: pod.uid });
+    }
   }
   d.status.nodeName = pod.nodeName;
   d.status.ipAddress = pod.podIP;
@@ -317,6 +330,10 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
     // Until the launcher has answered once, ask again soon: its API may start a moment after
     // the pod turns Ready, and the accelerator column should not wait a whole poll interval.
     d.requeueAfterMs = input.launcher ? input.config.statusPollMs : LAUNCHER_RETRY_MS;
+  } else if (d.status.phase === "Starting" && pod.stage === "Running") {
+    // The container runs but the guest does not yet: its launcher waits for /start (or is
+    // booting), and no pod event will come until it is Ready. Look again soon.
+    d.requeueAfterMs = LAUNCHER_RETRY_MS;
   }
 }
 
@@ -374,12 +391,15 @@ function decideIdle(
   } else if (SETTLED.has(status.phase)) {
     outcome = outcomeOfStatus(vm);
   } else if (status.phase === "Scheduling" || status.phase === "Pending" || !status.phase) {
-    // The claimed pod never showed up. Until the claim times out its creator may still be
-    // on its way; after that, nobody will create that pod any more.
-    const age = now.getTime() - Date.parse(status.launchClaimedAt ?? "");
-    if (Number.isFinite(age) && age < config.claimTimeoutMs) {
+    // The claim has no recorded pod: its creator died (or lost the lease) between the claim
+    // and the UID write, or its create failed, or a pod not ours holds the name. After a
+    // grace on this process's own clock (so a live creator may still record its pod), claim
+    // the next launch. Safety needs no clock: a pod of this claim that exists or lands
+    // later is never told to start (launcher start gate), so it never runs the guest.
+    const seen = input.claimSeenMs ?? 0;
+    if (seen < config.claimGraceMs) {
       d.status.phase = "Scheduling";
-      d.requeueAfterMs = config.claimTimeoutMs - age;
+      d.requeueAfterMs = config.claimGraceMs - seen;
       return;
     }
     outcome = { kind: "abandoned" };
@@ -456,7 +476,11 @@ function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) 
     return;
   }
   const retry = outcome.kind === "rejected";
-  const next = (vm.status?.launchCount ?? 0) + (retry ? 0 : 1);
+  let next = (vm.status?.launchCount ?? 0) + (retry ? 0 : 1);
+  // A name already held by a pod (someone else's, or ours never recorded) is skipped: the
+  // create would only meet AlreadyExists, and that pod is never adopted.
+  const taken = new Set(input.pods.map((p) => p.name));
+  while (!retry && taken.has(launcherPodName(vm.metadata.name ?? "", next))) next++;
   const podName = launcherPodName(vm.metadata.name ?? "", next);
   const restarting = outcome.kind !== "never" && outcome.kind !== "abandoned" && !retry;
   Object.assign(d.status, {
@@ -464,7 +488,7 @@ function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) 
     launcherPod: podName,
     // Empty until the creator records its pod's UID; never absent again (see sortPods).
     launcherPodUID: "",
-    // Milliseconds: other replicas time the claim out against this.
+    // When a rejected create is retried (rejectRetryMs); no claim is ever timed out.
     launchClaimedAt: now.toISOString(),
     phase: "Scheduling",
   } satisfies VirtualMachineStatus);
@@ -477,7 +501,7 @@ function launch(input: DecideInput, d: Decision, outcome: Outcome, why: string) 
     });
   }
   d.actions.push({ type: "launch", launch: next, podName });
-  d.requeueAfterMs = input.config.claimTimeoutMs;
+  d.requeueAfterMs = input.config.statusPollMs;
 }
 
 interface RunWish {
@@ -508,7 +532,7 @@ function wantsToRun(strategy: RunStrategy, outcome: Outcome, requests: UserReque
         ? wish(false, "runStrategy Manual waits for a start request")
         : wish(true, `runStrategy ${strategy}`);
     case "abandoned":
-      return wish(true, "the claimed launch was never created");
+      return wish(true, "the claimed launch was never started");
     case "rejected":
       return wish(true, "the rejected launch is tried again");
     case "configError":
@@ -555,6 +579,9 @@ function outcomeOfPod(pod: ObservedPod, vm: VirtualMachine): Outcome {
       ? { kind: "failed", reason: "ConfigError", message }
       : { kind: "configError", message };
   }
+  // The operator never told it to start (down longer than the launcher's wait): no guest
+  // ran there, so it is as if that launch never happened.
+  if (exit?.reason === "NeverStarted") return { kind: "abandoned" };
   if (exit?.code === 0) {
     if (exit.reason === "GuestStopped" || exit.reason === "Migrated") {
       return { kind: "stopped", message: `the guest in ${pod.name} was stopped${detail}` };

@@ -19,6 +19,7 @@ import {
   LABEL_COMPONENT,
   LABEL_MANAGED_BY,
   LABEL_VM,
+  LAUNCHER_AWAIT_START_ENV,
   LAUNCHER_CLOUDINIT_DIR,
   LAUNCHER_CONTAINER,
   LAUNCHER_DISKS_DIR,
@@ -150,6 +151,8 @@ export function buildLauncherPod(
       { name: "POD_NAME", valueFrom: { fieldRef: { fieldPath: "metadata.name" } } },
       { name: "POD_NAMESPACE", valueFrom: { fieldRef: { fieldPath: "metadata.namespace" } } },
       { name: GUEST_OUTBOUND_ENV, value: config.guestOutbound ?? "allow" },
+      // No guest before the operator's POST /start, sent only to the recorded pod UID.
+      { name: LAUNCHER_AWAIT_START_ENV, value: "true" },
     ],
     ports: containerPorts(vm),
     resources: {

@@ -78,6 +78,13 @@ export interface VmReconcilerDeps {
   log: Logger;
   /** VirtualMachineMigrations: a VM naming one that vanished is released (see decide). */
   migrations?: Informer<RawVm>;
+  faults?: VmReconcilerFaults;
+}
+
+/** Test seams in the executor: each runs at one point of a pass and may throw or stall. */
+export interface VmReconcilerFaults {
+  /** After a launcher pod create returned, before its UID is recorded. */
+  afterPodCreate?: (podName: string) => Promise<void>;
 }
 
 const MAX_REMEMBERED = 4096;
@@ -88,6 +95,11 @@ const MAX_REMEMBERED = 4096;
  * carries the launch claim, then pods, then the requests consumed, then Events.
  */
 export class VmReconciler {
+  /**
+   * Per VM key, the unrecorded claim (launch number) this process sees and since when, on
+   * its monotonic clock: decide gives a live creator `claimGraceMs` before moving on.
+   */
+  private readonly claimsSeen = new Map<string, { launch: number; since: number }>();
   /** Per VM key, the resourceVersion our latest write to it replaced. */
   private readonly overwritten = new Map<string, string>();
   /** Latest launcher /status per pod uid, so event bursts do not hammer launchers. */
@@ -104,6 +116,7 @@ export class VmReconciler {
     let raw = this.deps.vms.get(name, namespace);
     if (!raw) {
       this.overwritten.delete(key);
+      this.claimsSeen.delete(key);
       this.volumes.delete(key);
       return {};
     }
@@ -142,6 +155,7 @@ export class VmReconciler {
         ...(sources ? { missingSources: sources.missing } : {}),
         ...(migratability ? { migratability } : {}),
         ...(migrationGone ? { migrationGone } : {}),
+        ...this.claimSeen(key, vm),
         now,
         config: this.deps.decideConfig,
       });
@@ -168,7 +182,7 @@ export class VmReconciler {
         now = new Date();
         decision = decideNow();
       }
-      requeue = await this.execute(raw, vm, decision, now, log);
+      requeue = await this.execute(raw, vm, decision, log);
     } catch (err) {
       // Released by our own finalizer removal, or deleted meanwhile: nothing left to do.
       if (isNotFound(err) && !(await this.exists(namespace, name))) return {};
@@ -184,7 +198,6 @@ export class VmReconciler {
     raw: RawVm,
     vm: VirtualMachine,
     d: Decision,
-    now: Date,
     log: Logger,
   ): Promise<number | undefined> {
     const { client } = this.deps;
@@ -220,7 +233,7 @@ export class VmReconciler {
     let requeue: number | undefined;
     for (const action of d.actions) {
       this.fence();
-      const result = await this.act(vm, d.status, action, resourceVersion, now, log);
+      const result = await this.act(vm, d.status, action, resourceVersion, log);
       if (typeof result === "string") resourceVersion = result;
       else if (typeof result === "number") requeue = result;
     }
@@ -235,7 +248,6 @@ export class VmReconciler {
     decided: VirtualMachineStatus,
     action: Action,
     resourceVersion: string | undefined,
-    decidedAt: Date,
     log: Logger,
   ): Promise<string | number | undefined> {
     const { client } = this.deps;
@@ -243,7 +255,7 @@ export class VmReconciler {
     const name = vm.metadata.name ?? "";
     switch (action.type) {
       case "launch":
-        return this.launch(vm, decided, action, resourceVersion, decidedAt, log);
+        return this.launch(vm, decided, action, resourceVersion, log);
       case "deletePod":
         log.info({ pod: action.name, why: action.why }, "deleting launcher pod");
         await this.deletePod(ns, action.name, action.uid);
@@ -257,6 +269,8 @@ export class VmReconciler {
       case "cleanupPod":
         await this.deletePod(ns, action.name, action.uid);
         return undefined;
+      case "startLauncher":
+        return this.startLauncher(vm, action, log);
       case "clearStateRequest": {
         const written = await client.mergePatch<RawVm>(paths.vm(ns, name), {
           metadata: { resourceVersion, annotations: { [ANNOTATION_STATE_REQUEST]: null } },
@@ -291,16 +305,11 @@ export class VmReconciler {
     decided: VirtualMachineStatus,
     action: Extract<Action, { type: "launch" }>,
     resourceVersion: string | undefined,
-    claimedAt: Date,
     log: Logger,
   ): Promise<string | number | undefined> {
-    const { client, decideConfig } = this.deps;
+    const { client } = this.deps;
     const { launch, podName } = action;
     const ns = vm.metadata.namespace ?? "";
-    if (Date.now() - claimedAt.getTime() > decideConfig.claimTimeoutMs / 2) {
-      log.warn({ launch }, "claim too old to act on; leaving it to time out");
-      return decideConfig.claimTimeoutMs;
-    }
     this.fence();
     let created: V1Pod;
     try {
@@ -323,6 +332,7 @@ export class VmReconciler {
       return this.recordRejection(vm, decided, podName, err, resourceVersion, log);
     }
     log.info({ pod: podName, launch }, "created launcher pod");
+    await this.deps.faults?.afterPodCreate?.(podName);
     void this.deps.events.record(
       involvedVm(vm),
       "Normal",
@@ -330,6 +340,53 @@ export class VmReconciler {
       `created launcher pod ${podName} (launch ${launch})`,
     );
     return this.recordPodUid(vm, launch, podName, created.metadata?.uid ?? "", log);
+  }
+
+  /**
+   * POST /start to the recorded pod (decide chose it by UID; the pod IP is re-read from the
+   * cache under that UID). A failure is only logged: the launcher still waits, and the
+   * next pass, soon (decide requeues while Starting), asks it again.
+   */
+  private async startLauncher(
+    vm: VirtualMachine,
+    action: Extract<Action, { type: "startLauncher" }>,
+    log: Logger,
+  ): Promise<undefined> {
+    const ns = vm.metadata.namespace ?? "";
+    const pod = this.deps.pods
+      .podsOf(ns, vm.metadata.name ?? "")
+      .map(observePod)
+      .find((p) => p.uid === action.uid);
+    if (!pod?.podIP) return undefined;
+    this.launcherStatus.delete(action.uid);
+    try {
+      await this.deps.launcher.start({
+        podIP: pod.podIP,
+        namespace: ns,
+        vmName: vm.metadata.name ?? "",
+      });
+      log.info({ pod: action.name }, "told the launcher to start the guest");
+    } catch (err) {
+      log.warn({ pod: action.name, err: String(err) }, "launcher /start failed; will ask again");
+    }
+    return undefined;
+  }
+
+  /** How long this process has seen the VM's current claim without a recorded pod. */
+  private claimSeen(key: string, vm: VirtualMachine): { claimSeenMs?: number } {
+    const status = vm.status;
+    // No UID: "" since claims record one, absent in a status from before that.
+    if (!status?.launcherPod || status.launcherPodUID) {
+      this.claimsSeen.delete(key);
+      return {};
+    }
+    const launch = status.launchCount ?? 0;
+    const now = performance.now();
+    const seen = this.claimsSeen.get(key);
+    if (seen?.launch === launch) return { claimSeenMs: now - seen.since };
+    this.claimsSeen.set(key, { launch, since: now });
+    if (this.claimsSeen.size > MAX_REMEMBERED) this.claimsSeen.clear();
+    return { claimSeenMs: 0 };
   }
 
   /** Writes the created pod's UID into the claim, unless the claim was superseded. */
@@ -401,12 +458,20 @@ export class VmReconciler {
     return written.metadata.resourceVersion ?? this.deps.decideConfig.rejectRetryMs;
   }
 
-  /** Live (not cached) check for a non-terminal launcher pod of the VM other than `podName`. */
+  /**
+   * Live (not cached) check that the pod the VM recorded is not alive: a cache that lags
+   * must not make a running guest look gone. Only that pod matters — any other launcher pod
+   * was never told to start (start gate), so it cannot run the guest. A status from before
+   * UIDs were recorded (a launch, no UID field) counts every live launcher pod but `podName`.
+   */
   private async otherLivePods(vm: VirtualMachine, podName: string, log: Logger): Promise<boolean> {
     const live = await this.deps.client.list<V1Pod>(paths.pods(vm.metadata.namespace ?? ""), {
       labelSelector: `${LABEL_VM}=${vmLabelValue(vm.metadata.name ?? "")},${LABEL_COMPONENT}=${COMPONENT_LAUNCHER}`,
     });
-    const alive = live.items.map(observePod).filter((p) => !isTerminal(p) && p.name !== podName);
+    const recorded = vm.status?.launcherPodUID;
+    const legacy = vm.status?.launcherPod !== undefined && recorded === undefined;
+    const mayRunGuest = (p: ObservedPod) => (legacy ? p.name !== podName : p.uid === recorded);
+    const alive = live.items.map(observePod).filter((p) => !isTerminal(p) && mayRunGuest(p));
     if (alive.length === 0) return false;
     log.warn(
       { alive: alive.map((p) => p.name), launch: podName },

@@ -27,10 +27,11 @@ const ACTIVE_OR_CLAIMED: ReadonlySet<string | undefined> = new Set([
  * The current launch's pod is the one under the claimed name whose UID the operator
  * recorded when its own create returned. Any other pod under that name, or under the next
  * launch's name, was made by someone else (a tenant may create pods in the namespace):
- * refused — never asked for its status, never adopted, never its outcome believed, and not
- * deleted either (it may be someone's workload; a VM must not delete what it does not own).
- * While alive it still blocks a new launch, since it might be our own pod whose create
- * answer was lost, and a VM never runs twice.
+ * refused — never asked for its status, never told to start, never adopted, never its
+ * outcome believed, and not deleted either while it holds the current or next name (it may
+ * be someone's workload). It does not block a new launch: even if it is our own pod whose
+ * create answer was lost, it waits at its start gate and never runs the guest; the claim
+ * moves on to the next launch, and a pod of a superseded launch is deleted like any other.
  */
 export function sortPods(input: DecideInput): { current?: ObservedPod; refused: ObservedPod[] } {
   const status = input.vm.status ?? {};
@@ -38,14 +39,38 @@ export function sortPods(input: DecideInput): { current?: ObservedPod; refused: 
   // A status written before UIDs were recorded (no field at all, where claims now write "")
   // adopts the live pod of its active launch once, as the operator that made it would have.
   const legacy = status.launcherPodUID === undefined && ACTIVE_OR_CLAIMED.has(status.phase);
-  let current: ObservedPod | undefined;
-  const refused: ObservedPod[] = [];
-  for (const pod of input.pods) {
-    const recorded = legacy || pod.uid === status.launcherPodUID;
-    if (pod.name === status.launcherPod && recorded) current = pod;
-    else if (pod.name === status.launcherPod || pod.name === next) refused.push(pod);
-  }
+  const { recorded: current, others } = recordedPod(
+    input.pods,
+    status.launcherPod,
+    status.launcherPodUID,
+    legacy,
+  );
+  const refused = [...others, ...input.pods.filter((p) => p.name === next)];
   return current ? { current, refused } : { refused };
+}
+
+/**
+ * The one rule for every pod the operator creates (launches and migration targets): the
+ * pod under `name` is trusted only when its UID is the one recorded in status from the
+ * operator's own create answer (`legacy`: a status from before UIDs were recorded trusts
+ * the name). Any other pod under that name is returned in `others`: never contacted,
+ * started, adopted or switched to.
+ */
+export function recordedPod<P extends { name: string; uid: string }>(
+  pods: readonly P[],
+  name: string | undefined,
+  uid: string | undefined,
+  legacy = false,
+): { recorded?: P; others: P[] } {
+  let recorded: P | undefined;
+  const others: P[] = [];
+  for (const pod of pods) {
+    if (pod.name !== name) continue;
+    if (!recorded && (legacy || (uid !== undefined && uid !== "" && pod.uid === uid)))
+      recorded = pod;
+    else others.push(pod);
+  }
+  return recorded ? { recorded, others } : { others };
 }
 
 export function launcherCondition(
@@ -65,8 +90,8 @@ export function launcherCondition(
     return set(
       "False",
       "LauncherPodRefused",
-      `pod ${squatter.name} (uid ${squatter.uid}) is not a launcher pod the operator created; ` +
-        "it is never contacted or adopted, and blocks new launches while it runs: delete it",
+      `pod ${squatter.name} (uid ${squatter.uid}) is not a launcher pod the operator recorded; ` +
+        "it is never contacted, started or adopted",
     );
   }
   if (!current || isTerminal(current))

@@ -411,6 +411,12 @@ export class FakeLauncher {
   statusOf?: (podIp: string) => LauncherStatus | undefined;
   /** Migration requests seen: `${podIp} ${method} ${path}`. */
   readonly migrateCalls: string[] = [];
+  /**
+   * Pod IPs that were sent POST /start. With `gated`, a pod answers `Preparing` with
+   * `awaitingStart` until then, as a launcher at its start gate does.
+   */
+  readonly started: string[] = [];
+  gated = false;
   port = 0;
 
   async start(c: KubeClient, operatorNs: string, vmNs: string) {
@@ -437,9 +443,23 @@ export class FakeLauncher {
         this.asked.push({ servername, ip: socket.localAddress ?? "" });
         if (this.respond?.(servername.split(".")[0] ?? "", req, res)) return;
         const ip = (req.socket.localAddress ?? "").replace(/^::ffff:/, "");
-        if (req.url === "/status") {
+        if (req.url === "/start" && req.method === "POST") {
+          this.started.push(ip);
+          req.resume();
           res.writeHead(200, { "content-type": "application/json" });
-          res.end(JSON.stringify(this.statusOf?.(ip) ?? this.status));
+          res.end(JSON.stringify({ started: true }));
+          return;
+        }
+        if (req.url === "/status") {
+          const waiting = this.gated && !this.started.includes(ip);
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(
+            JSON.stringify(
+              waiting
+                ? { phase: "Preparing", awaitingStart: true }
+                : (this.statusOf?.(ip) ?? this.status),
+            ),
+          );
           return;
         }
         const answer = req.url?.startsWith("/migrate")
@@ -516,7 +536,7 @@ export async function teardownEnv(env: Env, operators: RunningOperator[]) {
 }
 
 export const FAST = {
-  claimTimeoutMs: 3000,
+  claimGraceMs: 1000,
   quickFailureMs: 0,
   restartDelayMs: 0,
   statusPollMs: 1000,

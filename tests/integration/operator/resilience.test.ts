@@ -3,6 +3,7 @@ import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { GROUP, LABEL_COMPONENT, LABEL_VM, VERSION } from "../../../src/api/index.js";
 import { paths } from "../../../src/kube/client.js";
+import { FencedError } from "../../../src/kube/controller.js";
 import { Informer } from "../../../src/kube/informer.js";
 import { freePort } from "../../../src/launcher/migration/net.js";
 import type { RunningOperator } from "../../../src/operator/operator.js";
@@ -101,15 +102,67 @@ describe("operator restarts", () => {
         phase: "Scheduling",
       },
     });
-    const claimedAt = Date.now();
     await run();
     const v = await running("orphan-claim", 2);
-    // It waited for the claim to time out (its creator might still have been alive).
-    expect(Date.now() - claimedAt).toBeGreaterThanOrEqual(2000);
     expect(
       (await launcherPods(env.c, env.ns, "orphan-claim")).map((p) => p.metadata?.name),
     ).toEqual(["orphan-claim-launcher-2"]);
     expect(v.status?.restartCount ?? 0).toBe(0);
+  });
+
+  it("an operator killed between pod create and UID record: that pod never starts, the VM runs once", async () => {
+    // Launchers at their start gate: /status says awaitingStart until POST /start.
+    env.launcher.gated = true;
+    try {
+      let fired!: () => void;
+      const created = new Promise<void>((r) => (fired = r));
+      let release!: () => void;
+      const released = new Promise<void>((r) => (release = r));
+      const first = await run({
+        faults: {
+          afterPodCreate: async () => {
+            fired();
+            await released;
+            // The process is gone: nothing after the create runs (no UID record, no retry).
+            throw new FencedError("injected: operator killed after its pod create");
+          },
+        },
+      });
+      await createVm(env.c, env.ns, "killed");
+      await created;
+      const stopping = first.stop();
+      release();
+      await stopping;
+      operators = operators.filter((o) => o !== first);
+      const orphan = await until("the orphan pod runs", async () => {
+        const [p] = await launcherPods(env.c, env.ns, "killed");
+        return p?.status?.phase === "Running" ? p : undefined;
+      });
+      expect(orphan.metadata?.name).toBe("killed-launcher-1");
+      const left = await getVm(env.c, env.ns, "killed");
+      expect(left.status?.launcherPodUID).toBe("");
+
+      // A new operator: no clock of the dead one matters, and the orphan is never started.
+      await run();
+      const v = await running("killed", 2);
+      const pods = await launcherPods(env.c, env.ns, "killed");
+      const own = pods.find((p) => p.metadata?.name === "killed-launcher-2");
+      expect(v.status?.launcherPodUID).toBe(own?.metadata?.uid);
+      expect(new Set(env.launcher.started)).toEqual(new Set([own?.status?.podIP]));
+      expect(env.launcher.started).not.toContain(orphan.status?.podIP);
+      // Started once: no restart was counted, and the orphan (a superseded launch) goes.
+      expect(v.status?.restartCount ?? 0).toBe(0);
+      await until("the orphan is gone", async () =>
+        (await launcherPods(env.c, env.ns, "killed")).every(
+          (p) =>
+            p.metadata?.name !== "killed-launcher-1" ||
+            ["Succeeded", "Failed"].includes(p.status?.phase ?? ""),
+        ),
+      );
+      expect(env.launcher.started).not.toContain(orphan.status?.podIP);
+    } finally {
+      env.launcher.gated = false;
+    }
   });
 
   it("an operator stopped right after creating the pod is succeeded by one that adopts it", async () => {

@@ -37,6 +37,7 @@ const view = (ready: boolean, migration?: MigrationControl): LauncherView => ({
   migration: () => migration,
   metrics: async () => "",
   guestControl: () => undefined,
+  start: () => "notGated",
 });
 
 const control = (role: "source" | "target") =>

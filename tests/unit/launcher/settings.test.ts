@@ -21,6 +21,8 @@ describe("settingsFromEnv", () => {
       terminationLog: "/dev/termination-log",
       bootTimeoutMs: 300_000,
       migrationWaitMs: 300_000,
+      awaitStart: false,
+      startWaitMs: 600_000,
     });
     expect(s.graceSeconds).toBeUndefined();
     expect(s.bootMarker).toBeUndefined();

@@ -490,6 +490,8 @@ describe("Pending: admission", () => {
       sourceNode: "node-a",
       sourcePod: "web-launcher-1",
       startTime: ago(0),
+      // No target pod is trusted until the create's own answer records its UID.
+      targetPodUID: "",
     });
     expect(d.actions).toEqual([{ type: "writeVm", write: { phase: "Scheduling", claim: true } }]);
   });
@@ -591,6 +593,29 @@ describe("Scheduling and TargetReady", () => {
     expect(verdict(sched({ targetPod: { ...target, stage: "Scheduled" } }))).toBe("wait");
     const ready = sched({ targetLauncher: waiting });
     expect(ready.status).toMatchObject({ phase: "TargetReady", targetNode: "node-b" });
+  });
+
+  it("starts the recorded target only when it waits at its start gate", () => {
+    const gated = sched({ targetLauncher: { phase: "Preparing", awaitingStart: true } });
+    expect(types(gated.actions)).toEqual(["startTarget"]);
+    expect(gated.status.phase).toBe("Scheduling");
+    // Not before its pod runs (no address to call), and not again once it waits for the guest.
+    const scheduled = sched({
+      targetPod: { ...target, stage: "Scheduled", podIP: undefined },
+      targetLauncher: { phase: "Preparing", awaitingStart: true },
+    });
+    expect(types(scheduled.actions)).toEqual([]);
+    expect(types(sched({ targetLauncher: waiting }).actions)).not.toContain("startTarget");
+  });
+
+  it("a pod under the target name that is not the recorded one ends it, untouched", () => {
+    const d = sched({ targetPod: undefined, targetPodRefused: `${TARGET} (uid tenant)` });
+    expect(verdict(d)).toBe("fail:TargetPodRefused");
+    expect(d.status.message).toContain(TARGET);
+    // Never created over, started, or deleted: it may be someone else's.
+    expect(types(d.actions)).not.toContain("createTarget");
+    expect(types(d.actions)).not.toContain("startTarget");
+    expect(d.actions.filter((a) => a.type === "deletePod")).toEqual([]);
   });
 
   it.each([

@@ -109,6 +109,8 @@ describe("launcher pod", () => {
       ["POD_NAME", "metadata.name"],
       ["POD_NAMESPACE", "metadata.namespace"],
       ["KUBEVISOR_GUEST_OUTBOUND", "allow"],
+      // The start gate: no guest before the operator's POST /start to the recorded UID.
+      ["KUBEVISOR_AWAIT_START", "true"],
     ]);
     expect(c?.volumeMounts).toEqual(
       expect.arrayContaining([

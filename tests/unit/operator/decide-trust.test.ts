@@ -29,7 +29,7 @@ describe("a pod under a launcher name that the operator did not create", () => {
   const squatter = (n: number, o: Partial<ObservedPod> = {}) =>
     pod(n, { uid: "tenant-uid", podIP: "10.0.0.66", ...o });
 
-  it("is not adopted as the claimed launch, and not deleted", () => {
+  it("is not adopted as the claimed launch, not deleted, and the claim moves past it", () => {
     // Launch 1 was claimed; a tenant's pod got the name first (the create met AlreadyExists).
     const claimed = vm({
       launchCount: 1,
@@ -38,17 +38,41 @@ describe("a pod under a launcher name that the operator did not create", () => {
       launchClaimedAt: ago(1000),
       phase: "Scheduling",
     });
-    const d = run(claimed, [squatter(1)]);
-    expect(d.status.phase).toBe("Scheduling");
+    const d = run(claimed, [squatter(1)], { claimSeenMs: DEFAULT_DECIDE_CONFIG.claimGraceMs });
     expect(d.status.ipAddress).toBeUndefined();
     expect(d.status.nodeName).toBeUndefined();
-    expect(d.actions).toEqual([]);
+    // Never started, never deleted while it holds the name; the next launch goes ahead.
+    expect(d.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
     expect(condition(d, "Launcher")).toMatchObject({
       status: "False",
       reason: "LauncherPodRefused",
     });
     expect(condition(d, "Launcher")?.message).toContain("web-launcher-1");
     expect(reasons(d)).toContain("LauncherPodRefused");
+  });
+
+  it("is never told to start, even when it waits at its start gate", () => {
+    const claimed = vm({
+      launchCount: 1,
+      launcherPod: "web-launcher-1",
+      launcherPodUID: "",
+      launchClaimedAt: ago(1000),
+      phase: "Scheduling",
+    });
+    const d = run(claimed, [squatter(1)], {
+      launcher: { phase: "Preparing", awaitingStart: true },
+    });
+    expect(d.actions.map((a) => a.type)).not.toContain("startLauncher");
+  });
+
+  it("the recorded pod waiting at its start gate is told to start, by UID", () => {
+    const d = run(vm(launched(1, { phase: "Starting" })), [pod(1, { ready: false })], {
+      launcher: { phase: "Preparing", awaitingStart: true },
+    });
+    expect(d.actions).toEqual([
+      { type: "startLauncher", name: "web-launcher-1", uid: "pod-uid-1" },
+    ]);
+    expect(d.status.phase).toBe("Starting");
   });
 
   it("is not taken for the running guest when it replaces the recorded pod", () => {
@@ -70,20 +94,20 @@ describe("a pod under a launcher name that the operator did not create", () => {
       launchCount: 1,
       launcherPod: "web-launcher-1",
       launcherPodUID: "",
-      launchClaimedAt: ago(DEFAULT_DECIDE_CONFIG.claimTimeoutMs + 1),
+      launchClaimedAt: ago(1000),
       phase: "Scheduling",
     });
-    const d = run(claimed, [finished]);
+    const d = run(claimed, [finished], { claimSeenMs: DEFAULT_DECIDE_CONFIG.claimGraceMs });
     expect(d.status.phase).not.toBe("Succeeded");
-    // The claim timed out as abandoned: the next launch goes ahead under a fresh name.
+    // The claim is abandoned: the next launch goes ahead under a fresh name.
     expect(d.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
   });
 
-  it("under the next launch's name blocks the next launch while it runs, untouched", () => {
+  it("under the next launch's name is skipped by the next launch, untouched", () => {
     const restart = { [ANNOTATION_RESTART_REQUESTED]: "2026-01-01T11:59:00Z" };
     const stopped = pod(1, { stage: "Succeeded", ready: false, exit: { code: 0 } });
     const d = run(vm(launched(1), restart), [stopped, squatter(2)]);
-    expect(d.actions.map((a) => a.type)).not.toContain("launch");
+    expect(d.actions).toContainEqual({ type: "launch", launch: 3, podName: "web-launcher-3" });
     expect(d.actions).not.toContainEqual(expect.objectContaining({ name: "web-launcher-2" }));
     expect(condition(d, "Launcher")).toMatchObject({ reason: "LauncherPodRefused" });
   });

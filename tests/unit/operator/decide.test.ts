@@ -76,18 +76,26 @@ describe("a claimed launch whose pod is not (yet) visible", () => {
       },
     });
 
-  it("waits while the claim is fresh, since its creator may still be on its way", () => {
-    const d = run(claimed(5000));
-    expect(d.actions).toEqual([]);
-    expect(d.status.phase).toBe("Scheduling");
-    expect(d.requeueAfterMs).toBe(DEFAULT_DECIDE_CONFIG.claimTimeoutMs - 5000);
+  it("waits out the grace on this process's own clock, whatever launchClaimedAt says", () => {
+    const grace = DEFAULT_DECIDE_CONFIG.claimGraceMs;
+    // A wall-clock age from another replica (skewed either way) changes nothing.
+    for (const age of [0, 3_600_000, -60_000]) {
+      const d = run(claimed(age), [], { claimSeenMs: 2000 });
+      expect(d.actions).toEqual([]);
+      expect(d.status.phase).toBe("Scheduling");
+      expect(d.requeueAfterMs).toBe(grace - 2000);
+    }
   });
 
-  it("claims the next launch once the claim timed out, without counting a restart", () => {
-    const d = run(claimed(DEFAULT_DECIDE_CONFIG.claimTimeoutMs + 1));
-    expect(d.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
-    expect(d.status.restartCount).toBeUndefined();
-    expect(reasons(d)).not.toContain("Restarting");
+  it("then claims the next launch, whatever the clock says, without counting a restart", () => {
+    // Any pod of launch 1 that exists or lands later waits at its start gate and is never
+    // told to start (only a recorded UID is), so moving on can never run the guest twice.
+    for (const age of [0, 5000, 3_600_000, -60_000]) {
+      const d = run(claimed(age), [], { claimSeenMs: DEFAULT_DECIDE_CONFIG.claimGraceMs });
+      expect(d.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
+      expect(d.status.restartCount).toBeUndefined();
+      expect(reasons(d)).not.toContain("Restarting");
+    }
   });
 });
 
@@ -497,10 +505,10 @@ describe("user requests", () => {
       restartCount: 1,
     });
     // Handled: the same annotation value does nothing more.
-    const after = run(vm({ annotations, status: next.status }), [
-      exited(1, 0, "GuestStopped"),
-      pod(2),
-    ]);
+    const after = run(
+      vm({ annotations, status: { ...next.status, launcherPodUID: "pod-uid-2" } }),
+      [exited(1, 0, "GuestStopped"), pod(2)],
+    );
     expect(types(after.actions)).toEqual(["cleanupPod"]);
   });
 
@@ -543,12 +551,15 @@ describe("never two launcher pods", () => {
     ]);
   });
 
-  it("leaves a pod of a newer launch alone: the status it sees is stale", () => {
+  it("leaves a pod of a newer launch alone: the status it sees may be stale", () => {
     const d = run(vm({ status: launched(1, { phase: "Failed" }) }), [
       exited(1, 1, "GuestCrashed"),
       pod(2),
     ]);
-    expect(types(d.actions)).toEqual([]);
+    // Never deleted, adopted or started from this status. The claim of launch 3 is a
+    // compare-and-swap on the status as read: if it is stale, the write fails.
+    expect(d.actions).not.toContainEqual(expect.objectContaining({ name: "web-launcher-2" }));
+    expect(d.actions.map((a) => a.type)).not.toContain("startLauncher");
   });
 });
 

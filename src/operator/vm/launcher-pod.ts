@@ -31,6 +31,7 @@ import {
   LAUNCHER_SPEC_DIR,
   LAUNCHER_SPEC_FILE,
   LAUNCHER_TLS_DIR,
+  LAUNCHER_TMP_DIR,
   quantityToMiB,
   type VirtualMachine,
 } from "../../api/index.js";
@@ -42,6 +43,13 @@ import {
   launcherTlsSecretName,
   vmLabelValue,
 } from "./naming.js";
+import {
+  disksDirSizeLimit,
+  LAUNCHER_CONTAINER_SECURITY,
+  LAUNCHER_POD_SECURITY,
+  SECRET_MODE,
+  TMP_DIR_MIB,
+} from "./pod-security.js";
 
 /** Value of LABEL_MANAGED_BY on everything the operator creates. */
 export const MANAGED_BY = "kubevisor";
@@ -167,6 +175,7 @@ export function buildLauncherPod(
       failureThreshold: 6,
     },
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: LAUNCHER_CONTAINER_SECURITY,
     volumeMounts: mounts,
     ...(devices.length > 0 ? { volumeDevices: devices } : {}),
   };
@@ -185,6 +194,8 @@ export function buildLauncherPod(
       ownerReferences: [vmOwnerReference(vm)],
     },
     spec: {
+      // Pod Security `restricted` (pod-security.ts).
+      securityContext: LAUNCHER_POD_SECURITY,
       containers: [container],
       volumes,
       // The operator, not the kubelet, decides whether a guest is started again.
@@ -244,13 +255,16 @@ function launcherVolumes(vm: VirtualMachine, resolved: ResolvedVolumes): PodVolu
         ],
       },
     },
-    { name: "tls", secret: { secretName: launcherTlsSecretName(name), defaultMode: 0o400 } },
-    { name: "disks", emptyDir: {} },
+    { name: "tls", secret: { secretName: launcherTlsSecretName(name), defaultMode: SECRET_MODE } },
+    // The only writable places: the root filesystem is read-only.
+    { name: "disks", emptyDir: { sizeLimit: disksDirSizeLimit(vm) } },
+    { name: "tmp", emptyDir: { sizeLimit: `${TMP_DIR_MIB}Mi` } },
   ];
   const mounts: V1VolumeMount[] = [
     { name: "vm-spec", mountPath: LAUNCHER_SPEC_DIR, readOnly: true },
     { name: "tls", mountPath: LAUNCHER_TLS_DIR, readOnly: true },
     { name: "disks", mountPath: LAUNCHER_DISKS_DIR },
+    { name: "tmp", mountPath: LAUNCHER_TMP_DIR },
   ];
   const devices: V1VolumeDevice[] = [];
   for (const reference of imageReferences(vm)) {
@@ -280,7 +294,10 @@ function launcherVolumes(vm: VirtualMachine, resolved: ResolvedVolumes): PodVolu
   for (const ref of cloudInitSecretRefs(vm)) {
     // The launcher reads the Secret's files; its content never enters the VM or the pod.
     const volume = cloudInitVolumeName(ref.disk, ref.key);
-    volumes.push({ name: volume, secret: { secretName: ref.secretName, defaultMode: 0o400 } });
+    volumes.push({
+      name: volume,
+      secret: { secretName: ref.secretName, defaultMode: SECRET_MODE },
+    });
     mounts.push({
       name: volume,
       mountPath: `${LAUNCHER_CLOUDINIT_DIR}/${ref.disk}/${ref.key}`,

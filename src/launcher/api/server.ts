@@ -4,6 +4,7 @@ import { createServer as createHttpsServer } from "node:https";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
+import { FALLBACK_LISTEN_ERRORS } from "../listen.js";
 import { socketRefusal } from "./client-identity.js";
 import { consoleUpgrade } from "./console.js";
 import { healthRoutes, statusRoutes } from "./health.js";
@@ -12,7 +13,8 @@ import { migrationRoutes } from "./migration.js";
 import type { LauncherView } from "./view.js";
 
 export interface ServerOptions {
-  host: string;
+  /** Addresses to bind, in order of preference (listen.ts): the first that binds is used. */
+  hosts: string[];
   port: number;
   probePort: number;
   /** Holds tls.crt, tls.key (the launcher's serving certificate) and ca.crt (the operator's CA). */
@@ -26,7 +28,7 @@ export interface LauncherServers {
 }
 
 /**
- * The launcher API on the pod IP: everything behind mutual TLS on `port` (a client without
+ * The launcher API on the pod's addresses (listen.ts): everything behind mutual TLS on `port` (a client without
  * a certificate from the operator's CA fails the handshake), and /healthz and /readyz also
  * in plain HTTP on `probePort` for the kubelet, which has no client certificate.
  */
@@ -60,17 +62,14 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
     log.warn({ err: err.message, remote: socket.remoteAddress }, "TLS handshake refused"),
   );
   const probes = createHttpServer(guarded(router(healthRoutes(view)), log));
-  await listen(api, opts.host, opts.port);
+  const host = await listenFirst(api, opts.hosts, opts.port);
   try {
-    await listen(probes, opts.host, opts.probePort);
+    await listen(probes, host, opts.probePort);
   } catch (err) {
     await closeServer(api);
     throw err;
   }
-  log.info(
-    { host: opts.host, port: opts.port, probePort: opts.probePort },
-    "launcher API listening",
-  );
+  log.info({ host, port: opts.port, probePort: opts.probePort }, "launcher API listening");
   return { close: async () => void (await Promise.all([closeServer(api), closeServer(probes)])) };
 }
 
@@ -96,6 +95,20 @@ function guarded(handler: Handler, log: Logger): Handler {
       else res.destroy();
     }
   };
+}
+
+/** Binds the first of `hosts` the kernel accepts (`::` fails where IPv6 is disabled). */
+async function listenFirst(server: Server, hosts: string[], port: number): Promise<string> {
+  for (const [i, host] of hosts.entries()) {
+    try {
+      await listen(server, host, port);
+      return host;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      if (i === hosts.length - 1 || !FALLBACK_LISTEN_ERRORS.has(code)) throw err;
+    }
+  }
+  throw new Error("no address to listen on");
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

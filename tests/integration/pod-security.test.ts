@@ -1,7 +1,10 @@
-import { execFile } from "node:child_process";
+import { execFile, execFileSync } from "node:child_process";
+import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
 import { VirtualMachine } from "../../src/api/index.js";
+import { binaryPath } from "../../src/local/build/targets.js";
 import { buildTargetPod } from "../../src/operator/migration/target-pod.js";
 import { buildLauncherPod } from "../../src/operator/vm/launcher-pod.js";
 
@@ -85,5 +88,51 @@ describe("launcher pods under Pod Security `restricted` (real kube-apiserver)", 
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain('violates PodSecurity "restricted:latest"');
     expect(r.stderr).toContain("runAsNonRoot");
+  });
+});
+
+/** One template of the chart, rendered by the real Helm, as objects. */
+function renderChart(template: string, ...sets: string[]): Record<string, unknown>[] {
+  const chart = join(import.meta.dirname, "../../charts/kubevisor");
+  const args = ["template", "kv", chart, "--namespace", NS, "--show-only", template];
+  for (const set of sets) args.push("--set", set);
+  const text = execFileSync(binaryPath("helm", "helm"), args, {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return parseAllDocuments(text).map((d) => d.toJSON() as Record<string, unknown>);
+}
+
+interface Workload {
+  metadata: { name: string };
+  spec: { template: { metadata: unknown; spec: Record<string, unknown> } };
+}
+
+describe("the chart's workloads", () => {
+  it("runs the operator Deployment's pod under `restricted` too", async () => {
+    const [deployment] = renderChart("templates/deployment.yaml") as unknown as Workload[];
+    expect(deployment).toBeDefined();
+    const pod = {
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "operator-psa", namespace: NS },
+      // The service account is not what Pod Security checks (and it does not exist here).
+      spec: { ...deployment?.spec.template.spec, serviceAccountName: undefined },
+    } as V1Pod;
+    const r = await dryRunCreate(pod);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+  });
+
+  it("renders a valid node agent DaemonSet only when enabled", async () => {
+    expect(() => renderChart("templates/node-agent.yaml")).toThrow(/could not find template/);
+    const [ds] = renderChart("templates/node-agent.yaml", "nodeAgent.enabled=true");
+    // Its pods use host paths: it belongs in a namespace that allows `privileged`.
+    const r = await kubectl(
+      ["create", "--dry-run=server", "-n", "default", "-f", "-"],
+      JSON.stringify({ ...ds, metadata: { ...(ds?.metadata as object), namespace: "default" } }),
+    );
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
   });
 });

@@ -35,6 +35,7 @@ import {
   quantityToMiB,
   type VirtualMachine,
 } from "../../api/index.js";
+import { requestsKvm } from "./kvm.js";
 import {
   cloudInitVolumeName,
   diskVolumeName,
@@ -81,12 +82,14 @@ export interface LauncherPodConfig {
 }
 
 /**
- * What the operator learnt about the VM's claims before building its pod (the VM spec
- * alone cannot say): the disks whose claim is `volumeMode: Block`, which the pod gets as
- * devices instead of mounts.
+ * What the operator learnt before building the pod (the VM spec alone cannot say): the
+ * disks whose claim is `volumeMode: Block`, which the pod gets as devices instead of
+ * mounts, and whether some node offers the KVM device (kvm.ts).
  */
 export interface ResolvedVolumes {
   blockDisks: ReadonlySet<string>;
+  /** Some node advertises KVM_RESOURCE: `Auto` pods request it too. */
+  kvmOffered?: boolean;
 }
 
 export const NO_RESOLVED_VOLUMES: ResolvedVolumes = { blockDisks: new Set() };
@@ -143,7 +146,9 @@ export function buildLauncherPod(
   const { volumes, mounts, devices } = launcherVolumes(vm, resolved);
   const memory = `${podMemoryMiB(vm)}Mi`;
   const cpu = `${vm.spec.cpu.cores * CPU_REQUEST_MILLI_PER_VCPU}m`;
-  const kvm: Record<string, string> = vm.spec.acceleration === "KVM" ? { [KVM_RESOURCE]: "1" } : {};
+  const kvm: Record<string, string> = requestsKvm(vm.spec.acceleration, resolved.kvmOffered)
+    ? { [KVM_RESOURCE]: "1" }
+    : {};
 
   const container: V1Container = {
     name: LAUNCHER_CONTAINER,
@@ -331,14 +336,16 @@ export function cloudInitSecretRefs(vm: VirtualMachine): CloudInitSecretRef[] {
 }
 
 /**
- * The block-mode disks of a pod built here, read back from its devices: a migration target
- * must get its claims exactly as the source pod has them.
+ * The block-mode disks of a pod built here, read back from its devices, and its KVM
+ * request: a migration target must get its claims and accelerator exactly as the source
+ * pod has them (a guest started under KVM continues under KVM).
  */
 export function resolvedVolumesOf(pod: V1Pod): ResolvedVolumes {
   const container = pod.spec?.containers.find((c) => c.name === LAUNCHER_CONTAINER);
+  const kvmOffered = container?.resources?.limits?.[KVM_RESOURCE] !== undefined;
   const prefix = `${LAUNCHER_PVC_DEVICES_DIR}/`;
   const blockDisks = (container?.volumeDevices ?? [])
     .filter((d) => d.devicePath.startsWith(prefix))
     .map((d) => d.devicePath.slice(prefix.length));
-  return { blockDisks: new Set(blockDisks) };
+  return { blockDisks: new Set(blockDisks), kvmOffered };
 }

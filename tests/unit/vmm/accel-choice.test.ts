@@ -22,7 +22,8 @@ describe("chooseAccelerator where /dev/kvm opens but cannot run a guest", () => 
   // A read-only root filesystem (launcher pods): the probe cache cannot be written.
   const opts = {
     devicePath: device,
-    cacheFile: "/proc/kubevisor-no-such-dir/kvm-probe.json",
+    // Its "directory" is a file: no write can succeed (like EROFS on a read-only root).
+    cacheFile: join(device, "kvm-probe.json"),
     probe: async () => unusable,
   };
 

@@ -35,6 +35,16 @@ export const LAUNCHER_CONTAINER = "launcher";
  * on) therefore never runs a guest, whatever the clocks say.
  */
 export const LAUNCHER_AWAIT_START_ENV = "KUBEVISOR_AWAIT_START";
+
+/**
+ * The user and group launcher pods run as: the image's `USER 65532:65532` (Dockerfile), set
+ * again in the pod so Pod Security `restricted` can verify non-root, and as fsGroup so the
+ * kubelet makes Secret volumes group-readable to it.
+ */
+export const LAUNCHER_UID = 65532;
+export const LAUNCHER_GID = 65532;
+/** Private scratch space (Node.js and QEMU temp files): the root filesystem is read-only. */
+export const LAUNCHER_TMP_DIR = "/tmp";
 export const LAUNCHER_SPEC_DIR = "/var/run/kubevisor/vm";
 export const LAUNCHER_SPEC_FILE = "vm.json";
 export const LAUNCHER_TLS_DIR = "/var/run/kubevisor/tls";

@@ -4,6 +4,7 @@ import { WebSocket, WebSocketServer } from "ws";
 import { LAUNCHER_PORT, launcherServerName } from "../api/launcher.js";
 import { CONSOLE_CLOSE, type ConsoleMode } from "../api/subresources.js";
 import type { Logger } from "../util/log.js";
+import { hostPort } from "../util/net.js";
 import type { UserInfo } from "./auth.js";
 
 export interface LauncherTls {
@@ -129,6 +130,14 @@ export interface Upstream {
   port?: number;
 }
 
+/** The launcher's console URL: an IPv6 pod IP in brackets. */
+export function launcherConsoleUrl(
+  target: Pick<Upstream, "podIP" | "port">,
+  path = "/console",
+): string {
+  return `wss://${hostPort(target.podIP, target.port ?? LAUNCHER_PORT)}${path}`;
+}
+
 /**
  * Open the launcher's /console (or /vnc) over mutual TLS with the operator's client
  * certificate, checking the launcher's certificate under the VM's launcher server name.
@@ -148,7 +157,7 @@ export function connectLauncher(
     key: tls.keyPem,
     handshakeTimeout: UPSTREAM_CONNECT_TIMEOUT_MS,
   };
-  const ws = new WebSocket(`wss://${target.podIP}:${target.port ?? LAUNCHER_PORT}${path}`, options);
+  const ws = new WebSocket(launcherConsoleUrl(target, path), options);
   return new Promise((resolve, reject) => {
     ws.once("open", () => {
       ws.off("error", reject);

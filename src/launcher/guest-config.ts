@@ -13,8 +13,8 @@ export class GuestSpecError extends Error {
 
 export interface GuestConfigInputs {
   imagesDir: string;
-  /** Forwarded guest ports listen on the pod IP, like a container's ports. */
-  podIP: string;
+  /** Where forwarded guest ports listen, like a container's ports (listen.ts). */
+  forwardHost: string;
   /** Ports the launcher itself serves on the pod IP; a guest port may not take them. */
   reservedPorts: number[];
   /** The prepared disks, in spec order. */
@@ -48,7 +48,7 @@ export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): Guest
         }
         return {
           protocol: p.protocol === "UDP" ? "udp" : "tcp",
-          hostAddress: inputs.podIP,
+          hostAddress: inputs.forwardHost,
           hostPort: p.port,
           guestPort: p.port,
         };

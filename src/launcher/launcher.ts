@@ -18,6 +18,7 @@ import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
 import { Guest } from "./guest.js";
 import { guestConfigFor, usesUefi } from "./guest-config.js";
+import { apiListenHosts, guestForwardHost } from "./listen.js";
 import { LauncherMetrics } from "./metrics.js";
 import { MigrationControl } from "./migration/control.js";
 import { copiedDiskIndexes } from "./migration/disks.js";
@@ -165,7 +166,7 @@ export class Launcher implements LauncherView {
         log: logger("launcher-migration"),
       });
       this.servers = await startServers({
-        host: settings.podIP,
+        hosts: apiListenHosts(settings.podIP),
         port: settings.port,
         probePort: settings.probePort,
         tlsDir: settings.tlsDir,
@@ -197,7 +198,7 @@ export class Launcher implements LauncherView {
       }
       const guestConfig = guestConfigFor(vm, {
         imagesDir: settings.imagesDir,
-        podIP: settings.podIP,
+        forwardHost: guestForwardHost(settings.podIP),
         reservedPorts: [settings.port, settings.probePort],
         disks,
         uefiVarsPath,

@@ -165,7 +165,10 @@ export async function chooseAccelerator(
   let probe = readCache(file);
   if (!probeIsFresh(probe, key, Date.now(), opts.ttlMs ?? 6 * 3600_000)) {
     probe = await (opts.probe ?? (() => probeKvm({ qemuBinary })))();
-    writeCache(file, probe);
+    // Only an optimisation: in a pod the cache dir may be on the read-only root filesystem.
+    try {
+      writeCache(file, probe);
+    } catch {}
   }
   return decideAccel(request, device, probe);
 }

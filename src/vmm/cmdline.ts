@@ -15,6 +15,14 @@ export const NETDEV_ID = "net0";
 export const AGENT_PORT_ID = "agent0";
 /** The port name qemu-ga looks for in the guest (/dev/virtio-ports/…). */
 export const AGENT_PORT_NAME = "org.qemu.guest_agent.0";
+/**
+ * QEMU's own seccomp filter, on top of the pod's RuntimeDefault profile: a guest that
+ * breaks out into QEMU still cannot use obsolete syscalls, gain privileges (setuid…),
+ * start programs (fork/exec: a migration `exec:` URI is refused anyway) or change
+ * scheduling and resource limits. Nothing QEMU does for us needs any of these.
+ */
+export const QEMU_SANDBOX =
+  "on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny";
 /** sun_path holds 108 bytes including the terminating NUL. */
 const MAX_SOCKET_PATH = 107;
 
@@ -134,6 +142,8 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     // Nothing implicit: every device is one we asked for, so source and target match.
     "-nodefaults",
     "-no-user-config",
+    "-sandbox",
+    QEMU_SANDBOX,
     "-display",
     "none",
     "-name",

@@ -1,3 +1,4 @@
+import { hostPort } from "../util/net.js";
 /**
  * Pure interpretation of QEMU's `query-migrate` answers. QEMU 7.2 sometimes reports
  * `total-time`/`downtime` as 0 on very fast migrations (and once garbage under post-copy), so
@@ -68,7 +69,7 @@ export function progressFromQuery(info: QmpMigrationInfo, elapsedMs: number): Mi
 /** The port QEMU actually listens on after `migrate-incoming` with port 0. */
 export function listeningUri(info: QmpMigrationInfo): string | undefined {
   const addr = info["socket-address"]?.find((a) => a.type === "inet");
-  return addr?.host && addr.port ? `tcp:${addr.host}:${addr.port}` : undefined;
+  return addr?.host && addr.port ? `tcp:${hostPort(addr.host, addr.port)}` : undefined;
 }
 
 /**

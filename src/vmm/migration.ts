@@ -1,6 +1,6 @@
-import { isIP } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { hostPort } from "../util/net.js";
 import { Channel } from "./channel.js";
 import { diskNodeName } from "./cmdline.js";
 import { guardIncoming, type IncomingGuard } from "./migration-guard.js";
@@ -76,8 +76,7 @@ export interface IncomingMigration {
 
 const exportId = (index: number) => `kv-mig-${diskNodeName(index)}`;
 let incomingSockets = 0;
-const tcpUri = (host: string, port: number) =>
-  isIP(host) === 6 ? `tcp:[${host}]:${port}` : `tcp:${host}:${port}`;
+const tcpUri = (host: string, port: number) => `tcp:${hostPort(host, port)}`;
 
 /** Put a VM started with `Vm.startIncoming` in listening state. */
 export async function acceptMigration(vm: Vm, opts: IncomingOptions): Promise<IncomingMigration> {

@@ -38,6 +38,8 @@ async function launcherPods(vm: string): Promise<PodList["items"]> {
 
 beforeAll(async () => {
   await createNamespace(NS);
+  // Launcher pods must pass Pod Security `restricted`: the apiserver refuses them otherwise.
+  await kc("label", "namespace", NS, "pod-security.kubernetes.io/enforce=restricted");
 });
 
 afterAll(async () => {
@@ -60,7 +62,7 @@ describe("Kubevisor installed with Helm on the local cluster", () => {
     }
   });
 
-  it("runs examples/vm.yaml: Running, launcher Ready, boot marker on the console", async () => {
+  it("runs examples/vm.yaml in a `restricted` namespace: Running, launcher Ready, boot marker on the console", async () => {
     await kc("apply", "-n", NS, "-f", join(checkoutDir(), "examples", "vm.yaml"));
     const vm = await waitForVmPhase(NS, "demo", "Running");
     expect(vm.status?.nodeName).toMatch(/^kubevisor-node-/);

@@ -2,6 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
+import { FALLBACK_LISTEN_ERRORS } from "../listen.js";
 import { socketRefusal } from "./client-identity.js";
 import { guestControlRoutes } from "./guest-control.js";
 import { healthRoutes, metricsRoutes, statusRoutes } from "./health.js";
@@ -13,7 +14,8 @@ import { upgrades } from "./upgrade.js";
 import type { LauncherView } from "./view.js";
 
 export interface ServerOptions {
-  host: string;
+  /** Addresses to bind, in order of preference (listen.ts): the first that binds is used. */
+  hosts: string[];
   port: number;
   probePort: number;
   /** Holds tls.crt, tls.key (the launcher's serving certificate) and ca.crt (the operator's CA). */
@@ -29,7 +31,7 @@ export interface LauncherServers {
 }
 
 /**
- * The launcher API on the pod IP: everything behind mutual TLS on `port` (a client without
+ * The launcher API on the pod's addresses (listen.ts): everything behind mutual TLS on `port` (a client without
  * a certificate from the operator's CA fails the handshake), and /healthz and /readyz also
  * in plain HTTP on `probePort` for the kubelet, which has no client certificate, beside
  * /metrics for Prometheus (figures about this VM only; nothing it serves changes anything).
@@ -67,17 +69,14 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
   const probes = createHttpServer(
     guarded(router([...healthRoutes(view), ...metricsRoutes(view)]), log),
   );
-  await listen(api, opts.host, opts.port);
+  const host = await listenFirst(api, opts.hosts, opts.port);
   try {
-    await listen(probes, opts.host, opts.probePort);
+    await listen(probes, host, opts.probePort);
   } catch (err) {
     await closeServer(api);
     throw err;
   }
-  log.info(
-    { host: opts.host, port: opts.port, probePort: opts.probePort },
-    "launcher API listening",
-  );
+  log.info({ host, port: opts.port, probePort: opts.probePort }, "launcher API listening");
   const stopWatching = watchTls(api, opts.tlsDir, tls, log, opts.tlsReloadMs);
   return {
     close: async () => {
@@ -109,6 +108,20 @@ function guarded(handler: Handler, log: Logger): Handler {
       else res.destroy();
     }
   };
+}
+
+/** Binds the first of `hosts` the kernel accepts (`::` fails where IPv6 is disabled). */
+async function listenFirst(server: Server, hosts: string[], port: number): Promise<string> {
+  for (const [i, host] of hosts.entries()) {
+    try {
+      await listen(server, host, port);
+      return host;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      if (i === hosts.length - 1 || !FALLBACK_LISTEN_ERRORS.has(code)) throw err;
+    }
+  }
+  throw new Error("no address to listen on");
 }
 
 function listen(server: Server, host: string, port: number): Promise<void> {

@@ -19,6 +19,7 @@ import {
   setCondition,
 } from "./conditions.js";
 import { guestAgentStatus, noGuestAgent } from "./guest-agent.js";
+import { startFailure } from "./image-volumes.js";
 import { launcherPodName } from "./naming.js";
 import { isTerminal, type ObservedPod } from "./observe.js";
 import { readUserRequests, type UserRequests } from "./requests.js";
@@ -315,8 +316,8 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
       input.now,
     );
   } else if (pod.imagePullError) {
-    const { reason, message } = pod.imagePullError;
-    d.status.conditions = failure(d, "ImagePullFailed", `${reason}: ${message}`.trim(), input.now);
+    const { reason, message } = startFailure(vm, pod.imagePullError);
+    d.status.conditions = failure(d, reason, message, input.now);
   } else if (pod.stage === "Scheduled" && missingSourcesFailure(input, d)) {
     // The kubelet waits in ContainerCreating for the missing volume; say which one.
   } else if (d.status.phase === "Running") {

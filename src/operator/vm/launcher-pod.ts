@@ -32,9 +32,11 @@ import {
   LAUNCHER_SPEC_DIR,
   LAUNCHER_SPEC_FILE,
   LAUNCHER_TLS_DIR,
+  LAUNCHER_TMP_DIR,
   quantityToMiB,
   type VirtualMachine,
 } from "../../api/index.js";
+import { requestsKvm } from "./kvm.js";
 import {
   cloudInitVolumeName,
   diskVolumeName,
@@ -43,6 +45,13 @@ import {
   launcherTlsSecretName,
   vmLabelValue,
 } from "./naming.js";
+import {
+  disksDirSizeLimit,
+  LAUNCHER_CONTAINER_SECURITY,
+  LAUNCHER_POD_SECURITY,
+  SECRET_MODE,
+  TMP_DIR_MIB,
+} from "./pod-security.js";
 
 /** Value of LABEL_MANAGED_BY on everything the operator creates. */
 export const MANAGED_BY = "kubevisor";
@@ -76,12 +85,14 @@ export interface LauncherPodConfig {
 }
 
 /**
- * What the operator learnt about the VM's claims before building its pod (the VM spec
- * alone cannot say): the disks whose claim is `volumeMode: Block`, which the pod gets as
- * devices instead of mounts.
+ * What the operator learnt before building the pod (the VM spec alone cannot say): the
+ * disks whose claim is `volumeMode: Block`, which the pod gets as devices instead of
+ * mounts, and whether some node offers the KVM device (kvm.ts).
  */
 export interface ResolvedVolumes {
   blockDisks: ReadonlySet<string>;
+  /** Some node advertises KVM_RESOURCE: `Auto` pods request it too. */
+  kvmOffered?: boolean;
 }
 
 export const NO_RESOLVED_VOLUMES: ResolvedVolumes = { blockDisks: new Set() };
@@ -138,7 +149,9 @@ export function buildLauncherPod(
   const { volumes, mounts, devices } = launcherVolumes(vm, resolved);
   const memory = `${podMemoryMiB(vm)}Mi`;
   const cpu = `${vm.spec.cpu.cores * CPU_REQUEST_MILLI_PER_VCPU}m`;
-  const kvm: Record<string, string> = vm.spec.acceleration === "KVM" ? { [KVM_RESOURCE]: "1" } : {};
+  const kvm: Record<string, string> = requestsKvm(vm.spec.acceleration, resolved.kvmOffered)
+    ? { [KVM_RESOURCE]: "1" }
+    : {};
 
   const container: V1Container = {
     name: LAUNCHER_CONTAINER,
@@ -172,6 +185,7 @@ export function buildLauncherPod(
       failureThreshold: 6,
     },
     terminationMessagePolicy: "FallbackToLogsOnError",
+    securityContext: LAUNCHER_CONTAINER_SECURITY,
     volumeMounts: mounts,
     ...(devices.length > 0 ? { volumeDevices: devices } : {}),
   };
@@ -190,6 +204,8 @@ export function buildLauncherPod(
       ownerReferences: [vmOwnerReference(vm)],
     },
     spec: {
+      // Pod Security `restricted` (pod-security.ts).
+      securityContext: LAUNCHER_POD_SECURITY,
       containers: [container],
       volumes,
       // The operator, not the kubelet, decides whether a guest is started again.
@@ -252,13 +268,16 @@ function launcherVolumes(vm: VirtualMachine, resolved: ResolvedVolumes): PodVolu
         ],
       },
     },
-    { name: "tls", secret: { secretName: launcherTlsSecretName(name), defaultMode: 0o400 } },
-    { name: "disks", emptyDir: {} },
+    { name: "tls", secret: { secretName: launcherTlsSecretName(name), defaultMode: SECRET_MODE } },
+    // The only writable places: the root filesystem is read-only.
+    { name: "disks", emptyDir: { sizeLimit: disksDirSizeLimit(vm) } },
+    { name: "tmp", emptyDir: { sizeLimit: `${TMP_DIR_MIB}Mi` } },
   ];
   const mounts: V1VolumeMount[] = [
     { name: "vm-spec", mountPath: LAUNCHER_SPEC_DIR, readOnly: true },
     { name: "tls", mountPath: LAUNCHER_TLS_DIR, readOnly: true },
     { name: "disks", mountPath: LAUNCHER_DISKS_DIR },
+    { name: "tmp", mountPath: LAUNCHER_TMP_DIR },
   ];
   const devices: V1VolumeDevice[] = [];
   for (const reference of imageReferences(vm)) {
@@ -288,7 +307,10 @@ function launcherVolumes(vm: VirtualMachine, resolved: ResolvedVolumes): PodVolu
   for (const ref of cloudInitSecretRefs(vm)) {
     // The launcher reads the Secret's files; its content never enters the VM or the pod.
     const volume = cloudInitVolumeName(ref.disk, ref.key);
-    volumes.push({ name: volume, secret: { secretName: ref.secretName, defaultMode: 0o400 } });
+    volumes.push({
+      name: volume,
+      secret: { secretName: ref.secretName, defaultMode: SECRET_MODE },
+    });
     mounts.push({
       name: volume,
       mountPath: `${LAUNCHER_CLOUDINIT_DIR}/${ref.disk}/${ref.key}`,
@@ -322,14 +344,16 @@ export function cloudInitSecretRefs(vm: VirtualMachine): CloudInitSecretRef[] {
 }
 
 /**
- * The block-mode disks of a pod built here, read back from its devices: a migration target
- * must get its claims exactly as the source pod has them.
+ * The block-mode disks of a pod built here, read back from its devices, and its KVM
+ * request: a migration target must get its claims and accelerator exactly as the source
+ * pod has them (a guest started under KVM continues under KVM).
  */
 export function resolvedVolumesOf(pod: V1Pod): ResolvedVolumes {
   const container = pod.spec?.containers.find((c) => c.name === LAUNCHER_CONTAINER);
+  const kvmOffered = container?.resources?.limits?.[KVM_RESOURCE] !== undefined;
   const prefix = `${LAUNCHER_PVC_DEVICES_DIR}/`;
   const blockDisks = (container?.volumeDevices ?? [])
     .filter((d) => d.devicePath.startsWith(prefix))
     .map((d) => d.devicePath.slice(prefix.length));
-  return { blockDisks: new Set(blockDisks) };
+  return { blockDisks: new Set(blockDisks), kvmOffered };
 }

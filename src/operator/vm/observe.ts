@@ -5,6 +5,7 @@ import {
   type LauncherExitReason,
   parseTerminationMessage,
 } from "../../api/index.js";
+import { CREATE_REASONS } from "./image-volumes.js";
 import { ANNOTATION_LAUNCH } from "./launcher-pod.js";
 
 /** Where a launcher pod is in its life, as far as the VM cares. */
@@ -48,6 +49,8 @@ const IMAGE_PULL_REASONS = new Set([
   "ImagePullBackOff",
   "InvalidImageName",
   "ErrImageNeverPull",
+  // The container cannot be created: with image volumes, often one that cannot be mounted.
+  ...CREATE_REASONS,
 ]);
 /** Termination text from logs (FallbackToLogsOnError) can be long; status needs a line. */
 const MAX_MESSAGE = 1024;

@@ -42,8 +42,14 @@ import {
   rejectedLaunch,
   VM_FINALIZER,
 } from "./decide.js";
+import { clusterOffersKvm } from "./kvm.js";
 import { ensureNetworkPolicy, ensureTlsSecret } from "./launch-objects.js";
-import { buildLauncherPod, type LauncherPodConfig, type ResolvedVolumes } from "./launcher-pod.js";
+import {
+  buildLauncherPod,
+  type LauncherPodConfig,
+  NO_RESOLVED_VOLUMES,
+  type ResolvedVolumes,
+} from "./launcher-pod.js";
 import { disruptionBudgetName, vmLabelValue } from "./naming.js";
 import { isTerminal, type ObservedPod, observePod } from "./observe.js";
 import { buildDisruptionBudget, wantsDisruptionBudget } from "./pdb.js";
@@ -315,12 +321,10 @@ export class VmReconciler {
     try {
       created = await client.create<V1Pod>(
         paths.pods(ns),
-        buildLauncherPod(
-          vm,
-          launch,
-          this.deps.podConfig,
-          this.volumes.get(`${ns}/${vm.metadata.name ?? ""}`),
-        ),
+        buildLauncherPod(vm, launch, this.deps.podConfig, {
+          ...(this.volumes.get(`${ns}/${vm.metadata.name ?? ""}`) ?? NO_RESOLVED_VOLUMES),
+          kvmOffered: clusterOffersKvm(this.deps.nodes.list()),
+        }),
       );
     } catch (err) {
       if (isAlreadyExists(err)) {

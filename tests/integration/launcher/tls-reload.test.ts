@@ -118,7 +118,7 @@ beforeAll(async () => {
   await writeTls(await serving(caA), [caA]);
   port = await freePort(HOST);
   servers = await startServers({
-    host: HOST,
+    hosts: [HOST],
     port,
     probePort: await freePort(HOST),
     tlsDir: dir,

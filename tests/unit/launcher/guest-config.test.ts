@@ -16,7 +16,7 @@ const disk = (name: string): DiskConfig => ({
 });
 const inputs = {
   imagesDir: "/images",
-  podIP: "10.0.0.7",
+  forwardHost: "10.0.0.7",
   reservedPorts: [8443, 8444],
   disks: [disk("root")],
   uefiVarsPath: "/d/uefi-vars.fd",

@@ -55,7 +55,7 @@ describe("cloud-init from Secrets", () => {
     ] as const) {
       const volume = pod.spec?.volumes?.find((v) => v.secret?.secretName === secret);
       expect(volume, secret).toBeDefined();
-      expect(volume?.secret?.defaultMode).toBe(0o400);
+      expect(volume?.secret?.defaultMode).toBe(0o440);
       expect(container?.volumeMounts).toContainEqual({
         name: volume?.name,
         mountPath: `${LAUNCHER_CLOUDINIT_DIR}/cloudinit/${key}`,

@@ -1,0 +1,59 @@
+import { BlockList, isIP, isIPv4 } from "node:net";
+
+/**
+ * Where the launcher's listeners bind, decided from the pod IP alone.
+ *
+ * - `pod`: the pod has a network namespace of its own (a real kubelet: any non-loopback pod
+ *   IP). Bind every address of the pod: probes dial the pod IP, the operator dials the pod
+ *   IP, and `kubectl port-forward` (the kubelet) dials the pod's localhost.
+ * - `podIP`: the pod IP is a loopback address, i.e. the stand-in node, whose pods share the
+ *   host's network namespace and each own one 127.x address. A wildcard bind there would
+ *   clash with every other pod on the same port and answer on the host's own addresses.
+ *
+ * Neither widens who is trusted: the API demands the operator's client certificate on any
+ * address, the probe port answers only /healthz and /readyz, and a guest on user-mode
+ * networking reaching the pod's loopback (10.0.2.2) meets the same two. The migration
+ * listeners (QEMU's incoming port, NBD) stay on the pod IP: only the peer the operator named
+ * dials them, there.
+ */
+export type ListenScope = "pod" | "podIP";
+
+export function listenScope(podIP: string): ListenScope {
+  return isLoopback(podIP) ? "podIP" : "pod";
+}
+
+/**
+ * Addresses to try for the launcher API and probe ports, in order; the first that binds is
+ * used. `::` is dual-stack in Node (IPv4 arrives as ::ffff:a.b.c.d); `0.0.0.0` is the
+ * fallback for pods whose kernel has IPv6 disabled.
+ */
+export function apiListenHosts(podIP: string): string[] {
+  return listenScope(podIP) === "pod" ? ["::", "0.0.0.0"] : [podIP];
+}
+
+/** Errors after which the next address of apiListenHosts is worth trying. */
+export const FALLBACK_LISTEN_ERRORS: ReadonlySet<string> = new Set([
+  "EAFNOSUPPORT",
+  "EADDRNOTAVAIL",
+]);
+
+/**
+ * Host address of QEMU's guest port forwards. QEMU 7.2's user-mode `hostfwd` takes only an
+ * IPv4 address, so in a pod of its own they bind 0.0.0.0 (the IPv4 pod IP and localhost,
+ * where port-forward arrives); an IPv6-only pod reaches its guest's ports through
+ * port-forward, not its pod IP.
+ */
+export function guestForwardHost(podIP: string): string {
+  if (listenScope(podIP) === "pod") return "0.0.0.0";
+  return isIPv4(podIP) ? podIP : "127.0.0.1";
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet("127.0.0.0", 8, "ipv4");
+LOOPBACK.addAddress("::1", "ipv6");
+
+/** 127/8 or ::1, in any spelling (IPv4-mapped IPv6 too). */
+export function isLoopback(ip: string): boolean {
+  const family = isIP(ip);
+  return family !== 0 && LOOPBACK.check(ip, family === 6 ? "ipv6" : "ipv4");
+}

@@ -88,7 +88,7 @@ export class NodeAgent {
         this.facts = now;
       } catch (err) {
         // Facts left as they were: the next tick tries again.
-        this.opts.log.warn({ err: (err as Error).message, action }, "device plugin step failed");
+        this.opts.log.warn({ err, action }, "device plugin step failed");
       }
     });
   }

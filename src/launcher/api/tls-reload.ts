@@ -66,7 +66,7 @@ export function watchTls(
         log.info("TLS certificates reloaded");
       })
       .catch((err: unknown) =>
-        log.warn({ err: String(err) }, "TLS files unreadable; keeping the current ones"),
+        log.warn({ err }, "TLS files unreadable; keeping the current ones"),
       )
       .finally(() => {
         busy = false;

@@ -352,7 +352,7 @@ export class MigrationReconciler {
   private async startTarget(m: Migration, target: ObservedPod | undefined, log: Logger) {
     if (!target?.podIP || isTerminal(target)) return;
     await this.deps.launcher.start(this.address(m, target.podIP)).catch((err: unknown) => {
-      log.warn({ err: String(err) }, "target /start failed; will ask again");
+      log.warn({ err }, "target /start failed; will ask again");
     });
     log.info({ pod: target.name }, "told the target to start and wait for the guest");
   }

@@ -371,7 +371,7 @@ export class VmReconciler {
       });
       log.info({ pod: action.name }, "told the launcher to start the guest");
     } catch (err) {
-      log.warn({ pod: action.name, err: String(err) }, "launcher /start failed; will ask again");
+      log.warn({ pod: action.name, err }, "launcher /start failed; will ask again");
     }
     return undefined;
   }

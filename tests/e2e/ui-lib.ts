@@ -75,3 +75,42 @@ export async function openPage(
 export async function shot(page: Page, name: string) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
+
+/** What the VNC pane's canvas shows: how many pixels are not black, and a hash of them all. */
+export interface Screen {
+  width: number;
+  height: number;
+  lit: number;
+  hash: number;
+}
+
+/** Reads the noVNC canvas's pixels in the page (undefined until it has a size). */
+export async function readScreen(page: Page): Promise<Screen | undefined> {
+  return await page.evaluate(() => {
+    // Runs in the page; the tests are type-checked without the DOM library.
+    interface Canvas {
+      width: number;
+      height: number;
+      getContext(kind: "2d"): {
+        getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+      } | null;
+    }
+    const { document } = globalThis as unknown as {
+      document: { querySelector(selector: string): Canvas | null };
+    };
+    const canvas = document.querySelector('[data-testid="vnc"] canvas');
+    const ctx = canvas?.getContext("2d");
+    if (!canvas || !ctx || canvas.width === 0 || canvas.height === 0) return undefined;
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    let lit = 0;
+    let hash = 0x811c9dc5;
+    for (let i = 0; i < data.length; i += 4) {
+      const r = data[i] ?? 0;
+      const g = data[i + 1] ?? 0;
+      const b = data[i + 2] ?? 0;
+      if (r + g + b > 0) lit++;
+      hash = Math.imul(hash ^ (r | (g << 8) | (b << 16)), 0x01000193) >>> 0;
+    }
+    return { width: canvas.width, height: canvas.height, lit, hash };
+  });
+}

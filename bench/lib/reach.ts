@@ -187,7 +187,7 @@ export async function reachFigures(
       vncFirstFrameMedianMs: round(median(x.firstFrameMs)),
       vncFirstFrameP99Ms: round(p99(x.firstFrameMs)),
       vncFramesPerSec: round(median(x.fps)),
-      vncMiBPerSec: round(median(x.mibPerSec)),
+      vncMiBPerSec: round(median(x.mibPerSec), 2),
       portForwardMiBPerSec: round(median(mib)),
       vncFirstFrameSamples: x.firstFrameMs.length,
     });

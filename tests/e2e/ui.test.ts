@@ -18,6 +18,8 @@ import {
 } from "./lib.js";
 import { getMigration, nodes } from "./migration-lib.js";
 import {
+  changedRows,
+  GUEST_DREW,
   type LocalUi,
   launchBrowser,
   openPage,
@@ -54,11 +56,16 @@ afterAll(async () => {
 /**
  * Typed into the guest's serial shell: a counter on the guest's screen (the VGA console,
  * tty0). The built-in counter goes to /dev/console, which `console=ttyS0` makes the serial
- * port only, so without this the screen would stand still after boot.
+ * port only (and `console=tty0 console=ttyS0` would not change that: /dev/console is the last
+ * one named), so without this only the cursor would blink. The VM boots the bzImage: a PVH
+ * boot gives the kernel no VGA text console at all.
  */
 const SCREEN_COUNTER = "while :; do echo screen-$((n=n+1)); usleep 300000; done >/dev/tty0 2>&1 &";
 
-/** Waits for the VNC canvas to show something, then for it to change (the guest is live). */
+/**
+ * Waits for the VNC canvas to show something, then for the guest to draw on it (more than
+ * QEMU's own blinking cursor changes): the guest is live and its screen reaches the page.
+ */
 async function screenChanges(p: Page, what: string): Promise<Screen> {
   const first = await waitFor(
     `${what}: a non-blank screen`,
@@ -72,7 +79,7 @@ async function screenChanges(p: Page, what: string): Promise<Screen> {
     `${what}: the screen to change`,
     async () => {
       const s = await readScreen(p);
-      return s && s.lit > 0 && s.hash !== first.hash ? s : undefined;
+      return s && s.lit > 0 && changedRows(first, s) > GUEST_DREW ? s : undefined;
     },
     60_000,
   );

@@ -63,8 +63,13 @@ export async function cliListener(
   const child: ChildProcess = spawn(
     process.execPath,
     ["--import", "tsx", join(REPO, "src/cli/kubectl-vm.ts"), ...args, "--kubeconfig", kubeconfig],
-    { cwd: REPO, stdio: ["ignore", "pipe", "inherit"] },
+    { cwd: REPO, stdio: ["ignore", "pipe", "pipe"] },
   );
+  // Its hints ("Connect a VNC viewer there") would break the table; kept for a failure.
+  let errors = "";
+  child.stderr?.on("data", (c: Buffer) => {
+    errors += c.toString();
+  });
   let out = "";
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout?.on("data", (c: Buffer) => {
@@ -72,7 +77,9 @@ export async function cliListener(
       const m = /127\.0\.0\.1:(\d+)/.exec(out);
       if (m) resolve(Number(m[1]));
     });
-    child.once("exit", (code) => reject(new Error(`kubectl-vm ${args[0]} exited ${code}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`kubectl-vm ${args[0]} exited ${code}: ${errors.trim()}`)),
+    );
   });
   return { port, close: () => void child.kill("SIGINT") };
 }

@@ -2,7 +2,10 @@
  * `npm run bench -- console`: serial-console round-trip latency and throughput through the
  * whole path — kubectl-vm (pipe mode) → kube-apiserver → aggregation layer → the Kubevisor
  * API server → launcher /console (mutual TLS) → QEMU serial — beside the launcher's /console
- * reached directly over mutual TLS (the baseline), in the same run, on the same guest.
+ * reached directly over mutual TLS (the baseline), in the same run, on the same guest. Then
+ * the other ways in, on the same guest (bench/lib/reach.ts): VNC first-frame latency and
+ * frames/s through `kubectl vm vnc` vs the launcher's /vnc, and port-forward throughput
+ * through `kubectl vm port-forward` vs a TCP connection to the guest port on the pod IP.
  *
  * Stands on a real control plane and a real launcher process (QEMU, the test guest); the API
  * server runs in this process and is registered exactly as the integration tests do it.
@@ -18,13 +21,15 @@ import { KubeClient, paths } from "../src/kube/client.js";
 import { type ControlPlane, startControlPlane } from "../src/local/controlplane.js";
 import { applyCrds, packagedCrdsDir } from "../src/local/crds.js";
 import { createProgress } from "../src/local/progress.js";
-import { GUEST_BOOT_MARKER } from "../src/vmm/index.js";
+import { GUEST_BOOT_MARKER, GUEST_CMDLINE } from "../src/vmm/index.js";
 import {
   type ConsoleClient,
+  GUEST_IMAGE_REF,
   LauncherProcess,
   testGuestSpec,
   testPki,
 } from "../tests/integration/launcher/harness.js";
+import { HTTP_PORT, REACH_NOTE, reachFigures, reachRow } from "./lib/reach.js";
 import { type Figures, formatTable, resultLine, summarize } from "./lib/report.js";
 
 const ROUND_TRIPS = Number(process.env.BENCH_CONSOLE_ROUND_TRIPS ?? 200);
@@ -161,6 +166,17 @@ async function register(client: KubeClient, ip: string, port: number): Promise<v
   });
 }
 
+/** Runs one command in the guest's shell (`base`), waiting until it has finished. */
+function shellOf(ep: Endpoint) {
+  let n = 0;
+  return async (command: string) => {
+    const tag = `done${++n}x`;
+    const from = ep.output().length;
+    ep.type(`${command}; echo done$((${n}))x\n`);
+    await until(ep, tag, from, 120_000);
+  };
+}
+
 export default async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "kubevisor-bench-console-"));
   let cp: ControlPlane | undefined;
@@ -178,7 +194,24 @@ export default async function bench(): Promise<void> {
     kc.loadFromFile(cp.kubeconfigPath);
     const client = new KubeClient(kc);
     const pki = await testPki();
-    launcher = await LauncherProcess.start(pki, "demo", testGuestSpec());
+    launcher = await LauncherProcess.start(
+      pki,
+      "demo",
+      testGuestSpec({
+        // The pod IP forwards the guest's httpd, like a container port: the direct baseline.
+        network: { ports: [{ name: "http", port: HTTP_PORT }] },
+        // The bzImage, not the PVH ELF: a PVH boot gives the kernel no VGA text console, so
+        // nothing the guest writes would reach the screen the VNC figures are counted on.
+        boot: {
+          kernel: {
+            image: GUEST_IMAGE_REF,
+            kernelPath: "/boot/vmlinuz",
+            initrdPath: "/boot/initrd.img",
+            cmdline: GUEST_CMDLINE,
+          },
+        },
+      }),
+    );
     const ip = `127.89.${2 + Math.floor(Math.random() * 250)}.${2 + Math.floor(Math.random() * 250)}`;
     const port = 20_000 + Math.floor(Math.random() * 20_000);
     await register(client, ip, port);
@@ -267,7 +300,27 @@ export default async function bench(): Promise<void> {
     console.log(
       `(${lat.full.length} round trips each, ${THROUGHPUT_BYTES} bytes of output, TCG guest)`,
     );
-    console.log(resultLine("console", f, b));
+    const reach = await reachFigures(launcher, shellOf(base), cp.kubeconfigPath);
+    console.log(
+      formatTable(
+        [
+          "path",
+          "VNC first frame median ms",
+          "p99 ms",
+          "VNC frames/s",
+          "VNC MiB/s",
+          "port-forward MiB/s",
+        ],
+        [
+          reachRow("kubectl-vm → kube-apiserver → API server → launcher", reach.full),
+          reachRow("launcher /vnc; TCP to the pod IP (baseline)", reach.base),
+        ],
+      ),
+    );
+    console.log(REACH_NOTE);
+    const { vncFirstFrameSamples: _f, ...fullReach } = reach.full;
+    const { vncFirstFrameSamples: _b, ...baseReach } = reach.base;
+    console.log(resultLine("console", { ...f, ...fullReach }, { ...b, ...baseReach }));
     client.close();
   } finally {
     for (const ep of endpoints) ep.close();

@@ -75,3 +75,56 @@ export async function openPage(
 export async function shot(page: Page, name: string) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 }
+
+/** What the VNC pane's canvas shows: how many pixels are not black, in all and per row. */
+export interface Screen {
+  width: number;
+  height: number;
+  lit: number;
+  rows: number[];
+}
+
+/**
+ * Pixel rows whose lit count differs between two screens. QEMU blinks a text cursor by
+ * itself, even in a paused guest: it spans two pixel rows, one text line is 16, so only a
+ * difference above 16 rows is the guest drawing.
+ */
+export function changedRows(a: Screen, b: Screen): number {
+  let n = 0;
+  for (let y = 0; y < Math.max(a.rows.length, b.rows.length); y++) {
+    if (a.rows[y] !== b.rows[y]) n++;
+  }
+  return n;
+}
+export const GUEST_DREW = 16;
+
+/** Reads the noVNC canvas's pixels in the page (undefined until it has a size). */
+export async function readScreen(page: Page): Promise<Screen | undefined> {
+  return await page.evaluate(() => {
+    // Runs in the page; the tests are type-checked without the DOM library.
+    interface Canvas {
+      width: number;
+      height: number;
+      getContext(kind: "2d"): {
+        getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray };
+      } | null;
+    }
+    const { document } = globalThis as unknown as {
+      document: { querySelector(selector: string): Canvas | null };
+    };
+    const canvas = document.querySelector('[data-testid="vnc"] canvas');
+    const ctx = canvas?.getContext("2d");
+    if (!canvas || !ctx || canvas.width === 0 || canvas.height === 0) return undefined;
+    const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+    const rows: number[] = [];
+    for (let y = 0; y < canvas.height; y++) {
+      let n = 0;
+      for (let i = y * canvas.width * 4; i < (y + 1) * canvas.width * 4; i += 4) {
+        if ((data[i] ?? 0) + (data[i + 1] ?? 0) + (data[i + 2] ?? 0) > 0) n++;
+      }
+      rows.push(n);
+    }
+    const lit = rows.reduce((a, b) => a + b, 0);
+    return { width: canvas.width, height: canvas.height, lit, rows };
+  });
+}

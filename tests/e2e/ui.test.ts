@@ -17,7 +17,17 @@ import {
   waitForVmPhase,
 } from "./lib.js";
 import { getMigration, nodes } from "./migration-lib.js";
-import { type LocalUi, launchBrowser, openPage, shot, startLocalUi } from "./ui-lib.js";
+import {
+  changedRows,
+  GUEST_DREW,
+  type LocalUi,
+  launchBrowser,
+  openPage,
+  readScreen,
+  type Screen,
+  shot,
+  startLocalUi,
+} from "./ui-lib.js";
 
 const NS = "e2e-ui";
 let browser: Browser;
@@ -42,6 +52,41 @@ afterAll(async () => {
   await alice?.stop();
   await kubectl(["delete", "namespace", NS, "--wait=false"]);
 });
+
+/**
+ * Typed into the guest's serial shell: a counter on the guest's screen (the VGA console,
+ * tty0). The built-in counter goes to /dev/console, which `console=ttyS0` makes the serial
+ * port only (and `console=tty0 console=ttyS0` would not change that: /dev/console is the last
+ * one named), so without this only the cursor would blink. The VM boots the bzImage: a PVH
+ * boot gives the kernel no VGA text console at all.
+ */
+const SCREEN_COUNTER = "while :; do echo screen-$((n=n+1)); usleep 300000; done >/dev/tty0 2>&1 &";
+
+/**
+ * Waits for the VNC canvas to show something, then for the guest to draw on it (more than
+ * QEMU's own blinking cursor changes): the guest is live and its screen reaches the page.
+ */
+async function screenChanges(p: Page, what: string): Promise<Screen> {
+  const first = await waitFor(
+    `${what}: a non-blank screen`,
+    async () => {
+      const s = await readScreen(p);
+      return s && s.lit > 0 ? s : undefined;
+    },
+    60_000,
+  );
+  return await waitFor(
+    `${what}: the screen to change`,
+    async () => {
+      const s = await readScreen(p);
+      return s && s.lit > 0 && changedRows(first, s) > GUEST_DREW ? s : undefined;
+    },
+    60_000,
+  );
+}
+
+const vncConnects = async (p: Page) =>
+  Number((await p.locator("[data-vnc-connects]").getAttribute("data-vnc-connects")) ?? "0");
 
 /** Chrome logs each refused fetch as a console error; those are expected where a test forces one. */
 const appErrors = () => errors.filter((e) => !/Failed to load resource/.test(e));
@@ -81,19 +126,48 @@ describe("web UI (kubectl vm ui, edit user)", () => {
     await shot(page, "vm");
   });
 
-  it("migrates the VM; the progress bar reaches Succeeded", async () => {
+  it("shows the guest's screen on the VNC tab: non-blank and changing", async () => {
+    await page.getByRole("tab", { name: "Console" }).click();
+    await page.locator('[data-console-state="connected"]').waitFor({ timeout: 60_000 });
+    const term = page.getByTestId("console");
+    await term
+      .getByText(/kubevisor-counter \d+/)
+      .first()
+      .waitFor({ timeout: 60_000 });
+    await term.click();
+    await page.keyboard.type(SCREEN_COUNTER);
+    await page.keyboard.press("Enter");
+    await page.getByRole("tab", { name: "VNC" }).click();
+    await page.locator('[data-vnc-state="connected"]').waitFor({ timeout: 60_000 });
+    const screen = await screenChanges(page, "the VNC screen");
+    expect(screen.width).toBeGreaterThan(0);
+    await shot(page, "vnc");
+  });
+
+  it("migrates the VM from the VNC tab: the screen reconnects by itself, the bar reaches Succeeded", async () => {
     expect((await nodes()).length).toBeGreaterThanOrEqual(2);
     const before = (await getVm(NS, "demo")).status?.nodeName;
+    const connectsBefore = await vncConnects(page);
+    expect(connectsBefore).toBeGreaterThanOrEqual(1);
     await page.locator('button[data-action="migrate"]').click();
+    await waitFor("the VM on its new node", async () => {
+      const vm = await getVm(NS, "demo");
+      return vm.status?.phase === "Running" && vm.status.nodeName !== before ? true : undefined;
+    });
+    // The source launcher's end closes the session; the pane opens a new one by itself,
+    // now relayed to the target, and the guest's screen keeps changing there.
+    await waitFor("the VNC pane to reconnect", async () =>
+      (await vncConnects(page)) > connectsBefore ? true : undefined,
+    );
+    await page.locator('[data-vnc-state="connected"]').waitFor({ timeout: 60_000 });
+    await screenChanges(page, "the VNC screen after migration");
+    await shot(page, "vnc-migrated");
+    await page.getByRole("tab", { name: "Overview" }).click();
     const item = page.locator("li[data-migration]").first();
     await item.locator(".migration-phase", { hasText: "Succeeded" }).waitFor({ timeout: 240_000 });
     await expect(item.locator("progress").getAttribute("value")).resolves.toBe("100");
     const name = (await item.getAttribute("data-migration")) ?? "";
     expect((await getMigration(NS, name)).status?.phase).toBe("Succeeded");
-    await waitFor("the VM on its new node", async () => {
-      const vm = await getVm(NS, "demo");
-      return vm.status?.phase === "Running" && vm.status.nodeName !== before ? true : undefined;
-    });
     await shot(page, "migrated");
   });
 

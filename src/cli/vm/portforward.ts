@@ -22,6 +22,19 @@ function refusal(err: unknown): CliError {
 }
 
 /**
+ * One tunnel opened and closed up front, so a refusal (not allowed, no such VM, not running)
+ * is an error with its exit code now, not a listener whose every connection fails or an ssh
+ * that can only say 255.
+ */
+async function precheck(url: string, options: Awaited<ReturnType<typeof webSocketOptions>>) {
+  try {
+    (await openStream(url, options)).close();
+  } catch (err) {
+    throw refusal(err);
+  }
+}
+
+/**
  * `kubectl vm port-forward NAME LOCAL:GUEST`: 127.0.0.1:LOCAL, each accepted connection
  * tunnelled to the guest's port through the API. `--stdio` (hidden; ssh's ProxyCommand):
  * one connection on stdin/stdout instead.
@@ -48,6 +61,12 @@ export async function runPortForward(args: PortForwardArgs): Promise<number> {
     } finally {
       s.client.close();
     }
+  }
+  try {
+    await precheck(url, options);
+  } catch (err) {
+    s.client.close();
+    throw err;
   }
   const tunnel = await openTunnel({
     url,
@@ -91,7 +110,9 @@ export function shellQuote(word: string): string {
 /**
  * Pure: the ssh argv. The ProxyCommand is this very program (node + script) in --stdio
  * mode, so keys, known_hosts and options stay the user's own; HostKeyAlias keeps one
- * known_hosts entry per VM however its pod moves.
+ * known_hosts entry per VM however its pod moves. The destination comes before the user's
+ * words: OpenSSH reads options after the destination too, and the first word that is not an
+ * option starts the remote command (`-- -i key uname -a` works as it reads).
  */
 export function sshArgv(args: SshArgs, namespace: string, self: string[]): string[] {
   const proxy = [
@@ -109,8 +130,8 @@ export function sshArgv(args: SshArgs, namespace: string, self: string[]): strin
     `ProxyCommand=${proxy}`,
     "-o",
     `HostKeyAlias=vm.${args.name}.${namespace}`,
-    ...args.sshArgs,
     args.user ? `${args.user}@${args.name}` : args.name,
+    ...args.sshArgs,
   ];
 }
 
@@ -118,7 +139,11 @@ export function sshArgv(args: SshArgs, namespace: string, self: string[]): strin
 export async function runSsh(args: SshArgs): Promise<number> {
   const s = session(args);
   const namespace = s.namespace;
-  s.client.close();
+  try {
+    await precheck(tunnelUrl(s, args.name, args.port), await webSocketOptions(s.kc));
+  } finally {
+    s.client.close();
+  }
   const self = [process.execPath, ...(process.argv[1] ? [process.argv[1]] : [])];
   // tsx (tests, development) runs the script through a loader: keep it for the child.
   const loader = process.execArgv.filter(

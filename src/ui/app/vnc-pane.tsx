@@ -4,10 +4,15 @@ import { socketProtocols, socketUrl } from "./api";
 import { sub } from "./paths";
 import type { Permission } from "./rbac";
 
-/** The VM's screen through noVNC; reconnects by itself (a migration moves the display). */
+/**
+ * The VM's screen through noVNC; reconnects by itself (a migration or restart moves the
+ * display to another launcher). `data-vnc-connects` counts the sessions that came up, so a
+ * test (or a curious user) can tell a reconnect from a connection that never dropped.
+ */
 export function VncPane(props: { namespace: string; name: string; perm?: Permission }) {
   const host = useRef<HTMLDivElement>(null);
   const [state, setState] = useState("connecting…");
+  const [connects, setConnects] = useState(0);
   const allowed = props.perm?.allowed === true;
   useEffect(() => {
     if (!host.current || !allowed) return;
@@ -19,7 +24,10 @@ export function VncPane(props: { namespace: string; name: string; perm?: Permiss
       if (!host.current) return;
       rfb = new RFB(host.current, url, { wsProtocols: socketProtocols() });
       rfb.scaleViewport = true;
-      rfb.addEventListener("connect", () => setState("connected"));
+      rfb.addEventListener("connect", () => {
+        setState("connected");
+        setConnects((n) => n + 1);
+      });
       rfb.addEventListener("disconnect", () => {
         if (closed) return;
         setState("reconnecting…");
@@ -37,7 +45,7 @@ export function VncPane(props: { namespace: string; name: string; perm?: Permiss
   if (!allowed) return <p class="muted">{props.perm.reason}</p>;
   return (
     <div>
-      <p class="muted" data-vnc-state={state}>
+      <p class="muted" data-vnc-state={state} data-vnc-connects={connects}>
         Screen: {state}
       </p>
       <div class="vnc" ref={host} data-testid="vnc" />

@@ -101,8 +101,8 @@ describe("kubectl vm port-forward and ssh", () => {
       "ProxyCommand=/usr/bin/node /opt/kubectl-vm port-forward --stdio demo 22 -n ns --kubeconfig '/k k'",
       "-o",
       "HostKeyAlias=vm.demo.ns",
-      "true",
       "debian@demo",
+      "true",
     ]);
   });
 });

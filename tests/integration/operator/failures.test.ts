@@ -46,7 +46,7 @@ describe("a spec that cannot run", () => {
     expect((await launcherPods(env.c, env.ns, "huge")).length).toBe(1);
   });
 
-  it("an image that cannot be pulled: Failure ImagePullFailed and an Event", async () => {
+  it("a disk image that cannot be pulled: Failure ImageVolumeFailed naming the disk, and an Event", async () => {
     env.kubelet.autoRun = false;
     try {
       await createVm(env.c, env.ns, "noimage", {
@@ -60,14 +60,14 @@ describe("a spec that cannot run", () => {
         env.c,
         env.ns,
         "noimage",
-        "ImagePullFailed",
-        (v) => failure(v)?.reason === "ImagePullFailed",
+        "ImageVolumeFailed",
+        (v) => failure(v)?.reason === "ImageVolumeFailed",
       );
       expect(vm.status?.phase).toBe("Starting");
-      expect(failure(vm)?.message).toContain("registry.invalid/none:1");
-      await until("ImagePullFailed event", async () =>
+      expect(failure(vm)?.message).toContain("disk root (image registry.invalid/none:1)");
+      await until("ImageVolumeFailed event", async () =>
         (await eventsOf(env.c, env.ns, "noimage")).some(
-          (e) => e.reason === "ImagePullFailed" && e.type === "Warning",
+          (e) => e.reason === "ImageVolumeFailed" && e.type === "Warning",
         ),
       );
     } finally {

@@ -13,7 +13,9 @@ import {
   type VmSubresource,
 } from "../api/subresources.js";
 import { isNotFound, KubeClient, paths } from "../kube/client.js";
-import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
+import { CaStore, pollIntervalMs } from "../operator/certs/ca-store.js";
+import { ClientIdentity } from "../operator/certs/client-identity.js";
+import { type CertPolicy, DEFAULT_CERT_POLICY } from "../operator/certs/rotation.js";
 import { LauncherClient } from "../operator/launcher-client.js";
 import { type Logger, logger } from "../util/log.js";
 import { execute, NOT_FOUND, planMigration, planStateChange, type VmView } from "./actions.js";
@@ -53,8 +55,13 @@ export interface ApiServerOptions {
   secretName?: string;
   /** APIService whose caBundle the server maintains; false leaves it alone. */
   apiService?: string | false;
-  /** Client certificate for launchers; default: a fresh one from the operator CA. */
+  /**
+   * Client certificate for launchers; default: one from the operator CA, renewed as the CA
+   * Secret rotates (this server only reads it; the operator's leader rotates it).
+   */
   launcherTls?: LauncherTls;
+  /** Lifetimes, as the operator's (certs/rotation.ts). */
+  certificates?: Partial<CertPolicy>;
   launcherPort?: number;
   /** How often the front-proxy settings are re-read (the CA can rotate); default 60 s. */
   authRefreshMs?: number;
@@ -87,7 +94,16 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   });
   const apiService = o.apiService ?? SUBRESOURCES_APISERVICE;
   if (apiService !== false) await ensureCABundle(client, serving.caPem, log, apiService);
-  const launcherTls = o.launcherTls ?? (await operatorLauncherTls(client, o.namespace, log));
+  const identity = o.launcherTls
+    ? undefined
+    : await launcherIdentity(
+        client,
+        o.namespace,
+        { ...DEFAULT_CERT_POLICY, ...o.certificates },
+        log,
+      );
+  const fixedTls = o.launcherTls;
+  const launcherTls = (): LauncherTls => fixedTls ?? (identity as Identity).tls();
 
   const tlsOptions = (ca: string) => ({
     cert: serving.certPem,
@@ -265,7 +281,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     try {
       upstream = await connectLauncher(
         { podIP, namespace: r.namespace, vmName: r.name, port: o.launcherPort },
-        launcherTls,
+        launcherTls(),
         undefined,
         upstreamPath,
       );
@@ -344,6 +360,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     caPem: serving.caPem,
     async close() {
       clearInterval(refresh);
+      identity?.stop();
       for (const ws of [...wss.clients, ...tunnelWss.clients]) ws.terminate();
       launchers.close();
       await new Promise<void>((resolve) => {
@@ -363,14 +380,26 @@ async function readAuthConfig(client: KubeClient): Promise<RequestHeaderConfig> 
   return parseRequestHeaderConfig(cm.data ?? {});
 }
 
-async function operatorLauncherTls(
+type Identity = { tls(): LauncherTls; stop(): void };
+
+/** The operator CA, followed (never rotated here), and a client certificate kept fresh. */
+async function launcherIdentity(
   client: KubeClient,
   namespace: string,
+  policy: CertPolicy,
   log: Logger,
-): Promise<LauncherTls> {
-  const ca = await ensureOperatorCA(client, namespace, log);
-  const cert = await issueOperatorClientCert(ca);
-  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
+): Promise<Identity> {
+  const store = await CaStore.open(client, namespace, policy, log);
+  const interval = pollIntervalMs(policy);
+  const stopStore = store.start(interval, () => false);
+  const identity = await ClientIdentity.start(store, policy, log, interval);
+  return {
+    tls: () => identity.tls(),
+    stop: () => {
+      stopStore();
+      identity.stop();
+    },
+  };
 }
 
 function sendText(res: ServerResponse, code: number, text: string): void {

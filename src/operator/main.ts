@@ -38,6 +38,7 @@ async function main() {
     http: { port: config.httpPort, host: config.httpHost },
     decide: { statusPollMs: config.statusPollMs },
     networkPolicy: config.networkPolicy,
+    certificates: config.certificates,
     migration: {
       parallelPerCluster: config.parallelMigrationsPerCluster,
       parallelPerNode: config.parallelMigrationsPerNode,
@@ -51,7 +52,12 @@ async function main() {
   // Every replica serves the aggregated API, leader or not (see src/apiserver/README.md).
   const apiServerConfig = apiServerConfigFromEnv(process.env);
   const apiServer = apiServerConfig
-    ? await startApiServer({ kubeConfig, namespace: config.namespace, ...apiServerConfig })
+    ? await startApiServer({
+        kubeConfig,
+        namespace: config.namespace,
+        certificates: config.certificates,
+        ...apiServerConfig,
+      })
     : undefined;
   log.info(
     {

@@ -14,7 +14,7 @@ import {
 } from "../api/subresources.js";
 import { isNotFound, KubeClient, paths } from "../kube/client.js";
 import { CaStore, pollIntervalMs } from "../operator/certs/ca-store.js";
-import { ClientIdentity } from "../operator/certs/client-identity.js";
+import { LeafKeeper, OPERATOR_CLIENT_REQUEST } from "../operator/certs/leaf-keeper.js";
 import { type CertPolicy, DEFAULT_CERT_POLICY } from "../operator/certs/rotation.js";
 import { LauncherClient } from "../operator/launcher-client.js";
 import { type Logger, logger } from "../util/log.js";
@@ -39,7 +39,7 @@ import {
 } from "./console.js";
 import { guestAction, runningLauncher, screenshot } from "./guest.js";
 import { route } from "./routes.js";
-import { ensureCABundle, ensureServingCert } from "./serving-cert.js";
+import { ensureCABundle, servingCertRequest } from "./serving-cert.js";
 import { failure, refuseUpgrade, type Status, sendJson, sendStatus } from "./status.js";
 
 export interface ApiServerOptions {
@@ -51,8 +51,6 @@ export interface ApiServerOptions {
   port: number;
   /** Service in front of the server: its DNS names go into the serving certificate. */
   service: string;
-  /** Secret keeping the serving CA and certificate; default `<service>-tls`. */
-  secretName?: string;
   /** APIService whose caBundle the server maintains; false leaves it alone. */
   apiService?: string | false;
   /**
@@ -70,7 +68,7 @@ export interface ApiServerOptions {
 
 export interface RunningApiServer {
   port: number;
-  /** The CA of the serving certificate (what the APIService's caBundle must hold). */
+  /** The CA bundle at start (what the APIService's caBundle must hold). */
   caPem: string;
   close(): Promise<void>;
 }
@@ -86,28 +84,31 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const log = o.log ?? logger("apiserver");
   const client = new KubeClient(o.kubeConfig);
   let auth = await readAuthConfig(client);
-  const serving = await ensureServingCert(client, {
-    namespace: o.namespace,
-    secretName: o.secretName ?? `${o.service}-tls`,
-    service: o.service,
+  // The operator CA, followed (the operator's leader rotates it); this replica's serving
+  // and client certificates are its own, issued from it and renewed in memory.
+  const certPolicy = { ...DEFAULT_CERT_POLICY, ...o.certificates };
+  const caStore = await CaStore.open(client, o.namespace, certPolicy, log);
+  const certPoll = pollIntervalMs(certPolicy);
+  const stopCaStore = caStore.start(certPoll, () => false);
+  const serving = await LeafKeeper.start(
+    caStore,
+    certPolicy,
+    servingCertRequest(o.service, o.namespace),
     log,
-  });
+    certPoll,
+  );
   const apiService = o.apiService ?? SUBRESOURCES_APISERVICE;
-  if (apiService !== false) await ensureCABundle(client, serving.caPem, log, apiService);
+  if (apiService !== false)
+    await ensureCABundle(client, caStore.trust().bundlePem, log, apiService);
   const identity = o.launcherTls
     ? undefined
-    : await launcherIdentity(
-        client,
-        o.namespace,
-        { ...DEFAULT_CERT_POLICY, ...o.certificates },
-        log,
-      );
+    : await LeafKeeper.start(caStore, certPolicy, OPERATOR_CLIENT_REQUEST, log, certPoll);
   const fixedTls = o.launcherTls;
-  const launcherTls = (): LauncherTls => fixedTls ?? (identity as Identity).tls();
+  const launcherTls = (): LauncherTls => fixedTls ?? (identity as LeafKeeper).clientTls();
 
   const tlsOptions = (ca: string) => ({
-    cert: serving.certPem,
-    key: serving.keyPem,
+    cert: serving.current().certPem,
+    key: serving.current().keyPem,
     // Client certificates are checked against the request-header CA only, and not required:
     // discovery and health answer anyone; everything else needs a verified front proxy.
     ca,
@@ -340,6 +341,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const port = (server.address() as AddressInfo).port;
   log.info({ host: o.host, port }, "aggregated API server listening");
 
+  // A renewed serving certificate takes effect from the next handshake.
+  serving.onRenewed(() => server.setSecureContext(tlsOptions(auth.clientCA)));
   // The front-proxy CA can rotate; follow it without a restart.
   const refresh = setInterval(() => {
     readAuthConfig(client).then(
@@ -357,10 +360,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
 
   return {
     port,
-    caPem: serving.caPem,
+    caPem: caStore.trust().bundlePem,
     async close() {
       clearInterval(refresh);
       identity?.stop();
+      serving.stop();
+      stopCaStore();
       for (const ws of [...wss.clients, ...tunnelWss.clients]) ws.terminate();
       launchers.close();
       await new Promise<void>((resolve) => {
@@ -378,28 +383,6 @@ async function readAuthConfig(client: KubeClient): Promise<RequestHeaderConfig> 
     `/api/v1/namespaces/${AUTH_CONFIGMAP.namespace}/configmaps/${AUTH_CONFIGMAP.name}`,
   );
   return parseRequestHeaderConfig(cm.data ?? {});
-}
-
-type Identity = { tls(): LauncherTls; stop(): void };
-
-/** The operator CA, followed (never rotated here), and a client certificate kept fresh. */
-async function launcherIdentity(
-  client: KubeClient,
-  namespace: string,
-  policy: CertPolicy,
-  log: Logger,
-): Promise<Identity> {
-  const store = await CaStore.open(client, namespace, policy, log);
-  const interval = pollIntervalMs(policy);
-  const stopStore = store.start(interval, () => false);
-  const identity = await ClientIdentity.start(store, policy, log, interval);
-  return {
-    tls: () => identity.tls(),
-    stop: () => {
-      stopStore();
-      identity.stop();
-    },
-  };
 }
 
 function sendText(res: ServerResponse, code: number, text: string): void {

@@ -50,7 +50,7 @@ export const STATUS_DEADLINE_MS = 3000;
 export class LauncherClient {
   private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
 
-  /** Fixed material, or a getter for material that is renewed (certs/client-identity.ts). */
+  /** Fixed material, or a getter for material that is renewed (certs/leaf-keeper.ts). */
   private readonly tls: () => LauncherTls;
 
   constructor(

@@ -15,7 +15,7 @@ import { LeaderElector } from "../kube/leader.js";
 import { logger } from "../util/log.js";
 import { productVersion } from "../util/version.js";
 import { CaStore, pollIntervalMs, type Trust } from "./certs/ca-store.js";
-import { ClientIdentity } from "./certs/client-identity.js";
+import { LeafKeeper, OPERATOR_CLIENT_REQUEST } from "./certs/leaf-keeper.js";
 import { type CertPolicy, DEFAULT_CERT_POLICY, policyProblem } from "./certs/rotation.js";
 import { EventRecorder } from "./events.js";
 import { startHttpServer } from "./http.js";
@@ -107,9 +107,15 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   if (policyError) throw new Error(`certificates: ${policyError}`);
   const caStore = await CaStore.open(client, o.namespace, certPolicy, log);
   const certPoll = pollIntervalMs(certPolicy);
-  const identity = await ClientIdentity.start(caStore, certPolicy, log, certPoll);
+  const identity = await LeafKeeper.start(
+    caStore,
+    certPolicy,
+    OPERATOR_CLIENT_REQUEST,
+    log,
+    certPoll,
+  );
   const launcher = new LauncherClient(
-    () => identity.tls(),
+    () => identity.clientTls(),
     o.launcherPort ? { port: o.launcherPort } : {},
   );
 

@@ -1,6 +1,6 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { LABEL_COMPONENT, launcherServerName, type VirtualMachine } from "../../api/index.js";
-import { signedBy } from "../certs/client-identity.js";
+import { signedBy } from "../certs/leaf-keeper.js";
 import { type CertPolicy, leafDue, validityOf } from "../certs/rotation.js";
 import { vmLabels, vmOwnerReference } from "./launcher-pod.js";
 import { launcherTlsSecretName } from "./naming.js";

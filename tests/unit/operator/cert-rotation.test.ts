@@ -6,7 +6,7 @@ import {
   decodeCaSecret,
   encodeCaSecret,
 } from "../../../src/operator/certs/ca-secret.js";
-import { signedBy } from "../../../src/operator/certs/client-identity.js";
+import { signedBy } from "../../../src/operator/certs/leaf-keeper.js";
 import {
   applyCaStep,
   type CaState,

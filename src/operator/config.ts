@@ -78,7 +78,7 @@ Flags (environment variable in brackets):
   --ca-propagation D        how long a new CA is in every trust bundle before it signs (default 5m)
                             [KUBEVISOR_CA_PROPAGATION]
                             Durations: a number with s, m, h or d. caLifetime must be at least
-                            3 × (leafLifetime + propagation).
+                            3 × (leafLifetime + 2 × propagation).
   --help`;
 
 /** Pure: flags win over environment, environment over defaults. */

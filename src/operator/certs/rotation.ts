@@ -29,15 +29,16 @@ export const DEFAULT_CERT_POLICY: CertPolicy = {
 
 /**
  * Why a policy cannot work, or undefined. A new CA is added when a third of the old one's
- * life is left; it must then spread and the old one's last leaves must expire before the
- * old CA does, or something would be signed by an expired CA.
+ * life is left; it spreads (propagation), signs, and the old one is dropped once its last
+ * leaves expired (a leaf lifetime and another propagation later). All of that must fit in
+ * the old CA's last third, so a rotation always ends before the old CA itself expires.
  */
 export function policyProblem(p: CertPolicy): string | undefined {
   if (!(p.leafLifetimeMs > 0)) return "leafLifetime must be positive";
   if (!(p.caLifetimeMs > 0)) return "caLifetime must be positive";
   if (p.propagationMs < 0) return "propagation must not be negative";
-  if (p.caLifetimeMs / 3 < p.leafLifetimeMs + p.propagationMs)
-    return "caLifetime must be at least 3 × (leafLifetime + propagation): a new CA is added with a third of the old one's life left, and the old one must outlive its last leaves";
+  if (p.caLifetimeMs / 3 < p.leafLifetimeMs + 2 * p.propagationMs)
+    return "caLifetime must be at least 3 × (leafLifetime + 2 × propagation): a new CA is added with a third of the old one's life left, and the rotation must end before the old one expires";
   return undefined;
 }
 

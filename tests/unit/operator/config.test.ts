@@ -152,7 +152,7 @@ describe("operator configuration", () => {
       /--leaf-lifetime must be a duration/,
     );
     expect(() => parseConfig(["--ca-lifetime", "60d"], base)).toThrow(
-      /certificates: caLifetime must be at least 3 × \(leafLifetime \+ propagation\)/,
+      /certificates: caLifetime must be at least 3 × \(leafLifetime \+ 2 × propagation\)/,
     );
   });
 });

@@ -13,7 +13,9 @@ import {
   type VmSubresource,
 } from "../api/subresources.js";
 import { isNotFound, KubeClient, paths } from "../kube/client.js";
-import { ensureOperatorCA, issueOperatorClientCert } from "../operator/ca.js";
+import { CaStore, pollIntervalMs } from "../operator/certs/ca-store.js";
+import { LeafKeeper, OPERATOR_CLIENT_REQUEST } from "../operator/certs/leaf-keeper.js";
+import { type CertPolicy, DEFAULT_CERT_POLICY } from "../operator/certs/rotation.js";
 import { LauncherClient } from "../operator/launcher-client.js";
 import { type Logger, logger } from "../util/log.js";
 import { execute, NOT_FOUND, planMigration, planStateChange, type VmView } from "./actions.js";
@@ -37,7 +39,7 @@ import {
 } from "./console.js";
 import { guestAction, runningLauncher, screenshot } from "./guest.js";
 import { route } from "./routes.js";
-import { ensureCABundle, ensureServingCert } from "./serving-cert.js";
+import { ensureCABundle, servingCertRequest } from "./serving-cert.js";
 import { failure, refuseUpgrade, type Status, sendJson, sendStatus } from "./status.js";
 
 export interface ApiServerOptions {
@@ -49,12 +51,15 @@ export interface ApiServerOptions {
   port: number;
   /** Service in front of the server: its DNS names go into the serving certificate. */
   service: string;
-  /** Secret keeping the serving CA and certificate; default `<service>-tls`. */
-  secretName?: string;
   /** APIService whose caBundle the server maintains; false leaves it alone. */
   apiService?: string | false;
-  /** Client certificate for launchers; default: a fresh one from the operator CA. */
+  /**
+   * Client certificate for launchers; default: one from the operator CA, renewed as the CA
+   * Secret rotates (this server only reads it; the operator's leader rotates it).
+   */
   launcherTls?: LauncherTls;
+  /** Lifetimes, as the operator's (certs/rotation.ts). */
+  certificates?: Partial<CertPolicy>;
   launcherPort?: number;
   /** How often the front-proxy settings are re-read (the CA can rotate); default 60 s. */
   authRefreshMs?: number;
@@ -63,7 +68,7 @@ export interface ApiServerOptions {
 
 export interface RunningApiServer {
   port: number;
-  /** The CA of the serving certificate (what the APIService's caBundle must hold). */
+  /** The CA bundle at start (what the APIService's caBundle must hold). */
   caPem: string;
   close(): Promise<void>;
 }
@@ -79,19 +84,31 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const log = o.log ?? logger("apiserver");
   const client = new KubeClient(o.kubeConfig);
   let auth = await readAuthConfig(client);
-  const serving = await ensureServingCert(client, {
-    namespace: o.namespace,
-    secretName: o.secretName ?? `${o.service}-tls`,
-    service: o.service,
+  // The operator CA, followed (the operator's leader rotates it); this replica's serving
+  // and client certificates are its own, issued from it and renewed in memory.
+  const certPolicy = { ...DEFAULT_CERT_POLICY, ...o.certificates };
+  const caStore = await CaStore.open(client, o.namespace, certPolicy, log);
+  const certPoll = pollIntervalMs(certPolicy);
+  const stopCaStore = caStore.start(certPoll, () => false);
+  const serving = await LeafKeeper.start(
+    caStore,
+    certPolicy,
+    servingCertRequest(o.service, o.namespace),
     log,
-  });
+    certPoll,
+  );
   const apiService = o.apiService ?? SUBRESOURCES_APISERVICE;
-  if (apiService !== false) await ensureCABundle(client, serving.caPem, log, apiService);
-  const launcherTls = o.launcherTls ?? (await operatorLauncherTls(client, o.namespace, log));
+  if (apiService !== false)
+    await ensureCABundle(client, caStore.trust().bundlePem, log, apiService);
+  const identity = o.launcherTls
+    ? undefined
+    : await LeafKeeper.start(caStore, certPolicy, OPERATOR_CLIENT_REQUEST, log, certPoll);
+  const fixedTls = o.launcherTls;
+  const launcherTls = (): LauncherTls => fixedTls ?? (identity as LeafKeeper).clientTls();
 
   const tlsOptions = (ca: string) => ({
-    cert: serving.certPem,
-    key: serving.keyPem,
+    cert: serving.current().certPem,
+    key: serving.current().keyPem,
     // Client certificates are checked against the request-header CA only, and not required:
     // discovery and health answer anyone; everything else needs a verified front proxy.
     ca,
@@ -265,7 +282,7 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
     try {
       upstream = await connectLauncher(
         { podIP, namespace: r.namespace, vmName: r.name, port: o.launcherPort },
-        launcherTls,
+        launcherTls(),
         undefined,
         upstreamPath,
       );
@@ -324,6 +341,8 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
   const port = (server.address() as AddressInfo).port;
   log.info({ host: o.host, port }, "aggregated API server listening");
 
+  // A renewed serving certificate takes effect from the next handshake.
+  serving.onRenewed(() => server.setSecureContext(tlsOptions(auth.clientCA)));
   // The front-proxy CA can rotate; follow it without a restart.
   const refresh = setInterval(() => {
     readAuthConfig(client).then(
@@ -341,9 +360,12 @@ export async function startApiServer(o: ApiServerOptions): Promise<RunningApiSer
 
   return {
     port,
-    caPem: serving.caPem,
+    caPem: caStore.trust().bundlePem,
     async close() {
       clearInterval(refresh);
+      identity?.stop();
+      serving.stop();
+      stopCaStore();
       for (const ws of [...wss.clients, ...tunnelWss.clients]) ws.terminate();
       launchers.close();
       await new Promise<void>((resolve) => {
@@ -361,16 +383,6 @@ async function readAuthConfig(client: KubeClient): Promise<RequestHeaderConfig> 
     `/api/v1/namespaces/${AUTH_CONFIGMAP.namespace}/configmaps/${AUTH_CONFIGMAP.name}`,
   );
   return parseRequestHeaderConfig(cm.data ?? {});
-}
-
-async function operatorLauncherTls(
-  client: KubeClient,
-  namespace: string,
-  log: Logger,
-): Promise<LauncherTls> {
-  const ca = await ensureOperatorCA(client, namespace, log);
-  const cert = await issueOperatorClientCert(ca);
-  return { caPem: ca.certPem, certPem: cert.certPem, keyPem: cert.keyPem };
 }
 
 function sendText(res: ServerResponse, code: number, text: string): void {

@@ -1,24 +1,18 @@
-import { X509Certificate } from "node:crypto";
 import { SUBRESOURCES_APISERVICE } from "../api/subresources.js";
-import { isConflict, isNotFound, type KubeClient, paths } from "../kube/client.js";
+import { isNotFound, type KubeClient } from "../kube/client.js";
+import type { Trust } from "../operator/certs/ca-store.js";
+import type { LeafRequest } from "../operator/certs/leaf-keeper.js";
 import type { Logger } from "../util/log.js";
-import { createCA, issueCertificate } from "../util/pki.js";
 
 /**
  * The server's own TLS identity. The kube-apiserver dials the Service's endpoints and checks
- * the certificate against the APIService's caBundle under the name `<service>.<ns>.svc`. The
- * chart cannot know a CA at render time without shipping a private key in values, so the
- * first replica to start makes a CA and a serving certificate, keeps both in a Secret (every
- * replica serves the same one), and writes the CA into the APIService's caBundle.
+ * the certificate against the APIService's caBundle under the name `<service>.<ns>.svc`.
+ * Every replica issues its own serving certificate, in memory, from the operator CA (the
+ * CA Secret, certs/ca-store.ts) and renews it like any leaf; the caBundle is the operator
+ * CA's trust bundle. The operator's leader is the one writer of the caBundle during a
+ * rotation (`publishCaBundle`): a new CA enters it before anything is signed with it, so
+ * no replica ever serves a certificate the APIService does not trust.
  */
-export interface ServingCert {
-  caPem: string;
-  certPem: string;
-  keyPem: string;
-}
-
-/** Renew when less than this much validity is left. */
-const RENEW_BEFORE_MS = 30 * 24 * 3600 * 1000;
 
 /** DNS names the kube-apiserver may use for the Service. */
 export function serviceDnsNames(service: string, namespace: string): string[] {
@@ -30,118 +24,82 @@ export function serviceDnsNames(service: string, namespace: string): string[] {
   ];
 }
 
-/** Pure: whether a stored certificate still serves these names for a while, from this CA. */
-export function usable(stored: ServingCert, dnsNames: string[], now: Date): boolean {
-  try {
-    const cert = new X509Certificate(stored.certPem);
-    const ca = new X509Certificate(stored.caPem);
-    return (
-      cert.checkIssued(ca) &&
-      cert.verify(ca.publicKey) &&
-      dnsNames.every((n) => cert.checkHost(n) === n) &&
-      new Date(cert.validTo).getTime() - now.getTime() > RENEW_BEFORE_MS
-    );
-  } catch {
-    return false;
-  }
+export function servingCertRequest(service: string, namespace: string): LeafRequest {
+  const dnsNames = serviceDnsNames(service, namespace);
+  return { commonName: dnsNames[2] ?? service, dnsNames, usage: "server" };
 }
 
-interface SecretData {
-  metadata?: { resourceVersion?: string };
-  data?: Record<string, string>;
+const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+const certs = (pem: string): string[] => pem.match(PEM_CERT) ?? [];
+
+/** Pure: `bundle` with every CA of `add` it lacks appended (nothing removed). */
+export function mergeBundles(bundle: string, add: string): string {
+  const have = certs(bundle);
+  const missing = certs(add).filter((c) => !have.includes(c));
+  return [...have, ...missing].map((c) => `${c}\n`).join("");
 }
 
-function decode(secret: SecretData): ServingCert | undefined {
-  const d = secret.data ?? {};
-  const get = (k: string) => (d[k] ? Buffer.from(d[k], "base64").toString("utf8") : undefined);
-  const caPem = get("ca.crt");
-  const certPem = get("tls.crt");
-  const keyPem = get("tls.key");
-  return caPem && certPem && keyPem ? { caPem, certPem, keyPem } : undefined;
+/** Pure: whether every CA of `pem` is in `bundle`. */
+export function bundleHolds(bundle: string, pem: string): boolean {
+  const have = certs(bundle);
+  return certs(pem).every((c) => have.includes(c));
 }
 
-async function issue(dnsNames: string[]): Promise<ServingCert> {
-  const ca = await createCA("kubevisor-apiserver-ca");
-  const serving = await issueCertificate(ca, {
-    commonName: dnsNames[2] ?? dnsNames[0] ?? "kubevisor-apiserver",
-    dnsNames,
-    usage: "server",
-    days: 365,
-  });
-  return { caPem: ca.certPem, ...serving };
-}
+export const apiServicePath = (name: string) =>
+  `/apis/apiregistration.k8s.io/v1/apiservices/${name}`;
 
-export async function ensureServingCert(
-  client: KubeClient,
-  o: { namespace: string; secretName: string; service: string; log: Logger },
-): Promise<ServingCert> {
-  const dnsNames = serviceDnsNames(o.service, o.namespace);
-  const path = paths.secret(o.namespace, o.secretName);
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const existing = await client.get<SecretData>(path).catch((err) => {
-      if (isNotFound(err)) return undefined;
-      throw err;
-    });
-    const stored = existing && decode(existing);
-    if (stored && usable(stored, dnsNames, new Date())) return stored;
-    const fresh = await issue(dnsNames);
-    const stringData = { "ca.crt": fresh.caPem, "tls.crt": fresh.certPem, "tls.key": fresh.keyPem };
-    try {
-      if (existing) {
-        // The resourceVersion makes a racing replica's replacement win over ours, not both.
-        await client.request("PUT", path, {
-          body: {
-            apiVersion: "v1",
-            kind: "Secret",
-            type: "kubernetes.io/tls",
-            metadata: {
-              name: o.secretName,
-              namespace: o.namespace,
-              resourceVersion: existing.metadata?.resourceVersion,
-            },
-            stringData,
-          },
-        });
-        o.log.info({ secret: o.secretName }, "renewed the API server's serving certificate");
-      } else {
-        await client.create(paths.secrets(o.namespace), {
-          apiVersion: "v1",
-          kind: "Secret",
-          type: "kubernetes.io/tls",
-          metadata: { name: o.secretName, namespace: o.namespace },
-          stringData,
-        });
-        o.log.info({ secret: o.secretName }, "created the API server's serving certificate");
-      }
-      return fresh;
-    } catch (err) {
-      // Another replica wrote first (AlreadyExists, or a stale resourceVersion): use its.
-      if (!isConflict(err)) throw err;
-    }
-  }
-  throw new Error(`could not settle secret ${o.namespace}/${o.secretName} after 5 attempts`);
-}
-
-const apiServicePath = (name: string) => `/apis/apiregistration.k8s.io/v1/apiservices/${name}`;
+type ApiService = { spec?: { caBundle?: string } };
+const decode = (b64: string | undefined) => Buffer.from(b64 ?? "", "base64").toString("utf8");
 
 /**
- * Point the APIService's caBundle at our CA, unless it already is. A missing APIService is
- * not an error: the chart may be rendered without it, or a test registers its own later.
+ * At a replica's start: make sure the APIService trusts the CA this replica signs with, by
+ * adding (never removing) the bundle's CAs. Removing is the leader's alone. A missing
+ * APIService is not an error: the chart may be rendered without it, or a test registers
+ * its own later.
  */
 export async function ensureCABundle(
   client: KubeClient,
-  caPem: string,
+  bundlePem: string,
   log: Logger,
   name: string = SUBRESOURCES_APISERVICE,
 ): Promise<void> {
-  const caBundle = Buffer.from(caPem).toString("base64");
   try {
-    const current = await client.get<{ spec?: { caBundle?: string } }>(apiServicePath(name));
-    if (current.spec?.caBundle === caBundle) return;
+    const current = decode((await client.get<ApiService>(apiServicePath(name))).spec?.caBundle);
+    if (bundleHolds(current, bundlePem)) return;
+    const caBundle = Buffer.from(mergeBundles(current, bundlePem)).toString("base64");
     await client.mergePatch(apiServicePath(name), { spec: { caBundle } });
-    log.info({ apiService: name }, "set the APIService caBundle");
+    log.info({ apiService: name }, "added the operator CA to the APIService caBundle");
   } catch (err) {
     if (!isNotFound(err)) throw err;
     log.warn({ apiService: name }, "APIService not found; its caBundle was not set");
   }
+}
+
+/**
+ * The leader's publisher (OperatorOptions.publishTrust): the caBundle becomes exactly the
+ * trust bundle (a retired CA leaves it). Answers whether it holds the pending CA, which the
+ * rotation waits for before that CA signs anything. No APIService: nothing to wait for.
+ */
+export function caBundlePublisher(
+  client: KubeClient,
+  log: Logger,
+  name: string = SUBRESOURCES_APISERVICE,
+): (t: Trust) => Promise<boolean> {
+  return async (t) => {
+    let current: string;
+    try {
+      current = decode((await client.get<ApiService>(apiServicePath(name))).spec?.caBundle);
+    } catch (err) {
+      if (isNotFound(err)) return true;
+      throw err;
+    }
+    const want = mergeBundles("", t.bundlePem);
+    if (current !== want) {
+      await client.mergePatch(apiServicePath(name), {
+        spec: { caBundle: Buffer.from(want).toString("base64") },
+      });
+      log.info({ apiService: name }, "published the CA bundle to the APIService");
+    }
+    return true;
+  };
 }

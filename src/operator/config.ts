@@ -3,6 +3,7 @@ import { hostname } from "node:os";
 import { parseArgs } from "node:util";
 import { GuestOutbound } from "../api/index.js";
 import { quantityToBytes } from "../api/quantity.js";
+import { type CertPolicy, DEFAULT_CERT_POLICY, policyProblem } from "./certs/rotation.js";
 import { DEFAULT_MIGRATION_CONFIG } from "./migration/config.js";
 import { DEFAULT_DECIDE_CONFIG } from "./vm/decide.js";
 
@@ -37,6 +38,8 @@ export interface OperatorConfig {
   /** Admin bounds: a migration asking for more is clamped (with an Event). */
   migrationMaxBandwidthBytesPerSec?: number;
   migrationMaxCompletionTimeoutPerGiB: number;
+  /** CA and leaf lifetimes, and how long a new CA spreads before it signs. */
+  certificates: CertPolicy;
 }
 
 export class ConfigError extends Error {}
@@ -69,6 +72,13 @@ Flags (environment variable in brackets):
                                         (default none) [KUBEVISOR_MIGRATION_MAX_BANDWIDTH]
   --migration-max-completion-timeout-per-gib N
                                         (default 3600) [KUBEVISOR_MIGRATION_MAX_COMPLETION_TIMEOUT_PER_GIB]
+  --ca-lifetime D           operator CA lifetime, e.g. 8760h (default 8760h = 1 year) [KUBEVISOR_CA_LIFETIME]
+  --leaf-lifetime D         launcher, client and API server certificates (default 720h = 30 days)
+                            [KUBEVISOR_LEAF_LIFETIME]
+  --ca-propagation D        how long a new CA is in every trust bundle before it signs (default 5m)
+                            [KUBEVISOR_CA_PROPAGATION]
+                            Durations: a number with s, m, h or d. caLifetime must be at least
+                            3 × (leafLifetime + 2 × propagation).
   --help`;
 
 /** Pure: flags win over environment, environment over defaults. */
@@ -97,6 +107,9 @@ export function parseConfig(
       "parallel-migrations-per-namespace": { type: "string" },
       "migration-max-bandwidth": { type: "string" },
       "migration-max-completion-timeout-per-gib": { type: "string" },
+      "ca-lifetime": { type: "string" },
+      "leaf-lifetime": { type: "string" },
+      "ca-propagation": { type: "string" },
     },
     strict: true,
   });
@@ -116,6 +129,25 @@ export function parseConfig(
   }
   const kubeconfig = values.kubeconfig ?? env.KUBECONFIG;
   const maxBandwidth = values["migration-max-bandwidth"] ?? env.KUBEVISOR_MIGRATION_MAX_BANDWIDTH;
+  const certificates: CertPolicy = {
+    caLifetimeMs: duration(
+      "--ca-lifetime",
+      values["ca-lifetime"] ?? env.KUBEVISOR_CA_LIFETIME,
+      DEFAULT_CERT_POLICY.caLifetimeMs,
+    ),
+    leafLifetimeMs: duration(
+      "--leaf-lifetime",
+      values["leaf-lifetime"] ?? env.KUBEVISOR_LEAF_LIFETIME,
+      DEFAULT_CERT_POLICY.leafLifetimeMs,
+    ),
+    propagationMs: duration(
+      "--ca-propagation",
+      values["ca-propagation"] ?? env.KUBEVISOR_CA_PROPAGATION,
+      DEFAULT_CERT_POLICY.propagationMs,
+    ),
+  };
+  const certProblem = policyProblem(certificates);
+  if (certProblem) throw new ConfigError(`certificates: ${certProblem}`);
   return {
     namespace:
       values.namespace ?? env.KUBEVISOR_NAMESPACE ?? env.POD_NAMESPACE ?? "kubevisor-system",
@@ -191,7 +223,22 @@ export function parseConfig(
       1,
       86400,
     ),
+    certificates,
   };
+}
+
+const UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** A duration like `30s`, `5m`, `720h`, `365d`; `fallback` ms when unset. */
+export function duration(flag: string, text: string | undefined, fallback: number): number {
+  if (text === undefined || text === "") return fallback;
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d)$/.exec(text.trim());
+  if (!m)
+    throw new ConfigError(`${flag} must be a duration like 30s, 5m, 720h or 365d, got "${text}"`);
+  const ms = Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  if (!(ms > 0) && flag !== "--ca-propagation")
+    throw new ConfigError(`${flag} must be longer than 0, got "${text}"`);
+  return Math.round(ms);
 }
 
 function bytesPerSecond(flag: string, text: string): number {

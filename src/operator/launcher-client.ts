@@ -50,10 +50,15 @@ export const STATUS_DEADLINE_MS = 3000;
 export class LauncherClient {
   private readonly agent = new https.Agent({ keepAlive: true, maxSockets: 8 });
 
+  /** Fixed material, or a getter for material that is renewed (certs/leaf-keeper.ts). */
+  private readonly tls: () => LauncherTls;
+
   constructor(
-    private readonly tls: LauncherTls,
+    tls: LauncherTls | (() => LauncherTls),
     private readonly opts: { timeoutMs?: number; port?: number; maxBytes?: number } = {},
-  ) {}
+  ) {
+    this.tls = typeof tls === "function" ? tls : () => tls;
+  }
 
   status(at: LauncherAddress): Promise<LauncherStatus> {
     return this.get(at, "/status", LauncherStatus, STATUS_DEADLINE_MS);
@@ -120,6 +125,7 @@ export class LauncherClient {
   ): Promise<{ headers: Record<string, unknown>; body: Buffer }> {
     const text = body === undefined ? undefined : JSON.stringify(body);
     const what = `launcher ${at.podIP} ${method} ${path}`;
+    const tls = this.tls();
     try {
       const res = await boundedRequest(
         {
@@ -130,9 +136,11 @@ export class LauncherClient {
         },
         {
           method,
-          ca: this.tls.caPem,
-          cert: this.tls.certPem,
-          key: this.tls.keyPem,
+          // Node's agent pools connections per (ca, cert, key): a renewed certificate opens
+          // new connections, established ones finish with the old.
+          ca: tls.caPem,
+          cert: tls.certPem,
+          key: tls.keyPem,
           agent: this.agent,
           headers: text
             ? { "content-type": "application/json", "content-length": Buffer.byteLength(text) }

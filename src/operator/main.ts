@@ -1,6 +1,8 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { apiServerConfigFromEnv } from "../apiserver/config.js";
 import { startApiServer } from "../apiserver/server.js";
+import { caBundlePublisher } from "../apiserver/serving-cert.js";
+import { KubeClient } from "../kube/client.js";
 import { logger } from "../util/log.js";
 import { ConfigError, parseConfig, USAGE } from "./config.js";
 import { startOperator } from "./operator.js";
@@ -25,6 +27,9 @@ async function main() {
   if (config.kubeconfig) kubeConfig.loadFromFile(config.kubeconfig);
   else kubeConfig.loadFromDefault();
 
+  // Every replica serves the aggregated API, leader or not (see src/apiserver/README.md);
+  // the leader alone keeps its APIService caBundle in step with the CA rotation.
+  const apiServerConfig = apiServerConfigFromEnv(process.env);
   const operator = await startOperator({
     kubeConfig,
     namespace: config.namespace,
@@ -38,6 +43,10 @@ async function main() {
     http: { port: config.httpPort, host: config.httpHost },
     decide: { statusPollMs: config.statusPollMs },
     networkPolicy: config.networkPolicy,
+    certificates: config.certificates,
+    ...(apiServerConfig
+      ? { publishTrust: caBundlePublisher(new KubeClient(kubeConfig), log) }
+      : {}),
     migration: {
       parallelPerCluster: config.parallelMigrationsPerCluster,
       parallelPerNode: config.parallelMigrationsPerNode,
@@ -48,10 +57,13 @@ async function main() {
         : {}),
     },
   });
-  // Every replica serves the aggregated API, leader or not (see src/apiserver/README.md).
-  const apiServerConfig = apiServerConfigFromEnv(process.env);
   const apiServer = apiServerConfig
-    ? await startApiServer({ kubeConfig, namespace: config.namespace, ...apiServerConfig })
+    ? await startApiServer({
+        kubeConfig,
+        namespace: config.namespace,
+        certificates: config.certificates,
+        ...apiServerConfig,
+      })
     : undefined;
   log.info(
     {

@@ -14,7 +14,9 @@ import { Informer } from "../kube/informer.js";
 import { LeaderElector } from "../kube/leader.js";
 import { logger } from "../util/log.js";
 import { productVersion } from "../util/version.js";
-import { ensureOperatorCA, issueOperatorClientCert } from "./ca.js";
+import { CaStore, pollIntervalMs, type Trust } from "./certs/ca-store.js";
+import { LeafKeeper, OPERATOR_CLIENT_REQUEST } from "./certs/leaf-keeper.js";
+import { type CertPolicy, DEFAULT_CERT_POLICY, policyProblem } from "./certs/rotation.js";
 import { EventRecorder } from "./events.js";
 import { startHttpServer } from "./http.js";
 import { LauncherClient } from "./launcher-client.js";
@@ -59,6 +61,13 @@ export interface OperatorOptions {
   migration?: Partial<MigrationConfig>;
   /** Give each VM a NetworkPolicy over its launcher pods (see vm/network-policy.ts). */
   networkPolicy?: boolean;
+  /** Certificate lifetimes and the CA rotation's pace (certs/rotation.ts). */
+  certificates?: Partial<CertPolicy>;
+  /**
+   * The leader's hook for CA bundles kept outside the CA Secret (the APIService caBundle):
+   * publishes the bundle, answers whether it holds the pending CA (promotion waits for it).
+   */
+  publishTrust?: (t: Trust) => Promise<boolean>;
   /** Fault injection for tests (e.g. die between a pod create and its UID record). */
   faults?: VmReconcilerFaults;
 }
@@ -93,10 +102,20 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     guestOutbound: o.guestOutbound ?? "allow",
   };
 
-  const ca = await ensureOperatorCA(client, o.namespace, log);
-  const clientCert = await issueOperatorClientCert(ca);
+  const certPolicy = { ...DEFAULT_CERT_POLICY, ...o.certificates };
+  const policyError = policyProblem(certPolicy);
+  if (policyError) throw new Error(`certificates: ${policyError}`);
+  const caStore = await CaStore.open(client, o.namespace, certPolicy, log);
+  const certPoll = pollIntervalMs(certPolicy);
+  const identity = await LeafKeeper.start(
+    caStore,
+    certPolicy,
+    OPERATOR_CLIENT_REQUEST,
+    log,
+    certPoll,
+  );
   const launcher = new LauncherClient(
-    { caPem: ca.certPem, certPem: clientCert.certPem, keyPem: clientCert.keyPem },
+    () => identity.clientTls(),
     o.launcherPort ? { port: o.launcherPort } : {},
   );
 
@@ -155,7 +174,8 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     launcher,
     events,
     metrics,
-    ca,
+    trust: () => caStore.trust(),
+    certPolicy,
     podConfig,
     decideConfig,
     ...(o.networkPolicy ? { networkPolicy: { operatorNamespace: o.namespace } } : {}),
@@ -176,7 +196,7 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     metrics: migrationMetrics,
     podConfig,
     config: { ...DEFAULT_MIGRATION_CONFIG, ...o.migration },
-    ca,
+    trust: () => caStore.trust(),
     mayAct,
     log: log.child({ controller: "migration" }),
   });
@@ -191,6 +211,10 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
   pods.on("delete", (pod) => podIndex.remove(pod));
   pods.on("change", (pod) => enqueue(pod.metadata?.namespace, PodIndex.vmNameOf(pod)));
   migrations.on("change", (m) => enqueue(m.metadata?.namespace, m.spec?.vmName));
+  // A new bundle or signing CA: every launcher Secret is brought up to date at once.
+  caStore.onChange(() => {
+    for (const vm of vms.list()) enqueue(vm.metadata?.namespace, vm.metadata?.name);
+  });
   // A node turning (not) ready matters to the VMs on it; heartbeats alone do not.
   const nodeReady = new Map<string, boolean>();
   nodes.on("change", (node) => {
@@ -250,6 +274,9 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     httpPort = started.port;
   }
 
+  // Every replica re-reads the CA; only the leader rotates it (certs/ca-store.ts).
+  const stopCa = caStore.start(certPoll, () => mayAct() && !shutDown, o.publishTrust);
+
   if (o.leaderElection) {
     elector = new LeaderElector({
       client,
@@ -275,6 +302,8 @@ export async function startOperator(o: OperatorOptions): Promise<RunningOperator
     isLeader: () => mayAct(),
     async stop() {
       shutDown = true;
+      stopCa();
+      identity.stop();
       // Drain first, still holding the lease: no new keys, passes in flight finish and may
       // write; only then is the lease released for another replica.
       await Promise.all([controller?.stop(), migrationController?.stop()]);

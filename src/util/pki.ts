@@ -49,14 +49,18 @@ export interface IssueOptions {
   validForMs?: number;
 }
 
-export async function createCA(commonName: string, days = 3650): Promise<PemPair> {
+export async function createCA(
+  commonName: string,
+  days = 3650,
+  validForMs?: number,
+): Promise<PemPair> {
   const keys = await generateKeys();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name: [{ CN: [commonName] }],
     keys,
     signingAlgorithm: SIGNING_ALGORITHM,
-    ...validity(days),
+    ...validity(days, validForMs),
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(

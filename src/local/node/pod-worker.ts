@@ -26,6 +26,7 @@ import {
   podStatus,
   type Terminated,
 } from "./status.js";
+import { startVolumeSync } from "./volume-sync.js";
 import type { VolumeHost } from "./volumes.js";
 import { containerMounts } from "./volumes.js";
 
@@ -216,10 +217,26 @@ export class PodWorker {
     });
     this.report();
     if (!(await this.prepare())) return;
+    const facts = this.prepared?.facts;
+    const stopSync = facts ? startVolumeSync(this.ctx, this.pod, facts, this.log) : () => {};
+    let ended: boolean;
+    try {
+      ended = await this.runContainers();
+    } finally {
+      stopSync();
+    }
+    if (!ended) return;
+    // Every container is done for good: like the kubelet tearing down the sandbox, free the
+    // address (status keeps showing it, as for any terminated pod).
+    if (!this.ending && this.record.podIP) this.ctx.ips.release(this.record.podIP, this.uid);
+  }
+
+  /** Init containers, then the containers; false when an init container did not succeed. */
+  private async runContainers(): Promise<boolean> {
     for (const [i, c] of (this.pod.spec?.initContainers ?? []).entries()) {
       const rec = this.record.init[i] as ContainerRecord;
       await this.supervise(c, rec, true);
-      if (rec.state.kind !== "terminated" || rec.state.exitCode !== 0) return;
+      if (rec.state.kind !== "terminated" || rec.state.exitCode !== 0) return false;
     }
     for (const rec of this.record.containers) {
       if (rec.state.kind === "waiting")
@@ -230,9 +247,7 @@ export class PodWorker {
         this.supervise(c, this.record.containers[i] as ContainerRecord, false),
       ),
     );
-    // Every container is done for good: like the kubelet tearing down the sandbox, free the
-    // address (status keeps showing it, as for any terminated pod).
-    if (!this.ending && this.record.podIP) this.ctx.ips.release(this.record.podIP, this.uid);
+    return true;
   }
 
   /** Images and volumes; retried until they resolve or the pod ends. */

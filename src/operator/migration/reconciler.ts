@@ -20,7 +20,7 @@ import {
 import { FencedError, type ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
-import type { PemPair } from "../../util/pki.js";
+import type { Trust } from "../certs/ca-store.js";
 import type { EventRecorder } from "../events.js";
 import type { LauncherAddress } from "../launcher-client.js";
 import type { LauncherPodConfig } from "../vm/launcher-pod.js";
@@ -57,8 +57,8 @@ export interface MigrationReconcilerDeps {
   metrics: MigrationMetrics;
   podConfig: LauncherPodConfig;
   config: MigrationConfig;
-  /** The operator CA: signs each migration's two certificates (tls.ts). */
-  ca: PemPair;
+  /** The operator CA, as it is now: signs each migration's two certificates (tls.ts). */
+  trust: () => Trust;
   mayAct: () => boolean;
   log: Logger;
 }
@@ -372,7 +372,13 @@ export class MigrationReconciler {
     const listenMs = settings.completionMs + 60_000;
     // Issued afresh on every try: after a restart the target (already listening) still
     // admits the same source name, and a new certificate under that name is as good.
-    const tls = await issueMigrationTls(this.deps.ca, m.metadata.uid ?? "", listenMs);
+    const trust = this.deps.trust();
+    const tls = await issueMigrationTls(
+      trust.signing,
+      m.metadata.uid ?? "",
+      listenMs,
+      trust.bundlePem,
+    );
     this.fence();
     const answer = await this.deps.launcher.listen(this.address(m, targetPod.podIP), {
       postCopy: settings.postCopy,

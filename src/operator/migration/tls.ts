@@ -26,7 +26,13 @@ export async function issueMigrationTls(
   ca: PemPair | CertificateAuthority,
   migrationUid: string,
   validForMs: number,
+  /**
+   * The operator's CA bundle. Both sides trust all of it: during a CA rotation the listen
+   * and the send may be signed by different CAs (a promotion between them).
+   */
+  bundlePem: string = ca.certPem,
 ): Promise<{ target: TargetTls; source: SourceTls }> {
+  const caCertPem = bundlePem;
   const targetName = migrationTargetName(migrationUid);
   const sourceName = migrationSourceName(migrationUid);
   const lifetime = validForMs + MIGRATION_CERT_MARGIN_MS;
@@ -41,13 +47,13 @@ export async function issueMigrationTls(
   ]);
   return {
     target: {
-      caCertPem: ca.certPem,
+      caCertPem,
       certPem: server.certPem,
       keyPem: server.keyPem,
       clientDn: `CN=${sourceName}`,
     },
     source: {
-      caCertPem: ca.certPem,
+      caCertPem,
       certPem: client.certPem,
       keyPem: client.keyPem,
       serverName: targetName,

@@ -25,7 +25,8 @@ import {
 import { FencedError, type ReconcileResult } from "../../kube/controller.js";
 import type { Informer } from "../../kube/informer.js";
 import type { Logger } from "../../util/log.js";
-import type { PemPair } from "../../util/pki.js";
+import type { Trust } from "../certs/ca-store.js";
+import type { CertPolicy } from "../certs/rotation.js";
 import type { EventRecorder, InvolvedObject } from "../events.js";
 import { type LauncherClient, LauncherError, type LauncherFault } from "../launcher-client.js";
 import type { OperatorMetrics } from "../metrics.js";
@@ -74,7 +75,9 @@ export interface VmReconcilerDeps {
   launcher: LauncherClient;
   events: EventRecorder;
   metrics: OperatorMetrics;
-  ca: PemPair;
+  /** The operator CA as it is now (the CA store re-reads it; the leader rotates it). */
+  trust: () => Trust;
+  certPolicy: CertPolicy;
   podConfig: LauncherPodConfig;
   decideConfig: DecideConfig;
   /** When set, each VM gets a NetworkPolicy letting only these operator pods call its launchers. */
@@ -114,6 +117,11 @@ export class VmReconciler {
   private readonly volumes = new Map<string, ResolvedVolumes>();
   /** Latest migratability per VM uid: its claims are read at most every half poll. */
   private readonly migratable = new Map<string, { at: number; verdict: Migratability }>();
+  /**
+   * Per VM key, when its launcher TLS Secret is next due and the trust it was made with: a
+   * running VM's Secret is read again only then, or when the CA bundle changed.
+   */
+  private readonly tlsChecked = new Map<string, { dueAt: number; bundlePem: string }>();
 
   constructor(private readonly deps: VmReconcilerDeps) {}
 
@@ -124,6 +132,7 @@ export class VmReconciler {
       this.overwritten.delete(key);
       this.claimsSeen.delete(key);
       this.volumes.delete(key);
+      this.tlsChecked.delete(key);
       return {};
     }
     // The cache still shows the version our last write replaced: deciding on it would only
@@ -179,7 +188,7 @@ export class VmReconciler {
         // The Secret the pod will mount must be ours; if its name is taken, decide again
         // knowing that (no launch, a Failure condition saying whose it is).
         const fence = () => this.fence();
-        tlsSecretConflict = await ensureTlsSecret(this.deps.client, this.deps.ca, vm, fence);
+        tlsSecretConflict = await this.ensureTls(key, vm, fence);
         const policy = this.deps.networkPolicy;
         if (!tlsSecretConflict && policy)
           await ensureNetworkPolicy(this.deps.client, vm, policy.operatorNamespace, fence);
@@ -189,6 +198,9 @@ export class VmReconciler {
         decision = decideNow();
       }
       requeue = await this.execute(raw, vm, decision, log);
+      // A running launcher's Secret is renewed in place before its certificate is due.
+      if (current && !decision.actions.some((a) => a.type === "launch"))
+        await this.renewTls(key, vm, log);
     } catch (err) {
       // Released by our own finalizer removal, or deleted meanwhile: nothing left to do.
       if (isNotFound(err) && !(await this.exists(namespace, name))) return {};
@@ -198,6 +210,28 @@ export class VmReconciler {
       await this.ensureDisruptionBudget(vm);
     }
     return { requeueAfterMs: requeue ?? decision.requeueAfterMs };
+  }
+
+  private async ensureTls(key: string, vm: VirtualMachine, fence: () => void) {
+    const trust = this.deps.trust();
+    const { conflict, dueAt } = await ensureTlsSecret(
+      this.deps.client,
+      trust,
+      this.deps.certPolicy,
+      vm,
+      fence,
+    );
+    if (conflict || dueAt === undefined) this.tlsChecked.delete(key);
+    else this.tlsChecked.set(key, { dueAt, bundlePem: trust.bundlePem });
+    return conflict;
+  }
+
+  private async renewTls(key: string, vm: VirtualMachine, log: Logger) {
+    const seen = this.tlsChecked.get(key);
+    if (seen && seen.dueAt > Date.now() && seen.bundlePem === this.deps.trust().bundlePem) return;
+    const conflict = await this.ensureTls(key, vm, () => this.fence());
+    // Someone replaced our Secret under a running VM: keep its launcher's files as they are.
+    if (conflict) log.warn({ reason: conflict }, "launcher TLS Secret not renewed");
   }
 
   private async execute(

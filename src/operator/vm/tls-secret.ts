@@ -1,5 +1,7 @@
 import type { V1Secret } from "@kubernetes/client-node";
 import { LABEL_COMPONENT, launcherServerName, type VirtualMachine } from "../../api/index.js";
+import { signedBy } from "../certs/leaf-keeper.js";
+import { type CertPolicy, leafDue, validityOf } from "../certs/rotation.js";
 import { vmLabels, vmOwnerReference } from "./launcher-pod.js";
 import { launcherTlsSecretName } from "./naming.js";
 
@@ -13,13 +15,14 @@ export function launcherCertificateRequest(vm: VirtualMachine) {
 
 /**
  * The Secret a launcher pod mounts at LAUNCHER_TLS_DIR: its serving certificate and key,
- * and ca.crt, the operator CA it checks client certificates against. Owned by the VM, so it
- * goes when the VM goes; one per VM, shared by every launch and migration target.
+ * and ca.crt, the operator CA bundle it checks client certificates against (during a CA
+ * rotation: the old and the new CA). Owned by the VM, so it goes when the VM goes; one per
+ * VM, shared by every launch and migration target, rewritten in place on renewal.
  */
 export function buildLauncherTlsSecret(
   vm: VirtualMachine,
   serving: { certPem: string; keyPem: string },
-  caCertPem: string,
+  bundlePem: string,
 ): V1Secret {
   return {
     apiVersion: "v1",
@@ -31,21 +34,30 @@ export function buildLauncherTlsSecret(
       labels: vmLabels(vm, COMPONENT_TLS),
       ownerReferences: [vmOwnerReference(vm)],
     },
-    stringData: { "tls.crt": serving.certPem, "tls.key": serving.keyPem, "ca.crt": caCertPem },
+    stringData: { "tls.crt": serving.certPem, "tls.key": serving.keyPem, "ca.crt": bundlePem },
   };
+}
+
+/** What the launcher TLS Secret must match: today's signing CA, bundle and lifetimes. */
+export interface LauncherTrust {
+  signingPem: string;
+  bundlePem: string;
+  policy: CertPolicy;
+  now: number;
 }
 
 /**
  * What to do with the Secret found under a VM's launcher TLS name. `current`: made by the
- * operator for this VM with today's CA — use it. `replace`: made by the operator (for this
- * VM, or an earlier VM of the same name whose garbage collection is pending) but stale —
- * overwrite it. `foreign`: anything else — someone else's Secret; never overwritten (it may
- * hold their data) and never mounted (its keys are not ours).
+ * operator for this VM, with today's bundle, a serving certificate from today's signing CA
+ * that is not yet due — use it. `replace`: made by the operator (for this VM, or an earlier
+ * VM of the same name whose garbage collection is pending) but stale or due — overwrite it.
+ * `foreign`: anything else — someone else's Secret; never overwritten (it may hold their
+ * data) and never mounted (its keys are not ours).
  */
 export function tlsSecretVerdict(
   secret: V1Secret,
   vm: VirtualMachine,
-  caCertPem: string,
+  trust: LauncherTrust,
 ): "current" | "replace" | "foreign" {
   const meta = secret.metadata ?? {};
   const owner = meta.ownerReferences?.find((o) => o.controller && o.kind === "VirtualMachine");
@@ -54,7 +66,22 @@ export function tlsSecretVerdict(
     owner !== undefined &&
     owner.name === vm.metadata.name;
   if (!ours) return "foreign";
-  const ca = secret.data?.["ca.crt"];
-  const sameCa = ca !== undefined && Buffer.from(ca, "base64").toString("utf8") === caCertPem;
-  return owner.uid === vm.metadata.uid && sameCa ? "current" : "replace";
+  const text = (k: string) => {
+    const v = secret.data?.[k];
+    return v === undefined ? undefined : Buffer.from(v, "base64").toString("utf8");
+  };
+  const cert = text("tls.crt");
+  const fresh = cert !== undefined && leafFresh(cert, trust);
+  return owner.uid === vm.metadata.uid && text("ca.crt") === trust.bundlePem && fresh
+    ? "current"
+    : "replace";
+}
+
+function leafFresh(certPem: string, t: LauncherTrust): boolean {
+  try {
+    const leaf = { ...validityOf(certPem), signedBySigningCa: signedBy(certPem, t.signingPem) };
+    return !leafDue(leaf, t.now, t.policy);
+  } catch {
+    return false;
+  }
 }

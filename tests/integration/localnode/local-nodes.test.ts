@@ -230,6 +230,39 @@ describe("local nodes", () => {
     expect(pod.status?.initContainerStatuses?.[0]?.state?.terminated?.reason).toBe("Completed");
   });
 
+  it("brings a running pod's Secret volume up to date in place, as the kubelet does", async () => {
+    await core.createNamespacedSecret({
+      namespace: NS,
+      body: { metadata: { name: "rotating" }, stringData: { "tls.crt": "first" } },
+    });
+    await createPod("secret-follow", {
+      containers: [
+        {
+          name: "main",
+          image: KUBEVISOR_IMAGE,
+          command: ["sh", "-c", "while true; do echo SEEN=$(cat /tls/tls.crt); sleep 0.5; done"],
+          volumeMounts: [{ name: "tls", mountPath: "/tls", readOnly: true }],
+        },
+      ],
+      volumes: [{ name: "tls", secret: { secretName: "rotating" } }],
+    });
+    await waitPhase("secret-follow", ["Running"]);
+    await waitFor("the first content", async () =>
+      logOf("secret-follow", "main").includes("SEEN=first"),
+    );
+    await core.replaceNamespacedSecret({
+      name: "rotating",
+      namespace: NS,
+      body: { metadata: { name: "rotating" }, stringData: { "tls.crt": "renewed" } },
+    });
+    await waitFor("the renewed content inside the running sandbox", async () =>
+      logOf("secret-follow", "main").includes("SEEN=renewed"),
+    );
+    const pod = await getPod("secret-follow");
+    expect(pod.status?.containerStatuses?.[0]?.restartCount).toBe(0);
+    await core.deleteNamespacedPod({ name: "secret-follow", namespace: NS, gracePeriodSeconds: 0 });
+  });
+
   it("gates Ready on the readiness probe", async () => {
     await createPod("ready", {
       containers: [

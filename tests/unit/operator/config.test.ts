@@ -127,4 +127,32 @@ describe("operator configuration", () => {
     ).toThrow(/--image-pull-policy/);
     expect(() => parseConfig(["--launcher-image", "i", "--bogus"], {})).toThrow();
   });
+
+  it("reads certificate lifetimes as durations, defaulting to a 1 year CA and 30 day leaves", () => {
+    const base = { KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1" };
+    expect(parseConfig([], base).certificates).toEqual({
+      caLifetimeMs: 365 * 86_400_000,
+      leafLifetimeMs: 30 * 86_400_000,
+      propagationMs: 300_000,
+    });
+    const short = parseConfig(["--ca-lifetime", "90s", "--ca-propagation", "5s"], {
+      ...base,
+      KUBEVISOR_LEAF_LIFETIME: "20s",
+    });
+    expect(short.certificates).toEqual({
+      caLifetimeMs: 90_000,
+      leafLifetimeMs: 20_000,
+      propagationMs: 5000,
+    });
+  });
+
+  it("refuses a bad duration or a CA too short for its leaves, naming the field", () => {
+    const base = { KUBEVISOR_LAUNCHER_IMAGE: "kubevisor:1" };
+    expect(() => parseConfig(["--leaf-lifetime", "30 days"], base)).toThrow(
+      /--leaf-lifetime must be a duration/,
+    );
+    expect(() => parseConfig(["--ca-lifetime", "60d"], base)).toThrow(
+      /certificates: caLifetime must be at least 3 × \(leafLifetime \+ 2 × propagation\)/,
+    );
+  });
 });

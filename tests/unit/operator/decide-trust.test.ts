@@ -1,6 +1,8 @@
+import { X509Certificate } from "node:crypto";
 import type { V1Secret } from "@kubernetes/client-node";
 import { describe, expect, it } from "vitest";
 import { VirtualMachine, type VirtualMachineStatus } from "../../../src/api/index.js";
+import { DEFAULT_CERT_POLICY } from "../../../src/operator/certs/rotation.js";
 import {
   DEFAULT_DECIDE_CONFIG,
   type DecideInput,
@@ -11,6 +13,7 @@ import { buildNetworkPolicy } from "../../../src/operator/vm/network-policy.js";
 import type { ObservedPod } from "../../../src/operator/vm/observe.js";
 import { ANNOTATION_RESTART_REQUESTED } from "../../../src/operator/vm/requests.js";
 import { buildLauncherTlsSecret, tlsSecretVerdict } from "../../../src/operator/vm/tls-secret.js";
+import { createCA, issueCertificate } from "../../../src/util/pki.js";
 import { ago, launched, NOW, pod, vm as vmWith } from "./fixtures.js";
 
 /** The trust decisions of vm/decide.ts: which pod is ours, which answers count, refusals. */
@@ -208,25 +211,54 @@ describe("a launcher pod the apiserver refuses", () => {
   });
 });
 
+const policy = { ...DEFAULT_CERT_POLICY, leafLifetimeMs: 60_000, propagationMs: 1000 };
+const ca = await createCA("kubevisor-ca");
+const other = await createCA("kubevisor-ca");
+const leaf = await issueCertificate(ca, {
+  commonName: "x",
+  usage: "server",
+  validForMs: policy.leafLifetimeMs,
+});
+
 describe("the launcher TLS Secret", () => {
-  const caPem = "CA";
+  const caPem = ca.certPem;
+  const now = Date.now();
+  const trust = { signingPem: caPem, bundlePem: caPem, policy, now };
   const v = vm();
-  const ours = () =>
+  const ours = (cert = leaf.certPem, bundle = caPem) =>
     ({
-      ...buildLauncherTlsSecret(v, { certPem: "c", keyPem: "k" }, caPem),
-      data: { "ca.crt": Buffer.from(caPem).toString("base64") },
+      ...buildLauncherTlsSecret(v, { certPem: cert, keyPem: "k" }, bundle),
+      data: {
+        "ca.crt": Buffer.from(bundle).toString("base64"),
+        "tls.crt": Buffer.from(cert).toString("base64"),
+      },
     }) as V1Secret;
 
   it("made by the operator for this VM with today's CA is used", () => {
-    expect(tlsSecretVerdict(ours(), v, caPem)).toBe("current");
+    expect(tlsSecretVerdict(ours(), v, trust)).toBe("current");
   });
 
   it("made by the operator but with another CA, or for an earlier VM of the name, is replaced", () => {
-    expect(tlsSecretVerdict(ours(), v, "NEW CA")).toBe("replace");
+    const rotated = { ...trust, signingPem: other.certPem, bundlePem: other.certPem };
+    expect(tlsSecretVerdict(ours(), v, rotated)).toBe("replace");
     const earlier = ours();
     const owner = earlier.metadata?.ownerReferences?.[0];
     if (owner) owner.uid = "uid-0";
-    expect(tlsSecretVerdict(earlier, v, caPem)).toBe("replace");
+    expect(tlsSecretVerdict(earlier, v, trust)).toBe("replace");
+  });
+
+  it("is replaced when the bundle grows (a new CA) though the leaf is fresh", () => {
+    const both = `${caPem}${other.certPem}`;
+    expect(tlsSecretVerdict(ours(), v, { ...trust, bundlePem: both })).toBe("replace");
+    expect(tlsSecretVerdict(ours(leaf.certPem, both), v, { ...trust, bundlePem: both })).toBe(
+      "current",
+    );
+  });
+
+  it("is replaced once a third of its lifetime is left, and not before", () => {
+    const renewAt = Date.parse(new X509Certificate(leaf.certPem).validTo) - 20_000;
+    expect(tlsSecretVerdict(ours(), v, { ...trust, now: renewAt - 1000 })).toBe("current");
+    expect(tlsSecretVerdict(ours(), v, { ...trust, now: renewAt })).toBe("replace");
   });
 
   it("pre-created by someone else is foreign: never used, never overwritten", () => {
@@ -234,7 +266,7 @@ describe("the launcher TLS Secret", () => {
       metadata: { name: "web-launcher-tls", namespace: "ns" },
       data: { "ca.crt": Buffer.from(caPem).toString("base64") },
     };
-    expect(tlsSecretVerdict(tenant, v, caPem)).toBe("foreign");
+    expect(tlsSecretVerdict(tenant, v, trust)).toBe("foreign");
     const d = run(vm(), [], { tlsSecretConflict: "Secret web-launcher-tls is not ours" });
     expect(d.actions).toEqual([]);
     expect(d.status.launchCount).toBeUndefined();

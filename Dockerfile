@@ -34,7 +34,7 @@ RUN apt-get update \
 FROM modules AS build
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-COPY scripts/build-cli.ts ./scripts/
+COPY scripts/build-cli.ts scripts/build-ui.ts ./scripts/
 RUN npm run build && npm prune --omit=dev
 
 FROM ${BASE_IMAGE}

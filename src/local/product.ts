@@ -40,7 +40,8 @@ export interface ProductOptions {
   helmValues?: Record<string, string>;
   /** Stand-in nodes (default) or real kubelets with containerd. */
   runtime?: Runtime;
-  /** Real nodes: image archives (the product image above all) imported into every node. */
+  /** Real nodes: more image archives imported into every node (the product image built
+   * from the Dockerfile and the test guest always are). */
   imageArchives?: readonly string[];
 }
 
@@ -148,23 +149,39 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
   }
 }
 
-/** The product on real nodes: the same chart, its image imported from an archive. */
+/**
+ * Chart values real nodes add: the node agent's device plugin offers /dev/kvm to pods (the
+ * stand-in has no kubelet device-plugin socket).
+ */
+export const REAL_NODES_HELM_VALUES: Readonly<Record<string, string>> = {
+  "nodeAgent.enabled": "true",
+};
+
+/**
+ * The product on real nodes: the image built from the Dockerfile and the test guest as an OCI
+ * image, imported into every node's containerd (there is no registry); then the same chart,
+ * its default image (`kubevisor/kubevisor:<appVersion>`, IfNotPresent) already present.
+ */
 async function startRealProduct(
   opts: ProductOptions,
   ref: { name?: string; dir?: string },
   progress: Progress,
 ): Promise<Product> {
-  const archives = opts.imageArchives ?? [];
-  if (archives.length === 0) {
-    throw new Error(
-      "real nodes have no registry: pass the product image archive (--image-archive FILE)",
-    );
-  }
+  const { buildProductImage } = await import("./image/index.js");
+  const { testGuestArchive } = await import("./containerd/guest-images.js");
+  const image = await buildProductImage({ progress });
+  progress.step("test guest image");
+  const guest = await testGuestArchive();
+  progress.done(guest);
+  const archives = [image.archive, guest, ...(opts.imageArchives ?? [])];
   const { startRealCluster } = await import("./containerd/cluster.js");
   const real = await startRealCluster({ ...ref, progress, archives });
   try {
     progress.step("installing the Kubevisor chart with Helm");
-    await installChart(real.controlPlane.kubeconfigPath, opts.helmValues);
+    await installChart(real.controlPlane.kubeconfigPath, {
+      ...REAL_NODES_HELM_VALUES,
+      ...opts.helmValues,
+    });
     progress.done();
   } catch (err) {
     await real.stop().catch(() => {});

@@ -65,9 +65,7 @@ export function watchTls(
         current = next;
         log.info("TLS certificates reloaded");
       })
-      .catch((err: unknown) =>
-        log.warn({ err }, "TLS files unreadable; keeping the current ones"),
-      )
+      .catch((err: unknown) => log.warn({ err }, "TLS files unreadable; keeping the current ones"))
       .finally(() => {
         busy = false;
       });

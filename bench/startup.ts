@@ -106,9 +106,23 @@ export default async function main(): Promise<void> {
         `  ${i + 1}/${VMS} VMs: apply→Running ${s.runningMs} ms, →marker ${s.markerMs} ms, plain ${ms} ms\n`,
       );
     }
-    const operatorPod =
-      (await kc("get", "pods", "-n", "kubevisor-system", "-o", "name")).trim().split("/")[1] ?? "";
-    const operatorMiB = rssOfPod(operatorPod, /operator\/main\.js/);
+    // By label: the node agent's pods (real nodes) share the namespace. The leader is the
+    // replica doing the work: the largest.
+    const operatorPods = (
+      await kc(
+        "get",
+        "pods",
+        "-n",
+        "kubevisor-system",
+        "-l",
+        "app.kubernetes.io/component=operator",
+        "-o",
+        "jsonpath={.items[*].metadata.name}",
+      )
+    )
+      .split(" ")
+      .filter(Boolean);
+    const operatorMiB = Math.max(0, ...operatorPods.map((p) => rssOfPod(p, /operator\/main\.js/)));
     const launcherMiB = pods.map((p) => rssOfPod(p, /launcher\/main\.js/));
     const qemuMiB = pods.map((p) => rssOfPod(p, /qemu-system/));
 

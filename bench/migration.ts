@@ -6,7 +6,7 @@
  * cost before the channel was encrypted), and the time `kubectl drain` takes for a node with
  * three VMs. Brings up its own local cluster (control plane, two nodes, the chart).
  *
- *   npm run bench -- migration        (BENCH_MIG_RUNS, default 3)
+ *   npm run bench -- migration [--runtime local|containerd]        (BENCH_MIG_RUNS, default 3)
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,6 +16,7 @@ import { createProgress } from "../src/local/progress.js";
 import { getJson, kc, vmManifest, waitFor, waitForVmPhase } from "../tests/e2e/lib.js";
 import { applyJson, getMigration, migrationManifest, nodes } from "../tests/e2e/migration-lib.js";
 import { type Figures, formatTable, resultLine, summarize } from "./lib/report.js";
+import { benchRuntime } from "./lib/runtime.js";
 import { benchTls, plainMigration, retried } from "./vmm.js";
 
 const RUNS = Number(process.env.BENCH_MIG_RUNS ?? 3);
@@ -74,8 +75,10 @@ async function drainThree(from: string, to: string): Promise<number> {
 
 export default async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "kubevisor-bench-migration-"));
+  const runtime = benchRuntime();
   const product = await startProduct({
     name: `bench-mig-${process.pid}`,
+    runtime,
     dir,
     progress: createProgress(),
   });
@@ -135,7 +138,7 @@ export default async function main(): Promise<void> {
     console.log(
       formatTable(
         [
-          `256 MiB guest, median of ${RUNS}`,
+          `256 MiB guest, median of ${RUNS}, ${runtime} nodes`,
           "Kubevisor (TLS)",
           "plain QEMU (TLS)",
           "plain QEMU (no TLS)",

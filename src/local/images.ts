@@ -31,3 +31,16 @@ export function imageRepository(ref: string): string {
   const repo = colon > lastSlash ? withoutDigest.slice(0, colon) : withoutDigest;
   return repo.replace(/^(docker\.io|index\.docker\.io)\//, "");
 }
+
+/**
+ * The full name a kubelet (containerd's CRI plugin) looks `ref` up by: Docker Hub references
+ * get `docker.io/` (and `library/` when bare); one with a registry host stays as it is. An
+ * archive imported without a registry must carry this name for pods naming `ref` to find it.
+ */
+export function criImageName(ref: string): string {
+  const first = ref.split("/")[0] ?? "";
+  const hasRegistry =
+    ref.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost");
+  if (hasRegistry) return ref;
+  return ref.includes("/") ? `docker.io/${ref}` : `docker.io/library/${ref}`;
+}

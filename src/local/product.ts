@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { $ } from "dax-sh";
 import { GROUP } from "../api/common.js";
+import { KVM_RESOURCE } from "../api/launcher.js";
 import { RESOURCES } from "../api/resources.js";
 import { logger } from "../util/log.js";
 import { ensureBinaries } from "./build/build.js";
@@ -40,7 +42,8 @@ export interface ProductOptions {
   helmValues?: Record<string, string>;
   /** Stand-in nodes (default) or real kubelets with containerd. */
   runtime?: Runtime;
-  /** Real nodes: image archives (the product image above all) imported into every node. */
+  /** Real nodes: more image archives imported into every node (the product image built
+   * from the Dockerfile and the test guest always are). */
   imageArchives?: readonly string[];
 }
 
@@ -148,24 +151,45 @@ export async function startProduct(opts: ProductOptions = {}): Promise<Product> 
   }
 }
 
-/** The product on real nodes: the same chart, its image imported from an archive. */
+/**
+ * Chart values real nodes add: the node agent's device plugin offers /dev/kvm to pods (the
+ * stand-in has no kubelet device-plugin socket).
+ */
+export const REAL_NODES_HELM_VALUES: Readonly<Record<string, string>> = {
+  "nodeAgent.enabled": "true",
+};
+
+/**
+ * The product on real nodes: the image built from the Dockerfile and the test guest as an OCI
+ * image, imported into every node's containerd (there is no registry); then the same chart,
+ * its default image (`kubevisor/kubevisor:<appVersion>`, IfNotPresent) already present.
+ */
 async function startRealProduct(
   opts: ProductOptions,
   ref: { name?: string; dir?: string },
   progress: Progress,
 ): Promise<Product> {
-  const archives = opts.imageArchives ?? [];
-  if (archives.length === 0) {
-    throw new Error(
-      "real nodes have no registry: pass the product image archive (--image-archive FILE)",
-    );
-  }
+  const { buildProductImage } = await import("./image/index.js");
+  const { testGuestArchive } = await import("./containerd/guest-images.js");
+  const image = await buildProductImage({ progress });
+  progress.step("test guest image");
+  const guest = await testGuestArchive();
+  progress.done(guest);
+  const archives = [image.archive, guest, ...(opts.imageArchives ?? [])];
   const { startRealCluster } = await import("./containerd/cluster.js");
   const real = await startRealCluster({ ...ref, progress, archives });
   try {
     progress.step("installing the Kubevisor chart with Helm");
-    await installChart(real.controlPlane.kubeconfigPath, opts.helmValues);
+    const values = { ...REAL_NODES_HELM_VALUES, ...opts.helmValues };
+    await installChart(real.controlPlane.kubeconfigPath, values);
     progress.done();
+    if (values["nodeAgent.enabled"] === "true" && existsSync("/dev/kvm")) {
+      // Until the device plugin has registered, the operator sees no KVM node and an `Auto`
+      // VM would not ask for /dev/kvm: the first VM would not match the later ones.
+      progress.step(`waiting for nodes to offer ${KVM_RESOURCE}`);
+      await waitForKvmNodes(real.controlPlane.kubeconfigPath, real.nodes);
+      progress.done();
+    }
   } catch (err) {
     await real.stop().catch(() => {});
     throw err;
@@ -183,4 +207,35 @@ async function startRealProduct(
     kubeconfigPath: real.controlPlane.kubeconfigPath,
     stop: () => real.stop(),
   };
+}
+
+/** Pure: the nodes (of `want`) whose allocatable lacks the KVM device. */
+export function nodesWithoutKvm(
+  nodes: readonly {
+    metadata?: { name?: string };
+    status?: { allocatable?: Record<string, string> };
+  }[],
+  want: readonly string[],
+): string[] {
+  const offering = new Set(
+    nodes
+      .filter((n) => Number(n.status?.allocatable?.[KVM_RESOURCE] ?? 0) > 0)
+      .map((n) => n.metadata?.name),
+  );
+  return want.filter((n) => !offering.has(n));
+}
+
+async function waitForKvmNodes(kubeconfig: string, names: readonly string[]): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  let missing: string[] = [...names];
+  while (Date.now() < deadline) {
+    const out = await $`kubectl get nodes -o json`.env({ KUBECONFIG: kubeconfig }).text();
+    missing = nodesWithoutKvm(JSON.parse(out).items, names);
+    if (missing.length === 0) return;
+    await sleep(500);
+  }
+  throw new Error(
+    `nodes ${missing.join(", ")} do not offer ${KVM_RESOURCE} although /dev/kvm exists: ` +
+      `see kubectl logs -n ${RELEASE_NAMESPACE} -l app.kubernetes.io/component=node-agent`,
+  );
 }

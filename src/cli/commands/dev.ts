@@ -8,15 +8,17 @@ import { parseRuntime, type Runtime } from "../../local/runtime.js";
 import type { Command } from "../kubevisor.js";
 import { parseLocalArgs, shellQuote } from "./local-args.js";
 
-const USAGE = `usage: kubevisor dev [--name NAME] [--runtime local|containerd] [--image-archive FILE]
+const USAGE = `usage: kubevisor dev [--name NAME] [--runtime local|containerd] [--image-archive FILE]...
                      [--no-example]
 
 Brings the whole product up on this machine: builds what is missing (Kubernetes binaries,
 Helm, the test guest), starts the local control plane and two local nodes, installs the
 Kubevisor chart with Helm, applies examples/vm.yaml and waits until the VM 'demo' runs.
 Running it again reuses everything that already runs.
-  --runtime containerd  real nodes (kubelet + containerd; see 'kubevisor local up --help')
-  --image-archive FILE  (containerd) the product image archive to import into every node
+  --runtime containerd  real nodes (kubelet + containerd; see 'kubevisor local up --help'):
+                        builds the image from the Dockerfile (npm run image), imports it and
+                        the test guest into every node, installs the chart with the node agent
+  --image-archive FILE  (containerd) one more OCI/docker archive to import into every node
   --no-example          install Kubevisor but apply no VM`;
 
 const RUNNING_TIMEOUT_MS = 5 * 60_000;

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { hostMirrors } from "../../util/apt.js";
 import { cacheDir } from "../../util/paths.js";
-import { KUBEVISOR_IMAGE_REPOSITORY } from "../images.js";
+import { criImageName, KUBEVISOR_IMAGE_REPOSITORY } from "../images.js";
 import { checkoutDir } from "../node/image-store.js";
 import { type Progress, silentProgress } from "../progress.js";
 import { baseNames, ensureBases } from "./bases.js";
@@ -118,7 +118,12 @@ export async function buildProductImage(opts: BuildOptions = {}): Promise<Produc
   mkdirSync(cacheDir("image"), { recursive: true });
   const tmp = `${image.archive}.${process.pid}.tmp`;
   rmSync(tmp, { force: true });
-  await buildah(store, ["push", "--quiet", local, `docker-archive:${tmp}:docker.io/${image.ref}`]);
+  await buildah(store, [
+    "push",
+    "--quiet",
+    local,
+    `docker-archive:${tmp}:${criImageName(image.ref)}`,
+  ]);
   renameSync(tmp, image.archive);
   removeOtherArchives(image.archive);
   progress.done(image.archive);

@@ -328,9 +328,10 @@ function decideActive(input: DecideInput, d: Decision, pod: ObservedPod, request
     );
   }
   if (d.status.phase === "Running") {
-    // Until the launcher has answered once, ask again soon: its API may start a moment after
-    // the pod turns Ready, and the accelerator column should not wait a whole poll interval.
-    d.requeueAfterMs = input.launcher ? input.config.statusPollMs : LAUNCHER_RETRY_MS;
+    // Until the launcher has named its accelerator, ask again soon: its API may start a moment
+    // after the pod turns Ready, or answer while the KVM probe still runs (real nodes with
+    // /dev/kvm), and the accelerator column should not wait a whole poll interval.
+    d.requeueAfterMs = input.launcher?.acceleration ? input.config.statusPollMs : LAUNCHER_RETRY_MS;
   } else if (d.status.phase === "Starting" && pod.stage === "Running") {
     // The container runs but the guest does not yet: its launcher waits for /start (or is
     // booting), and no pod event will come until it is Ready. Look again soon.

@@ -39,12 +39,12 @@ import {
   type Decision,
   decide,
   deletionActions,
-  LAUNCHER_RETRY_MS,
   rejectedLaunch,
   VM_FINALIZER,
 } from "./decide.js";
 import { clusterOffersKvm } from "./kvm.js";
 import { ensureNetworkPolicy, ensureTlsSecret } from "./launch-objects.js";
+import { launcherAnswerFreshMs } from "./launcher-freshness.js";
 import {
   buildLauncherPod,
   type LauncherPodConfig,
@@ -603,10 +603,7 @@ export class VmReconciler {
     if (pod.stage !== "Running" || !pod.podIP || pod.terminating) return {};
     const cached = this.launcherStatus.get(pod.uid);
     const now = Date.now();
-    // A launcher that answered, or answered wrongly, is asked again at the poll pace; one
-    // that did not answer at all, soon (its API may just be starting).
-    const settled = cached?.launcher || cached?.launcherFault?.fault === "misbehaving";
-    const fresh = settled ? this.deps.decideConfig.statusPollMs / 2 : LAUNCHER_RETRY_MS;
+    const fresh = launcherAnswerFreshMs(cached, this.deps.decideConfig.statusPollMs);
     if (cached && now - cached.at < fresh) return answerOf(cached);
     let answer: LauncherAnswer;
     try {

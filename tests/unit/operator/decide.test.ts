@@ -191,6 +191,15 @@ describe("an active launcher pod", () => {
     expect(d.requeueAfterMs).toBe(LAUNCHER_RETRY_MS);
   });
 
+  it("asks again within a second while the launcher has not named its accelerator yet", () => {
+    // Real nodes with /dev/kvm: the launcher answers while its KVM probe still runs.
+    const v = vm({ status: launched(1, { phase: "Running" }) });
+    const d = run(v, [pod(1)], { launcher: { phase: "Running" } });
+    expect(d.status.phase).toBe("Running");
+    expect(d.status.acceleration).toBeUndefined();
+    expect(d.requeueAfterMs).toBe(LAUNCHER_RETRY_MS);
+  });
+
   it("takes the launcher's word for Running before the readiness probe catches up", () => {
     const v = vm({ status: launched(1, { phase: "Starting" }) });
     expect(run(v, [pod(1, { ready: false })]).status.phase).toBe("Starting");

@@ -30,7 +30,11 @@ async function precheck(url: string, options: Awaited<ReturnType<typeof webSocke
   try {
     (await openStream(url, options)).close();
   } catch (err) {
-    throw refusal(err);
+    // 4xx is the API's answer (not allowed, no such VM, not running, bad port): final. A
+    // guest port not answering yet (5xx, a dropped connection) is not: like kubectl
+    // port-forward, keep listening; each connection will say why it failed.
+    if (err instanceof Refused && err.status >= 400 && err.status < 500) throw refusal(err);
+    process.stderr.write(`[the guest port does not answer yet: ${(err as Error).message}]\n`);
   }
 }
 

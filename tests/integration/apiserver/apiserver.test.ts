@@ -418,14 +418,26 @@ describe("kubectl-vm through the aggregation layer", () => {
     const cli = new Cli(["port-forward", VM, "0:80", ...as("alice")]);
     await cli.waitFor(/Forwarding 127\.0\.0\.1:(\d+) -> VM demo port 80/);
     const port = Number(/127\.0\.0\.1:(\d+)/.exec(cli.stdout)?.[1]);
-    for (let i = 0; i < 2; i++) {
+    const get = async () => {
       const sock = connect(port, "127.0.0.1");
+      sock.on("error", () => {});
       sock.write("GET / HTTP/1.0\r\n\r\n");
       let answer = "";
       sock.on("data", (d: Buffer) => {
         answer += d.toString("latin1");
       });
       await new Promise((resolve) => sock.once("close", resolve));
+      return answer;
+    };
+    // The guest's httpd starts a little after the guest does (later still under load).
+    const deadline = Date.now() + 90_000;
+    while (!/^HTTP\/1\.[01] (200|404)/.test(await get()) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 1000));
+    // Then every connection is its own tunnel to it (a TCG guest under load may drop one:
+    // slirp accepts before the guest does, so a slow guest shows as an empty answer).
+    for (let i = 0; i < 2; i++) {
+      let answer = "";
+      for (let t = 0; t < 5 && !answer; t++) answer = await get();
       expect(answer).toMatch(/^HTTP\/1\.[01] (200|404)/);
     }
     cli.child.kill("SIGINT");
@@ -445,6 +457,7 @@ describe("kubectl-vm through the aggregation layer", () => {
   }, 240_000);
 
   it("pauses and unpauses; refuses a view user with exit 4", async () => {
+    await launcher.waitReady(120_000);
     const pause = await run(["pause", VM, ...as("alice")]);
     expect(pause).toMatchObject({ code: 0, stdout: `VM ${VM} paused\n` });
     expect(JSON.parse((await launcher.get("/status")).body).phase).toBe("Paused");

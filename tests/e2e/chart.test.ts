@@ -114,7 +114,7 @@ describe("the Helm chart on the local cluster", () => {
     const leading = [];
     for (const p of pods) {
       const text = await (await fetch(`http://${p.status.podIP}:8080/metrics`)).text();
-      const value = /^kubevisor_operator_leader(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1];
+      const value = /^kubevisor_operator_leading_status(?:\{[^}]*\})? (\d+)/m.exec(text)?.[1];
       expect(value, p.metadata.name).toBeDefined();
       if (value === "1") leading.push(p.metadata.name);
     }

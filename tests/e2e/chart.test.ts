@@ -16,7 +16,16 @@ import {
   RELEASE,
   RELEASE_NAMESPACE,
 } from "../../src/local/product.js";
-import { createNamespace, getJson, getVm, kc, kubectl, vmManifest, waitForVmPhase } from "./lib.js";
+import {
+  createNamespace,
+  getJson,
+  getVm,
+  kc,
+  kubectl,
+  vmManifest,
+  waitFor,
+  waitForVmPhase,
+} from "./lib.js";
 import { applyJson, pidsOfPod } from "./migration-lib.js";
 
 const NS = "e2e-chart";
@@ -58,6 +67,20 @@ beforeAll(async () => {
 afterAll(async () => {
   // Back to this checkout's chart with the defaults, for the test files that follow.
   await installChart(KUBECONFIG());
+  // helm --wait returns once the new operator pods are ready, while old ones may still be
+  // terminating: a console the next file opens could be relayed by one of those and stall.
+  await waitFor("only the new operator pods", async () => {
+    const all = (
+      await getJson<{ items: { metadata: { deletionTimestamp?: string } }[] }>(
+        "pods",
+        "-n",
+        RELEASE_NAMESPACE,
+        "-l",
+        "app.kubernetes.io/component=operator",
+      )
+    ).items;
+    return all.length === 2 && all.every((p) => !p.metadata.deletionTimestamp) ? true : undefined;
+  });
   await kubectl(["delete", "secret", "regcred", "-n", RELEASE_NAMESPACE]);
   await kubectl(["delete", "namespace", NS, "--wait=false"]);
   if (workDir) await rm(workDir, { recursive: true, force: true });

@@ -152,7 +152,24 @@ export async function prepareWrapper(
   return deps.split("\n").filter(Boolean).length;
 }
 
-async function buildKubernetes(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
+function buildKubernetes(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
+  return buildKubernetesCommands(go, c, progress, {
+    module: "kubevisor.local/kubebuild",
+    commands: KUBE_COMMANDS,
+    versionOf: "kube-apiserver",
+  });
+}
+
+/**
+ * Commands of k8s.io/kubernetes (control plane, or kubelet and kube-proxy) built through a
+ * wrapper module; `versionOf` names the binary whose version stamp is checked.
+ */
+export async function buildKubernetesCommands(
+  go: GoToolchain,
+  c: Component,
+  progress: Progress,
+  opts: { module: string; commands: readonly string[]; versionOf: string },
+): Promise<void> {
   const dir = buildDir(c);
   mkdirSync(dir, { recursive: true });
   progress.step(`${c.key}: reading k8s.io/kubernetes go.mod`);
@@ -165,22 +182,22 @@ async function buildKubernetes(go: GoToolchain, c: Component, progress: Progress
     .map((r) => r.module);
   const ldflags = kubernetesLdflags(c.version);
   const total = await prepareWrapper(go, c, progress, {
-    module: "kubevisor.local/kubebuild",
+    module: opts.module,
     require: "k8s.io/kubernetes",
     replace: staging,
     replaceVersion: stagingVersion(c.version),
     goMod,
-    imports: KUBE_COMMANDS,
+    imports: opts.commands,
   });
   writeFileSync(join(dir, "ldflags.txt"), `${ldflags}\n`);
   progress.step(`${c.key}: compiling ${c.binaries.join(", ")}`);
   await runGo(
     go,
-    ["build", "-v", "-trimpath", "-ldflags", ldflags, "-o", `${binDir(c)}/`, ...KUBE_COMMANDS],
+    ["build", "-v", "-trimpath", "-ldflags", ldflags, "-o", `${binDir(c)}/`, ...opts.commands],
     { cwd: dir, progress, totalPackages: total },
   );
   progress.done();
-  await verifyVersion(join(binDir(c), "kube-apiserver"), `Kubernetes ${KUBERNETES_VERSION}`);
+  await verifyVersion(join(binDir(c), opts.versionOf), `Kubernetes ${c.version}`);
 }
 
 async function buildEtcd(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
@@ -213,47 +230,40 @@ async function buildEtcd(go: GoToolchain, c: Component, progress: Progress): Pro
   await verifyVersion(join(binDir(c), "etcd"), `etcd Version: ${ETCD_VERSION.slice(1)}`);
 }
 
-async function buildHelm(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
-  // Helm's go.mod has no replace directives, so `go install pkg@version` builds it as
-  // published, with Helm's own go.sum.
+/**
+ * Modules whose go.mod has no replace directives (Helm, Prometheus, containerd, runc):
+ * `go install pkg@version` builds them as published, with their own go.sum.
+ */
+export async function goInstallPublished(
+  go: GoToolchain,
+  c: Component,
+  progress: Progress,
+  opts: { pkgs: readonly string[]; flags: readonly string[]; env?: Record<string, string> },
+): Promise<void> {
   const dir = cacheDir("build");
   mkdirSync(dir, { recursive: true });
-  progress.step(`${c.key}: compiling helm`);
-  await runGo(
-    go,
-    [
-      "install",
-      "-v",
-      "-trimpath",
-      "-ldflags",
-      helmLdflags(c.version, KUBERNETES_VERSION),
-      `helm.sh/helm/v3/cmd/helm@${c.version}`,
-    ],
-    { cwd: dir, env: { GOBIN: binDir(c) }, progress },
-  );
+  progress.step(`${c.key}: compiling ${c.binaries.join(", ")}`);
+  await runGo(go, ["install", "-v", "-trimpath", ...opts.flags, ...opts.pkgs], {
+    cwd: dir,
+    env: { GOBIN: binDir(c), ...opts.env },
+    progress,
+  });
   progress.done();
+}
+
+async function buildHelm(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
+  await goInstallPublished(go, c, progress, {
+    pkgs: [`helm.sh/helm/v3/cmd/helm@${c.version}`],
+    flags: ["-ldflags", helmLdflags(c.version, KUBERNETES_VERSION)],
+  });
   await verifyVersion(join(binDir(c), "helm"), HELM_VERSION);
 }
 
 async function buildPromtool(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
-  // Like Helm: Prometheus' go.mod has no replace directives, so `go install` builds it as
-  // published, with its own go.sum.
-  const dir = cacheDir("build");
-  mkdirSync(dir, { recursive: true });
-  progress.step(`${c.key}: compiling promtool`);
-  await runGo(
-    go,
-    [
-      "install",
-      "-v",
-      "-trimpath",
-      "-ldflags",
-      promtoolLdflags(c.version),
-      `github.com/prometheus/prometheus/cmd/promtool@${c.version}`,
-    ],
-    { cwd: dir, env: { GOBIN: binDir(c) }, progress },
-  );
-  progress.done();
+  await goInstallPublished(go, c, progress, {
+    pkgs: [`github.com/prometheus/prometheus/cmd/promtool@${c.version}`],
+    flags: ["-ldflags", promtoolLdflags(c.version)],
+  });
   await verifyVersion(join(binDir(c), "promtool"), `version ${prometheusRelease(c.version)}`);
 }
 

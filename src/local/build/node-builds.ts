@@ -1,8 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cacheDir } from "../../util/paths.js";
 import type { Progress } from "../progress.js";
-import { moduleGoMod, prepareWrapper, verifyVersion } from "./build.js";
+import { buildKubernetesCommands, goInstallPublished, verifyVersion } from "./build.js";
 import { type GoToolchain, runGo } from "./go.js";
 import { PAUSE_GO, PAUSE_GO_MOD } from "./pause.js";
 import {
@@ -12,10 +11,7 @@ import {
   type Component,
   containerdLdflags,
   KUBE_NODE_COMMANDS,
-  kubernetesLdflags,
-  relativeReplaces,
   runcLdflags,
-  stagingVersion,
 } from "./targets.js";
 
 /**
@@ -25,36 +21,16 @@ import {
  */
 
 /** kubelet and kube-proxy from the same wrapper module shape as the control plane. */
-export async function buildKubernetesNode(
+export function buildKubernetesNode(
   go: GoToolchain,
   c: Component,
   progress: Progress,
 ): Promise<void> {
-  const dir = buildDir(c);
-  mkdirSync(dir, { recursive: true });
-  progress.step(`${c.key}: reading k8s.io/kubernetes go.mod`);
-  const goMod = await moduleGoMod(go, `k8s.io/kubernetes@${c.version}`, dir);
-  progress.done();
-  const staging = relativeReplaces(goMod)
-    .filter((r) => r.target.startsWith("./staging/"))
-    .map((r) => r.module);
-  const ldflags = kubernetesLdflags(c.version);
-  const total = await prepareWrapper(go, c, progress, {
+  return buildKubernetesCommands(go, c, progress, {
     module: "kubevisor.local/kubenodebuild",
-    require: "k8s.io/kubernetes",
-    replace: staging,
-    replaceVersion: stagingVersion(c.version),
-    goMod,
-    imports: KUBE_NODE_COMMANDS,
+    commands: KUBE_NODE_COMMANDS,
+    versionOf: "kubelet",
   });
-  progress.step(`${c.key}: compiling ${c.binaries.join(", ")}`);
-  await runGo(
-    go,
-    ["build", "-v", "-trimpath", "-ldflags", ldflags, "-o", `${binDir(c)}/`, ...KUBE_NODE_COMMANDS],
-    { cwd: dir, progress, totalPackages: total },
-  );
-  progress.done();
-  await verifyVersion(join(binDir(c), "kubelet"), `Kubernetes ${c.version}`);
 }
 
 /** containerd has no replace directives, so `go install pkg@version` builds it as published. */
@@ -63,48 +39,21 @@ export async function buildContainerd(
   c: Component,
   progress: Progress,
 ): Promise<void> {
-  const dir = cacheDir("build");
-  mkdirSync(dir, { recursive: true });
-  progress.step(`${c.key}: compiling ${c.binaries.join(", ")}`);
-  await runGo(
-    go,
-    [
-      "install",
-      "-v",
-      "-trimpath",
-      // btrfs needs cgo headers; overlayfs is what we use.
-      "-tags",
-      "no_btrfs",
-      "-ldflags",
-      containerdLdflags(c.version),
-      ...CONTAINERD_COMMANDS.map((cmd) => `${cmd}@${c.version}`),
-    ],
-    { cwd: dir, env: { GOBIN: binDir(c) }, progress },
-  );
-  progress.done();
+  await goInstallPublished(go, c, progress, {
+    pkgs: CONTAINERD_COMMANDS.map((cmd) => `${cmd}@${c.version}`),
+    // btrfs needs cgo headers; overlayfs is what we use.
+    flags: ["-tags", "no_btrfs", "-ldflags", containerdLdflags(c.version)],
+  });
   await verifyVersion(join(binDir(c), "containerd"), c.version);
 }
 
 /** runc needs cgo for seccomp (Debian's libseccomp-dev, installed by setup). */
 export async function buildRunc(go: GoToolchain, c: Component, progress: Progress): Promise<void> {
-  const dir = cacheDir("build");
-  mkdirSync(dir, { recursive: true });
-  progress.step(`${c.key}: compiling runc`);
-  await runGo(
-    go,
-    [
-      "install",
-      "-v",
-      "-trimpath",
-      "-tags",
-      "seccomp",
-      "-ldflags",
-      runcLdflags(c.version),
-      `github.com/opencontainers/runc@${c.version}`,
-    ],
-    { cwd: dir, env: { GOBIN: binDir(c), CGO_ENABLED: "1" }, progress },
-  );
-  progress.done();
+  await goInstallPublished(go, c, progress, {
+    pkgs: [`github.com/opencontainers/runc@${c.version}`],
+    flags: ["-tags", "seccomp", "-ldflags", runcLdflags(c.version)],
+    env: { CGO_ENABLED: "1" },
+  });
   await verifyVersion(join(binDir(c), "runc"), `runc version ${c.version.replace(/^v/, "")}`);
 }
 

@@ -48,30 +48,17 @@ function getBytes(l: LauncherProcess, path: string) {
 async function fetchTls(l: LauncherProcess, path: string, method: string) {
   const { request } = await import("node:https");
   return new Promise<{ status: number; type: string; body: Buffer }>((resolve, reject) => {
-    const req = request(
-      {
-        host: l.ip,
-        port: LAUNCHER_PORT,
-        path,
-        method,
-        servername: launcherServerName(l.namespace, l.name),
-        ca: l.pki.ca.certPem,
-        cert: l.pki.client.certPem,
-        key: l.pki.client.keyPem,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            type: String(res.headers["content-type"]),
-            body: Buffer.concat(chunks),
-          }),
-        );
-      },
-    );
+    const req = request({ ...l.tlsRequestOptions(), path, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers["content-type"]),
+          body: Buffer.concat(chunks),
+        }),
+      );
+    });
     req.on("error", reject);
     req.end();
   });

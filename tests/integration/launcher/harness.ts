@@ -198,28 +198,28 @@ export class LauncherProcess {
     throw new Error(`launcher not ready within ${timeoutMs} ms:\n${this.output}`);
   }
 
+  /** https.request options reaching this launcher as the operator does: pod IP plus the server name. */
+  tlsRequestOptions(client: PemPair | null = this.pki.client) {
+    return {
+      host: this.ip,
+      port: LAUNCHER_PORT,
+      servername: launcherServerName(this.namespace, this.name),
+      ca: this.pki.ca.certPem,
+      ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
+      agent: false as const,
+    };
+  }
+
   /** GET over mutual TLS, as the operator does: pod IP plus the certificate's server name. */
   get(path: string, client: PemPair | null = this.pki.client, method = "GET") {
     return new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = request(
-        {
-          host: this.ip,
-          port: LAUNCHER_PORT,
-          path,
-          method,
-          servername: launcherServerName(this.namespace, this.name),
-          ca: this.pki.ca.certPem,
-          ...(client ? { cert: client.certPem, key: client.keyPem } : {}),
-          agent: false,
-        },
-        (res) => {
-          let body = "";
-          res.on("data", (c) => {
-            body += c;
-          });
-          res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
-        },
-      );
+      const req = request({ ...this.tlsRequestOptions(client), path, method }, (res) => {
+        let body = "";
+        res.on("data", (c) => {
+          body += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      });
       req.on("error", reject);
       req.end();
     });

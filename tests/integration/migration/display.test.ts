@@ -47,23 +47,11 @@ function openVnc(l: LauncherProcess): Promise<{ ws: WebSocket; greeting: Promise
 async function screenshotSize(l: LauncherProcess) {
   const { request } = await import("node:https");
   const png = await new Promise<Buffer>((resolve, reject) => {
-    const req = request(
-      {
-        host: l.ip,
-        port: LAUNCHER_PORT,
-        path: "/screenshot",
-        servername: launcherServerName(l.namespace, l.name),
-        ca: l.pki.ca.certPem,
-        cert: l.pki.client.certPem,
-        key: l.pki.client.keyPem,
-        agent: false,
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => resolve(Buffer.concat(chunks)));
-      },
-    );
+    const req = request({ ...l.tlsRequestOptions(), path: "/screenshot" }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve(Buffer.concat(chunks)));
+    });
     req.on("error", reject);
     req.end();
   });

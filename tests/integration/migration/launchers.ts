@@ -1,9 +1,5 @@
 import { request } from "node:https";
-import {
-  LAUNCHER_MIGRATION_TARGET_FILE,
-  LAUNCHER_PORT,
-  launcherServerName,
-} from "../../../src/api/launcher.js";
+import { LAUNCHER_MIGRATION_TARGET_FILE } from "../../../src/api/launcher.js";
 import {
   type IncomingAnswer,
   LauncherMigrationState,
@@ -30,15 +26,9 @@ export function call(
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: l.ip,
-        port: LAUNCHER_PORT,
+        ...l.tlsRequestOptions(),
         path,
         method,
-        servername: launcherServerName(l.namespace, l.name),
-        ca: l.pki.ca.certPem,
-        cert: l.pki.client.certPem,
-        key: l.pki.client.keyPem,
-        agent: false,
         headers: { "content-type": "application/json" },
       },
       (res) => {

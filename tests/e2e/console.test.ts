@@ -29,6 +29,10 @@ afterAll(async () => {
 describe("kubectl vm console", () => {
   it("lets an edit user type a command and see its output", async () => {
     const cli = new Cli(["console", "demo", "--linger", "1s", ...as("alice")]);
+    // Running means QEMU started, not that the guest reads its serial port yet: bytes typed
+    // during the kernel's boot are dropped, as on real hardware. The counter starts just
+    // before the shell (and the marker is replayed on attach if the boot is already over).
+    await cli.waitFor(/kubevisor-counter \d+/, 120_000);
     cli.type("echo hi-$((40+2))");
     await cli.waitFor(/hi-42/, 60_000);
     cli.child.stdin?.end();

@@ -1,5 +1,10 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The stand-in run: unit, integration and e2e on bubblewrap nodes. The same e2e suite runs
+ * again on real kubelets with containerd in vitest.real-nodes.config.ts (`npm test` runs
+ * both, one after the other: only one real-node cluster can run on a machine).
+ */
 export default defineConfig({
   test: {
     // Components log JSON at info; in a test run only their warnings and errors help.
@@ -36,23 +41,6 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
-      // Real nodes (kubelet + containerd): needs root and builds kubelet, containerd and runc
-      // on first use, so it joins only when asked: KUBEVISOR_REAL_NODES=1.
-      ...(process.env.KUBEVISOR_REAL_NODES === "1"
-        ? [
-            {
-              extends: true as const,
-              test: {
-                name: "real-nodes",
-                sequence: { groupOrder: 3 },
-                include: ["tests/real-nodes/**/*.test.ts"],
-                testTimeout: 300_000,
-                hookTimeout: 1_800_000,
-                fileParallelism: false,
-              },
-            },
-          ]
-        : []),
     ],
   },
 });

@@ -6,6 +6,7 @@ import { GROUP } from "../api/common.js";
 import { KVM_RESOURCE } from "../api/launcher.js";
 import { RESOURCES } from "../api/resources.js";
 import { logger } from "../util/log.js";
+import { debianImageBuilt } from "../vmm/debian-image.js";
 import { ensureBinaries } from "./build/build.js";
 import { binaryPath } from "./build/targets.js";
 import { type ControlPlane, startControlPlane } from "./controlplane.js";
@@ -170,12 +171,19 @@ async function startRealProduct(
   progress: Progress,
 ): Promise<Product> {
   const { buildProductImage } = await import("./image/index.js");
-  const { testGuestArchive } = await import("./containerd/guest-images.js");
+  const { DEBIAN_CLOUD_SOURCE, guestImageArchive, TEST_GUEST_SOURCE } = await import(
+    "./containerd/guest-images.js"
+  );
   const image = await buildProductImage({ progress });
-  progress.step("test guest image");
-  const guest = await testGuestArchive();
-  progress.done(guest);
-  const archives = [image.archive, guest, ...(opts.imageArchives ?? [])];
+  // The guest images the stand-in serves from `npm run guest`'s directories, as OCI images
+  // (the Debian cloud image only when it was built, as on the stand-in).
+  const guests: string[] = [];
+  for (const src of [TEST_GUEST_SOURCE(), ...(debianImageBuilt() ? [DEBIAN_CLOUD_SOURCE()] : [])]) {
+    progress.step(`guest image ${src.ref}`);
+    guests.push(await guestImageArchive(src));
+    progress.done();
+  }
+  const archives = [image.archive, ...guests, ...(opts.imageArchives ?? [])];
   const { startRealCluster } = await import("./containerd/cluster.js");
   const real = await startRealCluster({ ...ref, progress, archives });
   try {

@@ -27,6 +27,14 @@ export const QEMU_SANDBOX =
 const MAX_SOCKET_PATH = 107;
 
 /**
+ * TCG's translation cache, MiB. QEMU's default is 1 GiB, touched as the guest runs new code:
+ * a booting Debian grows QEMU past a pod's memory limit (measured on real nodes: OOM-killed at
+ * 655 MiB resident for a 512 MiB guest). Bounded here and counted in the launcher pod's
+ * memory (src/operator/vm/launcher-pod.ts); a full cache is flushed, not grown.
+ */
+export const TCG_TB_SIZE_MIB = 128;
+
+/**
  * Default CPU models. KVM: the host's CPU for speed (both migration ends run on the same
  * kind of node). TCG: `max`, everything TCG can emulate, identical on every host.
  */
@@ -151,7 +159,7 @@ export function buildQemuArgs(config: GuestConfig, launch: LaunchOptions): strin
     "-machine",
     [machine, ...firmware.machineOptions].join(","),
     "-accel",
-    launch.accel,
+    launch.accel === "tcg" ? `tcg,tb-size=${TCG_TB_SIZE_MIB}` : launch.accel,
     "-cpu",
     config.cpuModel ?? defaultCpuModel(launch.accel),
     "-smp",

@@ -15,6 +15,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     kubeconfig: string;
     clusterDir: string;
+    /** Which nodes the cluster runs: the stand-in (default) or real kubelets. */
+    runtime: "local" | "containerd";
   }
 }
 
@@ -29,6 +31,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   project.provide("kubeconfig", product.kubeconfigPath);
   project.provide("clusterDir", product.controlPlane.dir);
+  project.provide("runtime", "local");
   const started = product;
   return async () => {
     await started.stop();

@@ -2,42 +2,38 @@
  * Real nodes end to end: `--runtime containerd` brings up two kubelets with containerd in the
  * project's network namespace; pods run, talk across nodes, reach the apiserver through the
  * `kubernetes` Service with TLS verified, serve logs/exec/port-forward; nothing routes off
- * the machine; `down` leaves the host exactly as it was.
- *
- * Needs root and builds kubelet, containerd and runc on first use, so it runs only with
- * KUBEVISOR_REAL_NODES=1 (see vitest.config.ts).
+ * the machine; a second `up` reuses what runs. On the real-node run's shared cluster
+ * (tests/real-nodes/global-setup.ts, whose teardown checks that `down` leaves the host exactly
+ * as it was).
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
+import { readFileSync } from "node:fs";
 import { $ } from "dax-sh";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type RealCluster, startRealCluster } from "../../src/local/containerd/cluster.js";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
+import { startRealCluster } from "../../src/local/containerd/cluster.js";
 import { nodeImages } from "../../src/local/containerd/images.js";
 import { holderPid, inNetns } from "../../src/local/containerd/netns.js";
 import { DEFAULT_REAL_NODE_NAMES, realClusterPlan } from "../../src/local/containerd/plan.js";
 import { clusterLayout } from "../../src/local/layout.js";
 import { scanProcesses } from "../../src/local/process.js";
-import { cacheDir } from "../../src/util/paths.js";
+import { REAL_CLUSTER_NAME } from "./global-setup.js";
 import { type HostSnapshot, snapshotHost } from "./host-state.js";
-import { buildTestImage, TEST_IMAGE } from "./test-image.js";
+import { TEST_IMAGE } from "./test-image.js";
 
-const NAME = "rnt";
-const dir = mkdtempSync(join(tmpdir(), "kv-rn-"));
-const plan = realClusterPlan(dir, NAME, DEFAULT_REAL_NODE_NAMES);
-let cluster: RealCluster | undefined;
-let before: HostSnapshot;
-let kubeconfig = "";
+const dir = inject("clusterDir");
+const plan = realClusterPlan(dir, REAL_CLUSTER_NAME, DEFAULT_REAL_NODE_NAMES);
+const kubeconfig = inject("kubeconfig");
+const NS = "rn-cluster";
+/** The host before `up`, taken by the global setup. */
+const before = JSON.parse(inject("hostBefore")) as HostSnapshot;
 /** Outside the namespace: a documentation address (RFC 5737) that must never be reached. */
 const OUTSIDE = "198.51.100.7";
 
 async function k(...args: string[]): Promise<string> {
-  return await $`kubectl --kubeconfig ${kubeconfig} ${args}`.text();
+  return await $`kubectl --kubeconfig ${kubeconfig} -n ${NS} ${args}`.text();
 }
 async function kTry(...args: string[]) {
-  return await $`kubectl --kubeconfig ${kubeconfig} ${args}`
+  return await $`kubectl --kubeconfig ${kubeconfig} -n ${NS} ${args}`
     .noThrow()
     .stdout("piped")
     .stderr("piped");
@@ -67,16 +63,9 @@ const SERVE =
   'echo "$HOSTNAME" > /srv/index.html; echo "serving $HOSTNAME"; exec httpd -f -p 8080 -h /srv';
 
 beforeAll(async () => {
-  before = await snapshotHost(dir);
-  const imgDir = cacheDir("real-nodes-test");
-  mkdirSync(imgDir, { recursive: true });
-  const archive = await buildTestImage(imgDir);
-  const startedAt = Date.now();
-  cluster = await startRealCluster({ name: NAME, dir, archives: [archive] });
-  console.log(`real cluster up → nodes Ready: ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);
-  kubeconfig = cluster.controlPlane.kubeconfigPath;
+  await k("create", "namespace", NS);
   for (const [i, node] of DEFAULT_REAL_NODE_NAMES.entries()) {
-    await $`kubectl --kubeconfig ${kubeconfig} apply -f -`
+    await $`kubectl --kubeconfig ${kubeconfig} -n ${NS} apply -f -`
       .stdinText(podYaml(`web-${i}`, node, SERVE))
       .quiet();
   }
@@ -84,9 +73,8 @@ beforeAll(async () => {
 }, 1_800_000);
 
 afterAll(async () => {
-  await cluster?.stop();
-  rmSync(dir, { recursive: true, force: true });
-}, 120_000);
+  await k("delete", "namespace", NS, "--wait=false");
+});
 
 async function podIp(name: string): Promise<string> {
   return (await k("get", "pod", name, "-o", "jsonpath={.status.podIP}")).trim();
@@ -142,7 +130,7 @@ describe("real nodes (--runtime containerd)", () => {
     // front-proxy CA, a real CA that did not sign the apiserver's certificate) is refused, and
     // so is a name the certificate does not carry.
     const other = readFileSync(clusterLayout(dir).pki.frontProxyCaCert, "utf8");
-    await $`kubectl --kubeconfig ${kubeconfig} exec -i web-0 -- sh -c ${"cat > /tmp/other-ca.crt"}`
+    await $`kubectl --kubeconfig ${kubeconfig} -n ${NS} exec -i web-0 -- sh -c ${"cat > /tmp/other-ca.crt"}`
       .stdinText(other)
       .quiet();
     const otherCa = await kTry(
@@ -178,7 +166,7 @@ describe("real nodes (--runtime containerd)", () => {
     expect((await k("exec", "web-1", "--", "cat", "/srv/index.html")).trim()).toBe("web-1");
     const pf = spawn(
       "kubectl",
-      ["--kubeconfig", kubeconfig, "port-forward", "pod/web-1", ":8080"],
+      ["--kubeconfig", kubeconfig, "-n", NS, "port-forward", "pod/web-1", ":8080"],
       {
         stdio: ["ignore", "pipe", "pipe"],
       },
@@ -227,20 +215,11 @@ describe("real nodes (--runtime containerd)", () => {
       );
     const first = daemons().sort();
     expect(first).toHaveLength(5); // 2 kubelets, 2 containerds, 1 kube-proxy
-    const again = await startRealCluster({ name: NAME, dir });
+    const again = await startRealCluster({ name: REAL_CLUSTER_NAME, dir });
     expect(again.controlPlane.reused).toBe(true);
     expect(daemons().sort()).toEqual(first);
     expect(
       await k("get", "pod", "web-0", "-o", "jsonpath={.status.containerStatuses[0].restartCount}"),
     ).toBe("0");
-  });
-
-  it("local down restores the host exactly", async () => {
-    await cluster?.stop();
-    cluster = undefined;
-    // Kernel settings and processes settle synchronously in stop(); nothing to wait for.
-    await sleep(0);
-    const after = await snapshotHost(dir);
-    expect(after).toEqual(before);
   });
 });

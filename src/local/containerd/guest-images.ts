@@ -13,12 +13,13 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cacheDir } from "../../util/paths.js";
+import { debianImageDir } from "../../vmm/debian-image.js";
 import { guestImageDir } from "../../vmm/guest-image.js";
-import { criImageName, TEST_GUEST_IMAGE } from "../images.js";
+import { criImageName, DEBIAN_CLOUD_IMAGE, TEST_GUEST_IMAGE } from "../images.js";
 import { writeOciArchive } from "./oci.js";
 
 /**
- * The test guest as a real OCI image for real nodes: the stand-in serves `kubevisor/test-guest`
+ * Guest images as real OCI images for real nodes: the stand-in serves `kubevisor/test-guest`
  * straight from `npm run guest`'s directory (src/local/node/image-store.ts); a kubelet needs it
  * in containerd, named the way it resolves the reference pods use.
  */
@@ -26,8 +27,31 @@ import { writeOciArchive } from "./oci.js";
 /** Pure: the archive's file name, keyed by the guest build and the reference. */
 export function guestArchiveName(ref: string, manifestJson: string): string {
   const key = createHash("sha256").update(ref).update("\0").update(manifestJson).digest("hex");
-  return `test-guest-${key.slice(0, 16)}.oci.tar`;
+  return `guest-${key.slice(0, 16)}.oci.tar`;
 }
+
+/** A guest image built by `npm run guest`: its directory and the one top-level dir it holds. */
+interface GuestImageSource {
+  ref: string;
+  dir: string;
+  topDir: string;
+  /** What to run when it is missing. */
+  build: string;
+}
+
+export const TEST_GUEST_SOURCE = (): GuestImageSource => ({
+  ref: TEST_GUEST_IMAGE,
+  dir: guestImageDir(),
+  topDir: "boot",
+  build: "npm run guest",
+});
+
+export const DEBIAN_CLOUD_SOURCE = (): GuestImageSource => ({
+  ref: DEBIAN_CLOUD_IMAGE,
+  dir: debianImageDir(),
+  topDir: "disk",
+  build: "npm run guest -- debian",
+});
 
 /**
  * Writes (once per guest build) an OCI archive holding the test guest's `boot/` directory,
@@ -37,23 +61,29 @@ export async function testGuestArchive(
   ref: string = TEST_GUEST_IMAGE,
   guestDir: string = guestImageDir(),
 ): Promise<string> {
-  const manifestPath = join(guestDir, "manifest.json");
+  return await guestImageArchive({ ...TEST_GUEST_SOURCE(), ref, dir: guestDir });
+}
+
+/** The same for any guest image `npm run guest` builds (the Debian cloud image's `disk/`). */
+export async function guestImageArchive(src: GuestImageSource): Promise<string> {
+  const manifestPath = join(src.dir, "manifest.json");
   if (!existsSync(manifestPath)) {
-    throw new Error(`test guest not found in ${guestDir}: run \`npm run guest\` first`);
+    throw new Error(`guest image ${src.ref} not found in ${src.dir}: run \`${src.build}\` first`);
   }
   const dir = cacheDir("image");
-  const out = join(dir, guestArchiveName(ref, readFileSync(manifestPath, "utf8")));
+  const out = join(dir, guestArchiveName(src.ref, readFileSync(manifestPath, "utf8")));
   if (existsSync(out)) return out;
   mkdirSync(dir, { recursive: true });
   const rootfs = mkdtempSync(join(tmpdir(), "kv-guest-img-"));
   try {
-    cpSync(join(guestDir, "boot"), join(rootfs, "boot"), { recursive: true });
+    const top = join(rootfs, src.topDir);
+    cpSync(join(src.dir, src.topDir), top, { recursive: true });
     // The launcher (uid 65532) reads these through an image volume.
     chmodSync(rootfs, 0o755);
-    chmodSync(join(rootfs, "boot"), 0o755);
-    for (const f of readdirSync(join(rootfs, "boot"))) chmodSync(join(rootfs, "boot", f), 0o644);
+    chmodSync(top, 0o755);
+    for (const f of readdirSync(top)) chmodSync(join(top, f), 0o644);
     const tmp = `${out}.${process.pid}.tmp`;
-    await writeOciArchive({ ref: criImageName(ref), rootfs, out: tmp });
+    await writeOciArchive({ ref: criImageName(src.ref), rootfs, out: tmp });
     renameSync(tmp, out);
   } finally {
     rmSync(rootfs, { recursive: true, force: true });

@@ -36,6 +36,7 @@ import {
   quantityToMiB,
   type VirtualMachine,
 } from "../../api/index.js";
+import { TCG_TB_SIZE_MIB } from "../../vmm/cmdline.js";
 import { requestsKvm } from "./kvm.js";
 import {
   cloudInitVolumeName,
@@ -66,6 +67,12 @@ export const ANNOTATION_LAUNCH = "kubevisor.io/launch";
  */
 export const OVERHEAD_FIXED_MIB = 160;
 export const OVERHEAD_RATIO = 0.02;
+/**
+ * More for a guest that may run under TCG (`Auto` on a node without KVM, `Emulation`): the
+ * bounded translation cache and TCG's softmmu TLBs. Without it a Debian guest under TCG was
+ * OOM-killed on a real kubelet, which enforces the limit.
+ */
+export const OVERHEAD_TCG_MIB = TCG_TB_SIZE_MIB + 32;
 /**
  * CPU requested per vCPU: a tenth of a core, like KubeVirt's default cpuAllocationRatio of
  * 10, so idle VMs do not reserve whole cores; no CPU limit, so a busy guest may use more.
@@ -99,7 +106,8 @@ export const NO_RESOLVED_VOLUMES: ResolvedVolumes = { blockDisks: new Set() };
 
 export function podMemoryMiB(vm: VirtualMachine): number {
   const guest = quantityToMiB(vm.spec.memory.size);
-  return guest + OVERHEAD_FIXED_MIB + Math.ceil(guest * OVERHEAD_RATIO);
+  const tcg = vm.spec.acceleration === "KVM" ? 0 : OVERHEAD_TCG_MIB;
+  return guest + OVERHEAD_FIXED_MIB + tcg + Math.ceil(guest * OVERHEAD_RATIO);
 }
 
 export function vmOwnerReference(vm: VirtualMachine): V1OwnerReference {

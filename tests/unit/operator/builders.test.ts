@@ -17,6 +17,7 @@ import {
 import {
   ANNOTATION_LAUNCH,
   buildLauncherPod,
+  OVERHEAD_TCG_MIB,
   podMemoryMiB,
 } from "../../../src/operator/vm/launcher-pod.js";
 import { launcherPodName, vmLabelValue } from "../../../src/operator/vm/naming.js";
@@ -25,6 +26,7 @@ import {
   buildLauncherTlsSecret,
   launcherCertificateRequest,
 } from "../../../src/operator/vm/tls-secret.js";
+import { TCG_TB_SIZE_MIB } from "../../../src/vmm/cmdline.js";
 
 function vm(spec: Partial<VirtualMachineSpecInput> = {}, name = "web"): VirtualMachine {
   return VirtualMachine.parse({
@@ -129,12 +131,18 @@ describe("launcher pod", () => {
 
   it("requests guest memory plus overhead, limit = request, and 100m CPU per vCPU", () => {
     const pod = buildLauncherPod(vm({ cpu: { cores: 3 } }), 1, config);
-    // 1024 Mi guest + 160 Mi fixed + 2 % (21 Mi rounded up).
-    expect(podMemoryMiB(vm())).toBe(1024 + 160 + 21);
+    // 1024 Mi guest + 160 Mi fixed + 160 Mi as it may run under TCG + 2 % (21 Mi rounded up).
+    expect(podMemoryMiB(vm())).toBe(1024 + 160 + 160 + 21);
     expect(pod.spec?.containers[0]?.resources).toEqual({
-      requests: { memory: "1205Mi", cpu: "300m" },
-      limits: { memory: "1205Mi" },
+      requests: { memory: "1365Mi", cpu: "300m" },
+      limits: { memory: "1365Mi" },
     });
+  });
+
+  it("counts TCG's translation cache unless the VM insists on KVM", () => {
+    expect(podMemoryMiB(vm({ acceleration: "Emulation" }))).toBe(1024 + 160 + 160 + 21);
+    expect(podMemoryMiB(vm({ acceleration: "KVM" }))).toBe(1024 + 160 + 21);
+    expect(OVERHEAD_TCG_MIB).toBeGreaterThan(TCG_TB_SIZE_MIB);
   });
 
   it("asks for /dev/kvm only when the VM insists on KVM", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { buildQemuArgs, kernelCmdline } from "../../../src/vmm/cmdline.js";
+import { buildQemuArgs, kernelCmdline, TCG_TB_SIZE_MIB } from "../../../src/vmm/cmdline.js";
 import { type GuestConfig, GuestConfigError } from "../../../src/vmm/config.js";
 import { launch, values } from "./cmdline-fixtures.js";
 
@@ -18,7 +18,8 @@ describe("buildQemuArgs", () => {
     expect(args.slice(0, 2)).toEqual(["-nodefaults", "-no-user-config"]);
     expect(values(args, "-display")).toEqual(["none"]);
     expect(values(args, "-machine")).toEqual(["q35"]);
-    expect(values(args, "-accel")).toEqual(["tcg"]);
+    // The translation cache bounded (QEMU's default 1 GiB outgrows the pod's memory limit).
+    expect(values(args, "-accel")).toEqual([`tcg,tb-size=${TCG_TB_SIZE_MIB}`]);
     expect(values(args, "-cpu")).toEqual(["max"]);
     expect(values(args, "-smp")).toEqual(["2,sockets=1,cores=2,threads=1"]);
     expect(values(args, "-m")).toEqual(["256M"]);

@@ -25,7 +25,7 @@ describe("criImageName: the name a kubelet resolves an image reference to", () =
 describe("the test guest as an OCI image", () => {
   it("keys the archive by the guest build and the reference", () => {
     const a = guestArchiveName("kubevisor/test-guest:0.1.0", '{"kernelVersion":"6.1"}');
-    expect(a).toMatch(/^test-guest-[0-9a-f]{16}\.oci\.tar$/);
+    expect(a).toMatch(/^guest-[0-9a-f]{16}\.oci\.tar$/);
     expect(guestArchiveName("kubevisor/test-guest:0.1.0", '{"kernelVersion":"6.2"}')).not.toBe(a);
     expect(guestArchiveName("kubevisor/test-guest:0.2.0", '{"kernelVersion":"6.1"}')).not.toBe(a);
   });

@@ -1,5 +1,4 @@
 import { z } from "zod";
-import { API_VERSION } from "./group.js";
 import { isQuantity, QUANTITY_PATTERN } from "./quantity.js";
 
 export { API_VERSION, GROUP, VERSION } from "./group.js";

@@ -5,7 +5,12 @@ import { quantityToMiB } from "../api/quantity.js";
 import { graphicsEnabled, isBootableDisk, type VirtualMachineSpec } from "../api/virtualmachine.js";
 import type { DiskConfig, FirmwareConfig, GuestConfig } from "../vmm/index.js";
 import { pathInside } from "./paths.js";
+import type { RelayedPort } from "./port-relay.js";
 import type { LaunchedVm } from "./spec.js";
+
+export function guestProtocol(protocol: "TCP" | "UDP"): "tcp" | "udp" {
+  return protocol === "UDP" ? "udp" : "tcp";
+}
 
 export class GuestSpecError extends Error {
   override name = "GuestSpecError";
@@ -15,6 +20,8 @@ export interface GuestConfigInputs {
   imagesDir: string;
   /** Where forwarded guest ports listen, like a container's ports (listen.ts). */
   forwardHost: string;
+  /** Ports the launcher relays (port-relay.ts): QEMU forwards each from its internal port. */
+  relayed?: readonly RelayedPort[];
   /** Ports the launcher itself serves on the pod IP; a guest port may not take them. */
   reservedPorts: number[];
   /** The prepared disks, in spec order. */
@@ -46,10 +53,12 @@ export function guestConfigFor(vm: LaunchedVm, inputs: GuestConfigInputs): Guest
             `spec.network.ports.${p.name}: port ${p.port} is reserved for the launcher API`,
           );
         }
+        const protocol = guestProtocol(p.protocol);
+        const relay = inputs.relayed?.find((r) => r.protocol === protocol && r.port === p.port);
         return {
-          protocol: p.protocol === "UDP" ? "udp" : "tcp",
+          protocol,
           hostAddress: inputs.forwardHost,
-          hostPort: p.port,
+          hostPort: relay?.internalPort ?? p.port,
           guestPort: p.port,
         };
       }),

@@ -17,12 +17,13 @@ import { planDisks } from "./disks/plan.js";
 import { prepareDisks } from "./disks/prepare.js";
 import { gracefulShutdownMs, type LauncherOutcome } from "./exit.js";
 import { Guest } from "./guest.js";
-import { guestConfigFor, usesUefi } from "./guest-config.js";
-import { apiListenHosts, guestForwardHost } from "./listen.js";
+import { guestConfigFor, guestProtocol, usesUefi } from "./guest-config.js";
+import { apiListenHosts, guestForwardHost, listenScope } from "./listen.js";
 import { LauncherMetrics } from "./metrics.js";
 import { MigrationControl } from "./migration/control.js";
 import { copiedDiskIndexes } from "./migration/disks.js";
 import { PhaseOwner } from "./phase.js";
+import { type PortRelays, planRelays, startPortRelays } from "./port-relay.js";
 import type { LauncherSettings } from "./settings.js";
 import { type LaunchedVm, readLaunchedVm } from "./spec.js";
 import { StartGate } from "./start-gate.js";
@@ -155,6 +156,7 @@ export class Launcher implements LauncherView {
   private async runSteps(): Promise<LauncherOutcome> {
     const { settings, log } = this;
     let guest: Guest;
+    let relays: PortRelays | undefined;
     try {
       const vm = await readLaunchedVm(settings.specFile);
       this.vm = vm;
@@ -196,9 +198,20 @@ export class Launcher implements LauncherView {
         const { created } = prepareUefiVars(template, uefiVarsPath);
         log.info({ path: uefiVarsPath, template, created }, "UEFI variable store ready");
       }
+      // A pod of its own: QEMU forwards from loopback, the launcher relays (port-relay.ts).
+      const relayed =
+        listenScope(settings.podIP) === "pod"
+          ? await planRelays(
+              vm.spec.network.ports.map((p) => ({
+                protocol: guestProtocol(p.protocol),
+                port: p.port,
+              })),
+            )
+          : [];
       const guestConfig = guestConfigFor(vm, {
         imagesDir: settings.imagesDir,
         forwardHost: guestForwardHost(settings.podIP),
+        relayed,
         reservedPorts: [settings.port, settings.probePort],
         disks,
         uefiVarsPath,
@@ -231,6 +244,9 @@ export class Launcher implements LauncherView {
         ...(settings.qemuBinary ? { qemuBinary: settings.qemuBinary } : {}),
       });
       this.migrationControl.attach(guest, copiedDiskIndexes(plans));
+      if (relayed.length > 0) {
+        relays = await startPortRelays(relayed, apiListenHosts(settings.podIP), log);
+      }
     } catch (err) {
       return configError((err as Error).message);
     }
@@ -240,7 +256,8 @@ export class Launcher implements LauncherView {
     if (guest.qemu && this.migrationControl.role === "target") {
       this.migrationControl.expectIncomingWithin(settings.migrationWaitMs);
     }
-    return guest.ended;
+    const openRelays = relays;
+    return openRelays ? guest.ended.finally(() => openRelays.close()) : guest.ended;
   }
 
   private async isMigrationTarget(): Promise<boolean> {

@@ -38,13 +38,12 @@ export const FALLBACK_LISTEN_ERRORS: ReadonlySet<string> = new Set([
 ]);
 
 /**
- * Host address of QEMU's guest port forwards. QEMU 7.2's user-mode `hostfwd` takes only an
- * IPv4 address, so in a pod of its own they bind 0.0.0.0 (the IPv4 pod IP and localhost,
- * where port-forward arrives); an IPv6-only pod reaches its guest's ports through
- * port-forward, not its pod IP.
+ * Host address of QEMU's guest port forwards. In a pod of its own they stay on its loopback,
+ * fronted by the launcher's relays on every pod address (port-relay.ts says why); on the
+ * stand-in they take the pod IP itself (QEMU 7.2's `hostfwd` is IPv4-only).
  */
 export function guestForwardHost(podIP: string): string {
-  if (listenScope(podIP) === "pod") return "0.0.0.0";
+  if (listenScope(podIP) === "pod") return "127.0.0.1";
   return isIPv4(podIP) ? podIP : "127.0.0.1";
 }
 

@@ -12,7 +12,8 @@ describe("launcher listeners", () => {
       expect(listenScope(ip), ip).toBe("pod");
       // Probes and the operator dial the pod IP; kubectl port-forward dials localhost.
       expect(apiListenHosts(ip), ip).toEqual(["::", "0.0.0.0"]);
-      expect(guestForwardHost(ip), ip).toBe("0.0.0.0");
+      // QEMU forwards from loopback only; the launcher relays the pod's ports to it.
+      expect(guestForwardHost(ip), ip).toBe("127.0.0.1");
     }
   });
 

@@ -6,18 +6,20 @@
  * each serves several checks, and every wait is a generous deadline, never a timed assertion.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, rmSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { $ } from "dax-sh";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
-import { findPodLogs } from "../../src/local/node/logs.js";
+import { LAUNCHER_PROBE_PORT } from "../../src/api/index.js";
+import { TRANSIT_HOST_IP } from "../../src/local/containerd/plan.js";
 import { cloudConfig, debianVm, type KeyPair, makeKeyPair, sshUntil } from "./guests-lib.js";
 import {
   createNamespace,
+  followPodLog,
   getJson,
   getVm,
+  hostPathScratch,
   kc,
   kubectl,
   vmManifest,
@@ -31,7 +33,7 @@ const BOOT_MS = 600_000;
 const MARKER_FILE = "/var/tmp/kubevisor-userdata-marker";
 /** Written by user-data that only the Secret holds: its presence proves the Secret was used. */
 const token = `kv-${randomBytes(12).toString("hex")}`;
-const scratch = mkdtempSync(join(tmpdir(), "kv-e2e-guests-"));
+const scratch = hostPathScratch("kv-e2e-guests-");
 let key: KeyPair;
 
 interface GuestVm {
@@ -153,26 +155,34 @@ describe("guest egress on this machine (guest.outbound: deny)", () => {
   it(
     "a guest cannot open a connection out of its pod, even to listeners on this host",
     async () => {
-      // The attacker is the guest: it tries the host's loopback through the user-mode gateway
-      // (10.0.2.2, which QEMU maps to 127.0.0.1) and the pod's own address. Only this machine
-      // is ever the target; with outbound allowed both would connect.
+      // The attacker is the guest. On the stand-in it tries the host's loopback through the
+      // user-mode gateway (10.0.2.2, which QEMU maps to 127.0.0.1) and the pod's own address,
+      // both on this host. On real nodes the pod has a network of its own: it tries the host
+      // (the nodes' side of the transit link, where the apiserver listens) and, through
+      // 10.0.2.2, the pod's loopback, where its launcher's probe port answers. Only this
+      // machine is ever the target; with outbound allowed each would connect.
       const pod = (await address("deb-bios")) ?? "";
       let reached = 0;
-      const listen = async (host: string) => {
+      const listen = async (host: string, target: string) => {
         const server = createServer((sock) => {
           reached++;
           sock.destroy();
         });
-        await new Promise<void>((resolve) => server.listen(0, host, resolve));
-        return {
-          server,
-          target: `${host === pod ? pod : "10.0.2.2"}/${(server.address() as AddressInfo).port}`,
-        };
+        await new Promise<void>((resolve, reject) => {
+          server.once("error", reject);
+          server.listen(0, host, resolve);
+        });
+        return { server, target: `${target}/${(server.address() as AddressInfo).port}` };
       };
-      const listeners = [await listen("127.0.0.1"), await listen(pod)];
+      const realNodes = inject("runtime") === "containerd";
+      const listeners = realNodes
+        ? [await listen(TRANSIT_HOST_IP, TRANSIT_HOST_IP)]
+        : [await listen("127.0.0.1", "10.0.2.2"), await listen(pod, pod)];
+      const targets = listeners.map((l) => l.target);
+      if (realNodes) targets.push(`10.0.2.2/${LAUNCHER_PROBE_PORT}`);
       try {
-        const tries = listeners.map(
-          (l) => `timeout 5 bash -c 'echo x > /dev/tcp/${l.target}' && echo CONNECTED-${l.target}`,
+        const tries = targets.map(
+          (t) => `timeout 5 bash -c 'echo x > /dev/tcp/${t}' && echo CONNECTED-${t}`,
         );
         const out = await sshUntil(
           key,
@@ -233,6 +243,7 @@ describe("graceful stop", () => {
       2000,
     );
     const pod = (await getVm(NS, name)).status?.launcherPod ?? "";
+    const log = followPodLog(NS, pod);
     await kc(
       "patch",
       "vm",
@@ -246,9 +257,7 @@ describe("graceful stop", () => {
     const stopped = await waitForVmPhase(NS, name, "Stopped", 180_000);
     expect(stopped.status?.ipAddress).toBeUndefined();
     expect((stopped.status as GuestVm["status"])?.guestOSInfo).toBeUndefined();
-    const logs = findPodLogs(inject("clusterDir"), NS, pod)[0];
-    expect(logs, `logs of ${pod}`).toBeDefined();
-    const text = readFileSync(join(logs?.dir ?? "", "launcher.log"), "utf8");
+    const text = await log.text();
     // The launcher's last word says how the guest went down: through its agent, not ACPI,
     // and not by being killed after the grace period.
     expect(text).toMatch(/the guest shut down on request through its agent/);
@@ -277,6 +286,7 @@ describe("what is refused", () => {
     // A qcow2 whose backing file is a host path: followed, it would read any host file.
     await $`qemu-img create -q -f raw ${join(scratch, "base.raw")} 16M`.quiet();
     await $`qemu-img create -q -f qcow2 -b ${join(scratch, "base.raw")} -F raw ${join(scratch, "disk.img")}`;
+    chmodSync(join(scratch, "disk.img"), 0o666);
     await applyJson(
       JSON.stringify({
         apiVersion: "v1",

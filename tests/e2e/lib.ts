@@ -4,10 +4,15 @@
  * a client certificate from the operator CA).
  */
 import { execFile } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { ConnectionOptions } from "node:tls";
+import { inject } from "vitest";
 import WebSocket from "ws";
 import { LAUNCHER_CLIENT_CN, LAUNCHER_PORT, launcherServerName } from "../../src/api/index.js";
+import { findPodLogs } from "../../src/local/node/logs.js";
 import { RELEASE_NAMESPACE } from "../../src/local/product.js";
 import { issueCertificate } from "../../src/util/pki.js";
 
@@ -192,4 +197,40 @@ export class Console {
 /** The guest's serial counter values seen so far (`kubevisor-counter N ...` lines). */
 export function counters(output: string): number[] {
   return [...output.matchAll(/kubevisor-counter (\d+)/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * A launcher pod's log, read after it has ended, on either runtime: the stand-in keeps its
+ * files after the pod is gone (src/local/node/logs.ts); a real kubelet deletes them with the
+ * pod, so there `kubectl logs -f` follows from now until the container ends.
+ */
+export function followPodLog(ns: string, pod: string): { text(): Promise<string> } {
+  if (inject("runtime") !== "containerd") {
+    return {
+      text: async () => {
+        const logs = findPodLogs(inject("clusterDir"), ns, pod)[0];
+        if (!logs) throw new Error(`no logs of ${ns}/${pod} on the stand-in nodes`);
+        return readFileSync(join(logs.dir, "launcher.log"), "utf8");
+      },
+    };
+  }
+  const follow = kubectl(["logs", "-f", "-n", ns, pod]);
+  return {
+    text: async () => {
+      const r = await follow;
+      if (r.code !== 0) throw new Error(`kubectl logs -f ${ns}/${pod}: ${r.stderr.trim()}`);
+      return r.stdout;
+    },
+  };
+}
+
+/**
+ * A host directory to back a hostPath PersistentVolume. A real kubelet mounts it as it is
+ * (no fsGroup change for hostPath), so it is opened to the launcher's uid, like a share
+ * exported to it; files made in it need the same (`chmodSync(file, 0o666)`).
+ */
+export function hostPathScratch(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o777);
+  return dir;
 }

@@ -1,8 +1,16 @@
-import { mkdtempSync, rmSync, truncateSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createNamespace, getVm, kc, kubectl, vmManifest, waitFor, waitForVmPhase } from "./lib.js";
+import {
+  createNamespace,
+  getVm,
+  hostPathScratch,
+  kc,
+  kubectl,
+  vmManifest,
+  waitFor,
+  waitForVmPhase,
+} from "./lib.js";
 import {
   applyJson,
   deletePodNow,
@@ -16,7 +24,7 @@ import {
 } from "./migration-lib.js";
 
 const NS = "e2e-migration";
-const scratch = mkdtempSync(join(tmpdir(), "kv-e2e-pv-"));
+const scratch = hostPathScratch("kv-e2e-pv-");
 
 beforeAll(async () => {
   await createNamespace(NS);
@@ -125,6 +133,7 @@ describe("live migration on the local cluster", () => {
   it("refuses a VM whose disk cannot move, with a clear condition, and keeps it running", async () => {
     writeFileSync(join(scratch, "disk.img"), "");
     truncateSync(join(scratch, "disk.img"), 16 << 20);
+    chmodSync(join(scratch, "disk.img"), 0o666);
     await applyJson(
       JSON.stringify({
         apiVersion: "v1",

@@ -94,8 +94,8 @@ export interface DecideInput {
   /** True when `status.migration` names a migration that no longer exists (checked live). */
   migrationGone?: boolean;
   /**
-   * For a claim with no recorded pod: how long this process has seen it unchanged, by its
-   * own monotonic clock (never another replica's wall clock). Absent counts as just seen.
+   * For a claim whose pod is not observed: how long this process has seen it unchanged, by
+   * its own monotonic clock (never another replica's wall clock). Absent counts as just seen.
    */
   claimSeenMs?: number;
   now: Date;
@@ -392,9 +392,14 @@ function decideIdle(
     outcome = { kind: "rejected", message: rejection.message ?? "" };
   } else if (SETTLED.has(status.phase)) {
     outcome = outcomeOfStatus(vm);
+  } else if (status.phase === "Pending" && status.launcherPodUID) {
+    // Its recorded pod existed and ended while another pod of the VM still lived (the
+    // `blocked` wait below); that one is gone now too. Not a claim to wait for: launch again.
+    outcome = { kind: "stopped", message: `launcher pod ${status.launcherPod} is gone` };
   } else if (status.phase === "Scheduling" || status.phase === "Pending" || !status.phase) {
     // The claim has no recorded pod: its creator died (or lost the lease) between the claim
-    // and the UID write, or its create failed, or a pod not ours holds the name. After a
+    // and the UID write, or its create failed, or a pod not ours holds the name; or its
+    // recorded pod vanished before it was ever scheduled (or is not in the cache yet). After a
     // grace on this process's own clock (so a live creator may still record its pod), claim
     // the next launch. Safety needs no clock: a pod of this claim that exists or lands
     // later is never told to start (launcher start gate), so it never runs the guest.

@@ -410,11 +410,13 @@ export class VmReconciler {
     return undefined;
   }
 
-  /** How long this process has seen the VM's current claim without a recorded pod. */
+  /**
+   * How long this process has seen the VM's current claim (decide uses it only while the
+   * claim's pod is not observed: never recorded, or recorded and gone while unscheduled).
+   */
   private claimSeen(key: string, vm: VirtualMachine): { claimSeenMs?: number } {
     const status = vm.status;
-    // No UID: "" since claims record one, absent in a status from before that.
-    if (!status?.launcherPod || status.launcherPodUID) {
+    if (!status?.launcherPod) {
       this.claimsSeen.delete(key);
       return {};
     }

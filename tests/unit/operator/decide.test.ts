@@ -99,6 +99,28 @@ describe("a claimed launch whose pod is not (yet) visible", () => {
   });
 });
 
+describe("a recorded launch whose pod is gone", () => {
+  it("waits while another pod of the VM lives, then launches again (never stuck Pending)", () => {
+    // Seen on real nodes: a migration target force-deleted just after the switch-over, while
+    // the source pod was still terminating. The VM sat Pending with the gone pod's UID.
+    const gone = vm({ status: launched(2, { phase: "Running" }) });
+    const waiting = run(gone, [pod(1, { terminating: true })]);
+    expect(waiting.actions).toEqual([]);
+    expect(waiting.status.phase).toBe("Pending");
+    const after = run(vm({ status: waiting.status }), [], { claimSeenMs: 0 });
+    expect(after.actions).toEqual([{ type: "launch", launch: 3, podName: "web-launcher-3" }]);
+  });
+
+  it("that was never scheduled: waits out the claim grace, then launches again", () => {
+    const unscheduled = vm({ status: launched(1, { phase: "Scheduling" }) });
+    const early = run(unscheduled, [], { claimSeenMs: 1000 });
+    expect(early.actions).toEqual([]);
+    expect(early.status.phase).toBe("Scheduling");
+    const late = run(unscheduled, [], { claimSeenMs: DEFAULT_DECIDE_CONFIG.claimGraceMs });
+    expect(late.actions).toEqual([{ type: "launch", launch: 2, podName: "web-launcher-2" }]);
+  });
+});
+
 describe("an active launcher pod", () => {
   it("is Scheduling while unbound and reports Unschedulable once", () => {
     const v = vm({ status: launched(1, { phase: "Scheduling" }) });

@@ -56,6 +56,10 @@ function connectOnce(port: number): Promise<Socket> {
     sock.once("connect", () => {
       clearTimeout(timer);
       sock.removeAllListeners("error");
+      // The guest may reset the connection before the caller attaches its own handlers (the
+      // forward is removed first): that must not crash the launcher. The caller sees a
+      // socket that is `destroyed`, or gets its `close`.
+      sock.on("error", () => {});
       resolve(sock);
     });
     sock.once("error", (err) => {

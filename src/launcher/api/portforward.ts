@@ -33,6 +33,11 @@ export function portForwardUpgrade(view: LauncherView, wss: WebSocketServer, log
           conn.destroy();
           return;
         }
+        if (conn.destroyed) {
+          // The guest reset it while the forward was being removed.
+          refuse(socket, 502, "Bad Gateway");
+          return;
+        }
         wss.handleUpgrade(req, socket, head, (ws) => {
           log.info({ port }, "port-forward connection opened");
           bridgeSocket(ws, conn, (why) => log.info({ port, why }, "port-forward connection ended"));

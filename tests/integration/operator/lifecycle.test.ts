@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { ANNOTATION_VM_SPEC, LABEL_VM } from "../../../src/api/index.js";
 import { paths } from "../../../src/kube/client.js";
 import { VM_FINALIZER } from "../../../src/operator/vm/decide.js";
+import { OVERHEAD_FIXED_MIB, OVERHEAD_TCG_MIB } from "../../../src/operator/vm/launcher-pod.js";
 import {
   ANNOTATION_RESTART_REQUESTED,
   ANNOTATION_STATE_REQUEST,
@@ -59,7 +60,8 @@ describe("a new VM", () => {
     });
     expect(pod.spec?.containers[0]?.resources?.requests).toMatchObject({
       cpu: "200m",
-      memory: `${256 + 160 + 6}Mi`,
+      // Guest + fixed overhead + TCG's translation cache (Auto may run on TCG) + 2 %.
+      memory: `${256 + OVERHEAD_FIXED_MIB + OVERHEAD_TCG_MIB + 6}Mi`,
     });
     expect(pod.spec?.terminationGracePeriodSeconds).toBe(35);
     expect(pod.spec?.automountServiceAccountToken).toBe(false);

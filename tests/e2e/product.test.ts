@@ -68,10 +68,13 @@ describe("Kubevisor installed with Helm on the local cluster", () => {
     expect(vm.status?.nodeName).toMatch(/^kubevisor-node-/);
     expect(vm.status?.acceleration).toMatch(/^(KVM|TCG)$/);
     console.log(`e2e: demo runs on ${vm.status?.nodeName} with ${vm.status?.acceleration}`);
-    const pods = await launcherPods("demo");
+    // Running follows the launcher's own word; the pod's Ready lags it by a probe period.
+    const pods = await waitFor("demo's launcher pod to be Ready", async () => {
+      const found = await launcherPods("demo");
+      return found.some(ready) ? found : undefined;
+    });
     expect(pods).toHaveLength(1);
     const [pod] = pods;
-    expect(pod && ready(pod)).toBe(true);
     expect(pod?.metadata.name).toBe(vm.status?.launcherPod);
     expect(qemuPidsOf(pod?.metadata.name ?? "")).toHaveLength(1);
     const console_ = await Console.open(NS, "demo", pod?.status.podIP ?? "");

@@ -76,16 +76,24 @@ const dev: Command = {
       await waitForPhase(kubeconfig, "demo", "Running");
       progress.done("demo is Running");
     }
-    const kc = shellQuote(kubeconfig);
-    console.log(`
-Kubevisor is running (${formatDuration(Date.now() - started)}).
-
-  export KUBECONFIG=${kc}
-  kubectl get vm                       # phase, node, accelerator, IP
-  kubectl describe vm demo             # the operator's decisions as Events
-  npx kubectl-vm console demo          # serial console (Ctrl-] to leave)
-  kubevisor local logs <pod>           # a container's log on a local node
-  kubevisor local down                 # stop everything`);
+    const name = values.name ? ` --name ${shellQuote(values.name)}` : "";
+    const hint = (command: string, why: string) => `  ${command.padEnd(36)} # ${why}`;
+    console.log(
+      [
+        "",
+        `Kubevisor is running (${formatDuration(Date.now() - started)}).`,
+        "",
+        `  export KUBECONFIG=${shellQuote(kubeconfig)}`,
+        hint("kubectl get vm", "phase, node, accelerator, IP"),
+        hint("kubectl describe vm demo", "the operator's decisions as Events"),
+        hint("npx kubectl-vm console demo", "serial console (Ctrl-] to leave)"),
+        // Real kubelets serve logs themselves; the stand-in's are read from its directories.
+        runtime === "containerd"
+          ? hint("kubectl logs <pod>", "a container's log")
+          : hint(`kubevisor local logs${name} <pod>`, "a container's log on a local node"),
+        hint(`kubevisor local down${name}`, "stop everything"),
+      ].join("\n"),
+    );
     return 0;
   },
 };

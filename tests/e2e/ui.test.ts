@@ -194,6 +194,8 @@ describe("web UI as a view user", () => {
       const { page: p } = await openPage(browser, bob.url);
       await p.goto(bob.url.replace(/\/login.*/, `/#/ns/${NS}/vm/demo`));
       const stop = p.locator('button[data-action="stop"]');
+      // The page draws its actions once the VM's watch answers: slow under a loaded CI.
+      await stop.waitFor({ timeout: 90_000 });
       await expect(stop.isDisabled()).resolves.toBe(true);
       await waitFor("the reason on the button", async () =>
         /does not allow update on virtualmachines\/stop/.test(

@@ -185,8 +185,14 @@ describe("the Helm chart on the local cluster", () => {
   });
 
   it("passes imagePullSecrets to launcher pods; operator restarts neither restart nor double the VM", async () => {
-    for (const p of await operatorPods())
-      expect(p.spec.imagePullSecrets).toEqual([{ name: "regcred" }]);
+    // The upgrade's rollout: old replicas stay Running while they terminate.
+    const upgraded = await waitFor("only operator pods with the pull Secret", async () => {
+      const pods = await operatorPods();
+      return pods.length > 0 && pods.every((p) => p.spec.imagePullSecrets?.length)
+        ? pods
+        : undefined;
+    });
+    for (const p of upgraded) expect(p.spec.imagePullSecrets).toEqual([{ name: "regcred" }]);
     await applyJson(vmManifest(NS, "pull"));
     const vm = await waitForVmPhase(NS, "pull", "Running");
     const podName = vm.status?.launcherPod ?? "";

@@ -1,4 +1,4 @@
-import { BlockList, isIP, isIPv4 } from "node:net";
+import { BlockList, isIP, isIPv4, type Server } from "node:net";
 
 /**
  * Where the launcher's listeners bind, decided from the pod IP alone.
@@ -37,14 +37,46 @@ export const FALLBACK_LISTEN_ERRORS: ReadonlySet<string> = new Set([
   "EADDRNOTAVAIL",
 ]);
 
+/** The pod's own IPv4 loopback: where QEMU's forwards listen in a pod of its own. */
+export const POD_LOOPBACK = "127.0.0.1";
+
 /**
  * Host address of QEMU's guest port forwards. In a pod of its own they stay on its loopback,
  * fronted by the launcher's relays on every pod address (port-relay.ts says why); on the
  * stand-in they take the pod IP itself (QEMU 7.2's `hostfwd` is IPv4-only).
  */
 export function guestForwardHost(podIP: string): string {
-  if (listenScope(podIP) === "pod") return "127.0.0.1";
-  return isIPv4(podIP) ? podIP : "127.0.0.1";
+  return listenScope(podIP) === "podIP" && isIPv4(podIP) ? podIP : POD_LOOPBACK;
+}
+
+/**
+ * `bind` on the first of `hosts` the kernel accepts (apiListenHosts' order: `::` fails where
+ * IPv6 is disabled); any other error is final.
+ */
+export async function bindFirst<T>(
+  hosts: readonly string[],
+  bind: (host: string) => Promise<T>,
+): Promise<T> {
+  for (const [i, host] of hosts.entries()) {
+    try {
+      return await bind(host);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? "";
+      if (i === hosts.length - 1 || !FALLBACK_LISTEN_ERRORS.has(code)) throw err;
+    }
+  }
+  throw new Error("no address to listen on");
+}
+
+/** `server.listen(port, host)` as a promise that rejects with the bind's error. */
+export function listenOn(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 const LOOPBACK = new BlockList();

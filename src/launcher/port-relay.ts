@@ -2,7 +2,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { once } from "node:events";
 import { connect, createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
-import { FALLBACK_LISTEN_ERRORS } from "./listen.js";
+import { bindFirst, listenOn, POD_LOOPBACK } from "./listen.js";
 
 /**
  * The guest's ports on a pod of its own (a real kubelet). QEMU's user-mode `hostfwd` works
@@ -22,7 +22,6 @@ export interface RelayedPort {
   internalPort: number;
 }
 
-export const RELAY_TARGET_HOST = "127.0.0.1";
 /** A UDP client silent this long loses its mapping. */
 export const UDP_IDLE_MS = 60_000;
 /** UDP clients mapped at once per port: a flood of source ports cannot exhaust the pod. */
@@ -42,14 +41,14 @@ export async function planRelays(
 async function freePort(protocol: "tcp" | "udp"): Promise<number> {
   if (protocol === "tcp") {
     const s = createServer();
-    s.listen(0, RELAY_TARGET_HOST);
+    s.listen(0, POD_LOOPBACK);
     await once(s, "listening");
     const { port } = s.address() as { port: number };
     s.close();
     return port;
   }
   const s = createSocket("udp4");
-  s.bind(0, RELAY_TARGET_HOST);
+  s.bind(0, POD_LOOPBACK);
   await once(s, "listening");
   const { port } = s.address();
   s.close();
@@ -81,22 +80,6 @@ export async function startPortRelays(
   return { close: async () => void (await Promise.all(closers.map((c) => c()))) };
 }
 
-async function firstThatBinds<T>(
-  hosts: readonly string[],
-  bind: (host: string) => Promise<T>,
-): Promise<T> {
-  let last: unknown;
-  for (const host of hosts) {
-    try {
-      return await bind(host);
-    } catch (err) {
-      last = err;
-      if (!FALLBACK_LISTEN_ERRORS.has((err as NodeJS.ErrnoException).code ?? "")) throw err;
-    }
-  }
-  throw last;
-}
-
 async function relayTcp(
   r: RelayedPort,
   hosts: readonly string[],
@@ -106,7 +89,7 @@ async function relayTcp(
   const server: Server = createServer({ allowHalfOpen: true }, (client) => {
     const upstream = connect({
       port: r.internalPort,
-      host: RELAY_TARGET_HOST,
+      host: POD_LOOPBACK,
       allowHalfOpen: true,
     });
     open.add(client);
@@ -123,13 +106,7 @@ async function relayTcp(
     client.on("error", drop).on("close", drop);
     upstream.on("error", drop).on("close", drop);
   });
-  await firstThatBinds(hosts, async (host) => {
-    server.listen(r.port, host);
-    await Promise.race([
-      once(server, "listening"),
-      once(server, "error").then(([err]) => Promise.reject(err)),
-    ]);
-  });
+  await bindFirst(hosts, (host) => listenOn(server, host, r.port));
   server.on("error", (err) => log.warn({ err, port: r.port }, "guest port relay failed"));
   return async () => {
     for (const s of open) s.destroy();
@@ -149,7 +126,7 @@ async function relayUdp(
     queued: Buffer[] | undefined;
   }
   const clients = new Map<string, UdpClient>();
-  const server = await firstThatBinds(hosts, async (host) => {
+  const server = await bindFirst(hosts, async (host) => {
     const s = createSocket({ type: host.includes(":") ? "udp6" : "udp4" });
     s.bind(r.port, host);
     await Promise.race([
@@ -180,7 +157,7 @@ async function relayUdp(
       };
       client.socket.on("message", (reply) => server.send(reply, from.port, from.address));
       client.socket.on("error", () => forget(key));
-      client.socket.connect(r.internalPort, RELAY_TARGET_HOST, () => {
+      client.socket.connect(r.internalPort, POD_LOOPBACK, () => {
         for (const m of client.queued ?? []) client.socket.send(m);
         client.queued = undefined;
       });

@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server } f
 import { createServer as createHttpsServer } from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { Logger } from "../../util/log.js";
-import { FALLBACK_LISTEN_ERRORS } from "../listen.js";
+import { bindFirst, listenOn } from "../listen.js";
 import { socketRefusal } from "./client-identity.js";
 import { guestControlRoutes } from "./guest-control.js";
 import { healthRoutes, metricsRoutes, statusRoutes } from "./health.js";
@@ -69,9 +69,12 @@ export async function startServers(opts: ServerOptions): Promise<LauncherServers
   const probes = createHttpServer(
     guarded(router([...healthRoutes(view), ...metricsRoutes(view)]), log),
   );
-  const host = await listenFirst(api, opts.hosts, opts.port);
+  const host = await bindFirst(opts.hosts, async (h) => {
+    await listenOn(api, h, opts.port);
+    return h;
+  });
   try {
-    await listen(probes, host, opts.probePort);
+    await listenOn(probes, host, opts.probePort);
   } catch (err) {
     await closeServer(api);
     throw err;
@@ -108,30 +111,6 @@ function guarded(handler: Handler, log: Logger): Handler {
       else res.destroy();
     }
   };
-}
-
-/** Binds the first of `hosts` the kernel accepts (`::` fails where IPv6 is disabled). */
-async function listenFirst(server: Server, hosts: string[], port: number): Promise<string> {
-  for (const [i, host] of hosts.entries()) {
-    try {
-      await listen(server, host, port);
-      return host;
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code ?? "";
-      if (i === hosts.length - 1 || !FALLBACK_LISTEN_ERRORS.has(code)) throw err;
-    }
-  }
-  throw new Error("no address to listen on");
-}
-
-function listen(server: Server, host: string, port: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
 }
 
 function closeServer(server: Server): Promise<void> {

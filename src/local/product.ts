@@ -171,14 +171,14 @@ async function startRealProduct(
   progress: Progress,
 ): Promise<Product> {
   const { buildProductImage } = await import("./image/index.js");
-  const { DEBIAN_CLOUD_SOURCE, guestImageArchive, TEST_GUEST_SOURCE } = await import(
+  const { debianCloudSource, guestImageArchive, testGuestSource } = await import(
     "./containerd/guest-images.js"
   );
   const image = await buildProductImage({ progress });
   // The guest images the stand-in serves from `npm run guest`'s directories, as OCI images
   // (the Debian cloud image only when it was built, as on the stand-in).
   const guests: string[] = [];
-  for (const src of [TEST_GUEST_SOURCE(), ...(debianImageBuilt() ? [DEBIAN_CLOUD_SOURCE()] : [])]) {
+  for (const src of [testGuestSource(), ...(debianImageBuilt() ? [debianCloudSource()] : [])]) {
     progress.step(`guest image ${src.ref}`);
     guests.push(await guestImageArchive(src));
     progress.done();

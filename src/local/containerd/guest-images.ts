@@ -31,44 +31,31 @@ export function guestArchiveName(ref: string, manifestJson: string): string {
 }
 
 /** A guest image built by `npm run guest`: its directory and the one top-level dir it holds. */
-interface GuestImageSource {
+export interface GuestImageSource {
   ref: string;
   dir: string;
   topDir: string;
-  /** What to run when it is missing. */
-  build: string;
 }
 
-export const TEST_GUEST_SOURCE = (): GuestImageSource => ({
-  ref: TEST_GUEST_IMAGE,
-  dir: guestImageDir(),
-  topDir: "boot",
-  build: "npm run guest",
-});
+/** The test guest (`boot/`), from `npm run guest`'s directory unless `dir` says otherwise. */
+export function testGuestSource(dir: string = guestImageDir()): GuestImageSource {
+  return { ref: TEST_GUEST_IMAGE, dir, topDir: "boot" };
+}
 
-export const DEBIAN_CLOUD_SOURCE = (): GuestImageSource => ({
-  ref: DEBIAN_CLOUD_IMAGE,
-  dir: debianImageDir(),
-  topDir: "disk",
-  build: "npm run guest -- debian",
-});
+/** The Debian cloud image (`disk/`). */
+export function debianCloudSource(): GuestImageSource {
+  return { ref: DEBIAN_CLOUD_IMAGE, dir: debianImageDir(), topDir: "disk" };
+}
 
 /**
- * Writes (once per guest build) an OCI archive holding the test guest's `boot/` directory,
- * named `docker.io/kubevisor/test-guest:<tag>`, and returns its path.
+ * Writes (once per guest build) an OCI archive holding the image's one top-level directory,
+ * named as the kubelet resolves its reference (`docker.io/kubevisor/test-guest:<tag>`), and
+ * returns its path.
  */
-export async function testGuestArchive(
-  ref: string = TEST_GUEST_IMAGE,
-  guestDir: string = guestImageDir(),
-): Promise<string> {
-  return await guestImageArchive({ ...TEST_GUEST_SOURCE(), ref, dir: guestDir });
-}
-
-/** The same for any guest image `npm run guest` builds (the Debian cloud image's `disk/`). */
 export async function guestImageArchive(src: GuestImageSource): Promise<string> {
   const manifestPath = join(src.dir, "manifest.json");
   if (!existsSync(manifestPath)) {
-    throw new Error(`guest image ${src.ref} not found in ${src.dir}: run \`${src.build}\` first`);
+    throw new Error(`guest image ${src.ref} not found in ${src.dir}: run \`npm run guest\` first`);
   }
   const dir = cacheDir("image");
   const out = join(dir, guestArchiveName(src.ref, readFileSync(manifestPath, "utf8")));

@@ -5,7 +5,8 @@ import { $ } from "dax-sh";
 import { describe, expect, it } from "vitest";
 import {
   guestArchiveName,
-  testGuestArchive,
+  guestImageArchive,
+  testGuestSource,
 } from "../../../../src/local/containerd/guest-images.js";
 import { criImageName, TEST_GUEST_IMAGE } from "../../../../src/local/images.js";
 
@@ -39,7 +40,7 @@ describe("the test guest as an OCI image", () => {
       mkdirSync(join(guest, "boot"), { recursive: true, mode: 0o700 });
       writeFileSync(join(guest, "manifest.json"), `{"kernelVersion":"test-${Date.now()}"}`);
       writeFileSync(join(guest, "boot", "vmlinuz"), "kernel", { mode: 0o600 });
-      const archive = await testGuestArchive(TEST_GUEST_IMAGE, guest);
+      const archive = await guestImageArchive(testGuestSource(guest));
       const index = JSON.parse(await $`tar -xOf ${archive} ./index.json`.text());
       expect(index.manifests[0].annotations["io.containerd.image.name"]).toBe(
         `docker.io/${TEST_GUEST_IMAGE}`,
@@ -51,7 +52,7 @@ describe("the test guest as an OCI image", () => {
       // The launcher (uid 65532) reads the kernel through an image volume.
       expect(layer).toMatch(/^drwxr-xr-x 0\/0 .* \.\/boot\/$/m);
       expect(layer).toMatch(/^-rw-r--r-- 0\/0 .* \.\/boot\/vmlinuz$/m);
-      expect(await testGuestArchive(TEST_GUEST_IMAGE, guest)).toBe(archive);
+      expect(await guestImageArchive(testGuestSource(guest))).toBe(archive);
     } finally {
       if (prev === undefined) delete process.env.KUBEVISOR_CACHE;
       else process.env.KUBEVISOR_CACHE = prev;
@@ -60,7 +61,7 @@ describe("the test guest as an OCI image", () => {
   });
 
   it("says how to build the guest when it is missing", async () => {
-    await expect(testGuestArchive(TEST_GUEST_IMAGE, "/nonexistent")).rejects.toThrow(
+    await expect(guestImageArchive(testGuestSource("/nonexistent"))).rejects.toThrow(
       /npm run guest/,
     );
   });

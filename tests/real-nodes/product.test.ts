@@ -1,12 +1,13 @@
 /**
  * What only real nodes can show, on the product the real-node run's global setup started
  * (`startProduct({runtime: "containerd"})`: the image built from the Dockerfile and the test
- * guest imported into both nodes' containerd, the chart unchanged, node agent on): a VM in a Pod-Security-restricted namespace runs in a
- * launcher container from that image as uid 65532 with its TLS key readable, `kubectl logs`
- * and the console through the aggregated API work, the device plugin hands /dev/kvm to a
- * non-root pod, `KVM` fails clearly and `Auto` falls back to TCG here, a live migration
- * between the two real nodes keeps the guest running (never twice). That `down` restores the
- * host is checked by the global setup's teardown.
+ * guest imported into both nodes' containerd, the chart unchanged, node agent on): a VM in a
+ * Pod-Security-restricted namespace runs in a launcher container from that image as uid
+ * 65532 with its TLS key readable, `kubectl logs` and the console through the aggregated API
+ * work, the device plugin hands /dev/kvm to a non-root pod, `KVM` fails clearly and `Auto`
+ * falls back to TCG here, a live migration between the two real nodes keeps the guest
+ * running (never twice). That `down` restores the host is checked by the global setup's
+ * teardown.
  */
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import {
